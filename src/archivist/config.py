@@ -1,0 +1,87 @@
+"""One settings object, from CLI options, environment variables (and `.env`) and defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from archivist.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size and count limits on every input (bytes unless named otherwise)."""
+
+    max_file_bytes: int = 512 * 1024 * 1024  # the CLI's cap; uploads use upload_max_bytes
+    upload_max_bytes: int = 10 * 1024 * 1024
+    max_articles_per_file: int = 100_000
+    max_paragraphs_per_article: int = 5_000
+    max_zip_entries: int = 1_000
+    max_zip_total_bytes: int = 200 * 1024 * 1024
+    max_zip_ratio: float = 100.0
+    max_question_chars: int = 2_000
+    fetch_timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    model: str = "all-MiniLM-L6-v2"
+    limits: Limits = field(default_factory=Limits)
+    discord_token: str | None = None
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    discord_dev_guild: int | None = None
+    admin_role: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.data_dir / "samples"
+
+    def with_data_dir(self, data_dir: str | Path) -> Settings:
+        return replace(self, data_dir=Path(data_dir))
+
+
+def _int_env(env: dict[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) -> Settings:
+    """Settings from the environment (and a `.env` in the working directory), then overrides."""
+    if dotenv:
+        try:
+            from dotenv import load_dotenv
+
+            load_dotenv(override=False)
+        except ImportError:  # python-dotenv is a dependency; tolerate its absence all the same
+            pass
+    env = dict(os.environ)
+    limits = Limits()
+    max_mb = env.get("ARCHIVIST_MAX_FILE_MB")
+    if max_mb:
+        try:
+            limits = replace(limits, upload_max_bytes=int(float(max_mb) * 1024 * 1024))
+        except ValueError:
+            raise ConfigError(f"ARCHIVIST_MAX_FILE_MB must be a number, got {max_mb!r}") from None
+    return Settings(
+        data_dir=Path(data_dir or env.get("ARCHIVIST_DATA") or "data"),
+        limits=limits,
+        discord_token=env.get("DISCORD_TOKEN") or None,
+        discord_api_base=env.get("DISCORD_API_BASE") or None,
+        discord_gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
+        discord_dev_guild=_int_env(env, "DISCORD_DEV_GUILD"),
+        admin_role=env.get("ARCHIVIST_ADMIN_ROLE") or None,
+        log_level=env.get("ARCHIVIST_LOG_LEVEL", "INFO"),
+    )

@@ -1,0 +1,99 @@
+"""Readers: one module per input format, each turning bytes into `Article`s.
+
+Every reader module has `EXTENSIONS` (lower-case, with the dot) and
+`read(origin: str, data: bytes, limits: Limits) -> ReadResult`. A reader raises `ReadError`
+when the whole input is unusable, and records a `ReadFailure` for a bad part of a bulk input
+(a broken JSONL line) while keeping the good parts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path, PurePosixPath
+
+from archivist.config import Limits
+from archivist.errors import InputTooLarge, ReadError, UnsupportedFormat
+from archivist.models import ReadResult
+
+# extension -> module name under archivist.readers (imported lazily: some pull heavy libraries)
+_MODULES = {
+    ".txt": "text",
+    ".md": "text",
+    ".json": "jsonfile",
+    ".jsonl": "jsonfile",
+    ".ndjson": "jsonfile",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".zip": "zipfile",
+}
+
+
+def supported_extensions() -> list[str]:
+    return sorted(ext for ext, mod in _MODULES.items() if _available(mod))
+
+
+def _available(module: str) -> bool:
+    try:
+        importlib.import_module(f"archivist.readers.{module}")
+    except ImportError:
+        return False
+    return True
+
+
+def extension_of(name: str) -> str:
+    return PurePosixPath(name.lower()).suffix
+
+
+def read_bytes(name: str, data: bytes, limits: Limits | None = None) -> ReadResult:
+    """Read one input by its name's extension. Raises ReadError (with the name) when unusable."""
+    limits = limits or Limits()
+    if len(data) > limits.max_file_bytes:
+        raise InputTooLarge(
+            name,
+            f"file is {len(data) / 1e6:.1f} MB, over the limit of "
+            f"{limits.max_file_bytes / 1e6:.1f} MB",
+        )
+    ext = extension_of(name)
+    module_name = _MODULES.get(ext)
+    if module_name is None:
+        raise UnsupportedFormat(
+            name,
+            f"unsupported format {ext or '(no extension)'!r}; "
+            f"supported: {', '.join(supported_extensions())}",
+        )
+    try:
+        module = importlib.import_module(f"archivist.readers.{module_name}")
+    except ImportError:
+        raise UnsupportedFormat(name, f"{ext} files are not supported yet") from None
+    if not data.strip(b"\x00 \t\r\n"):
+        raise ReadError(name, "the file is empty")
+    try:
+        return module.read(name, data, limits)
+    except ReadError:
+        raise
+    except RecursionError:
+        raise ReadError(name, "the file is nested too deeply to read") from None
+    except Exception as exc:  # a library choking on hostile input must not become a traceback
+        raise ReadError(name, f"could not be read ({type(exc).__name__}: {exc})") from exc
+
+
+def read_path(path: str | Path, limits: Limits | None = None) -> ReadResult:
+    path = Path(path)
+    limits = limits or Limits()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ReadError(str(path), f"cannot open: {exc.strerror or exc}") from None
+    if size > limits.max_file_bytes:
+        raise InputTooLarge(
+            str(path),
+            f"file is {size / 1e6:.1f} MB, over the limit of {limits.max_file_bytes / 1e6:.1f} MB",
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    return read_bytes(str(path), data, limits)
