@@ -1,0 +1,359 @@
+"""The `archivist` command: parse, call `Archive`, print text or JSON.
+
+Exit codes: 0 success; 1 an input or operation failed (others stored); 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archivist.config import Settings, load_settings
+from archivist.errors import ArchivistError
+
+DEFAULT_COLLECTION = "default"
+log = logging.getLogger("archivist")
+
+
+class Context:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._archive = None
+
+    @property
+    def archive(self):
+        if self._archive is None:
+            from archivist.archive import Archive
+
+            self._archive = Archive(self.settings.data_dir, limits=self.settings.limits)
+        return self._archive
+
+    def close(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False))
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def guarded(func: Callable) -> Callable:
+    """Core errors become a one-line message and exit 1, never a traceback."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ArchivistError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the archive lives (default ./data, or $ARCHIVIST_DATA).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+@click.version_option(package_name="archivist")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
+    """Archivist: ask questions of stored news articles, offline."""
+    try:
+        settings = load_settings(data_dir)
+    except ArchivistError as exc:
+        _fail(str(exc), 2)
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("faiss", "sentence_transformers", "httpx", "transformers"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    state = Context(settings)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+# -- ingest ----------------------------------------------------------------------------------
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--source", help="Source name for these articles (overrides the file's own).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@guarded
+def ingest(obj: Context, paths: tuple[str, ...], source: str | None, as_json: bool) -> None:
+    """Add articles from files, folders (recursively) or URLs."""
+    archive = obj.archive
+    urls = [p for p in paths if p.lower().startswith(("http://", "https://"))]
+    files = [p for p in paths if p not in urls]
+    progress, finish = _progress_bar(enabled=not as_json and sys.stderr.isatty())
+    try:
+        report = archive.add_paths(files, collection=DEFAULT_COLLECTION, source=source,
+                                   progress=progress) if files else None
+        for url in urls:
+            url_report = _ingest_url(archive, url, source)
+            if report is None:
+                report = url_report
+            else:
+                report.merge(url_report)
+    finally:
+        finish()
+    assert report is not None
+    if as_json:
+        _echo_json(report.to_json())
+    else:
+        for item in report.added:
+            click.echo(f"added      {item['id']}  {item['title']}")
+        for item in report.duplicates:
+            click.echo(f"duplicate  {item['origin']}  (already stored as {item['existing_id']})")
+        for item in report.failed:
+            click.echo(f"failed     {item['path']}: {item['error']}", err=True)
+        click.echo(
+            f"{len(report.added)} added, {len(report.duplicates)} duplicates, "
+            f"{len(report.failed)} failed"
+        )
+    if report.failed:
+        sys.exit(1)
+
+
+def _ingest_url(archive, url: str, source: str | None):
+    from archivist.models import AddReport
+
+    try:
+        from archivist.fetch import read_url
+    except ImportError:
+        return AddReport(failed=[{"path": url, "error": "fetching URLs is not supported yet"}])
+    try:
+        result = read_url(url, archive.limits)
+    except ArchivistError as exc:
+        return AddReport(failed=[{"path": url, "error": getattr(exc, "reason", str(exc))}])
+    return archive._store_read(result, DEFAULT_COLLECTION, source, None, None)
+
+
+def _progress_bar(enabled: bool):
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="article", file=sys.stderr, leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
+
+
+# -- browse ----------------------------------------------------------------------------------
+@cli.command("list")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--source", help="Only this source.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@guarded
+def list_(obj: Context, limit: int, source: str | None, as_json: bool) -> None:
+    """The newest articles first."""
+    articles = obj.archive.recent(collection=DEFAULT_COLLECTION, limit=limit, source=source)
+    if as_json:
+        _echo_json([a.summary() for a in articles])
+        return
+    if not articles:
+        click.echo("The archive is empty: add articles with `archivist ingest PATH`.")
+    for a in articles:
+        meta = ", ".join(x for x in (a.source, a.date) if x)
+        click.echo(f"{a.id}  {a.title}" + (f"  ({meta})" if meta else ""))
+
+
+@cli.command()
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@guarded
+def show(obj: Context, article_id: str, as_json: bool) -> None:
+    """One article with its passages."""
+    a = obj.archive.get(article_id, collection=DEFAULT_COLLECTION)
+    if as_json:
+        _echo_json({
+            "id": a.id, "title": a.title, "source": a.source, "date": a.date,
+            "category": a.category, "url": a.url,
+            "passages": [{"position": p.position, "heading": p.heading, "text": p.text}
+                         for p in a.passages],
+        })
+        return
+    click.echo(click.style(a.title, bold=True))
+    meta = " · ".join(x for x in (a.source, a.date, a.category, a.url) if x)
+    if meta:
+        click.echo(meta)
+    heading = None
+    for p in a.passages:
+        if p.heading and p.heading != heading:
+            click.echo(f"\n## {p.heading}")
+            heading = p.heading
+        click.echo(f"\n{p.text}")
+
+
+# -- ask -------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 50),
+              help="How many passages.")
+@click.option("--source", help="Only articles from this source.")
+@click.option("--since", help="Only articles dated on or after this day (YYYY-MM-DD).")
+@click.option("--questions", "questions_file", type=click.File("r", encoding="utf-8"),
+              help="Ask every line of this file ('-' for stdin); one JSON result a line.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@guarded
+def ask(obj: Context, question: str | None, k: int, source: str | None, since: str | None,
+        questions_file, as_json: bool) -> None:
+    """Answer a question from the stored articles."""
+    if (question is None) == (questions_file is None):
+        raise click.UsageError("give a QUESTION or --questions FILE (not both)")
+    archive = obj.archive
+    if questions_file is not None:
+        for line in questions_file:
+            line = line.rstrip("\n")
+            try:
+                result = archive.ask(line, k, collection=DEFAULT_COLLECTION, source=source,
+                                     since=since).to_json()
+            except ArchivistError as exc:  # one bad line must not stop the batch
+                result = {"question": line, "answered": False, "hits": [], "error": str(exc)}
+            if as_json:
+                _echo_json(result)
+            else:
+                _print_answer_json(result)
+        return
+    answer = archive.ask(question, k, collection=DEFAULT_COLLECTION, source=source, since=since)
+    if as_json:
+        _echo_json(answer.to_json())
+    else:
+        _print_answer_json(answer.to_json())
+
+
+def _print_answer_json(result: dict) -> None:
+    from archivist.textrender import format_answer
+
+    click.echo(format_answer(result, color=sys.stdout.isatty()))
+
+
+@cli.command()
+@click.pass_obj
+@guarded
+def chat(obj: Context) -> None:
+    """Ask questions in the terminal (empty line or Ctrl-D to quit)."""
+    archive = obj.archive
+    stats = archive.stats(collection=DEFAULT_COLLECTION)
+    click.echo(
+        f"Archivist: {stats['articles']} articles, {stats['passages']} passages. "
+        "Ask a question (empty line or Ctrl-D to quit)."
+    )
+    while True:
+        try:
+            question = input("? ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not question.strip():
+            return
+        try:
+            _print_answer_json(archive.ask(question, 3, collection=DEFAULT_COLLECTION).to_json())
+        except ArchivistError as exc:
+            click.echo(f"Error: {exc}", err=True)
+
+
+# -- maintenance -----------------------------------------------------------------------------
+@cli.command()
+@click.argument("article_id")
+@click.pass_obj
+@guarded
+def delete(obj: Context, article_id: str) -> None:
+    """Delete an article (from SQLite, full-text search and the vector index)."""
+    article = obj.archive.delete(article_id, collection=DEFAULT_COLLECTION)
+    click.echo(f"deleted {article.id}  {article.title}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@guarded
+def stats(obj: Context, as_json: bool) -> None:
+    """Counts and sizes."""
+    s = obj.archive.stats()
+    if as_json:
+        _echo_json(s)
+        return
+    for key, value in s.items():
+        click.echo(f"{key:15} {value}")
+
+
+@cli.command()
+@click.pass_obj
+@guarded
+def reindex(obj: Context) -> None:
+    """Rebuild every vector index from the vectors stored in SQLite."""
+    archive = obj.archive
+    for collection in archive.store.collections():
+        archive.index(collection).rebuild(archive.store)
+    click.echo(f"reindexed {archive.stats()['indexed']} passages")
+
+
+# -- running ---------------------------------------------------------------------------------
+@cli.command()
+@click.pass_obj
+@guarded
+def bot(obj: Context) -> None:
+    """Run the Discord bot (needs DISCORD_TOKEN)."""
+    settings = obj.settings
+    if not settings.discord_token:
+        _fail("DISCORD_TOKEN is not set (environment or .env); see README.md", 2)
+    try:
+        from bot.app import run as run_bot
+    except ImportError as exc:
+        _fail(f"the Discord bot is not available: {exc}")
+    run_bot(settings, obj.archive)
+
+
+@cli.command()
+@click.pass_context
+@guarded
+def start(ctx: click.Context) -> None:
+    """`make run`: add the sample articles once, then run the bot (with a token) or chat."""
+    obj: Context = ctx.obj
+    settings = obj.settings
+    marker = settings.store_dir / ".samples-loaded"
+    if not marker.exists() and settings.samples_dir.is_dir():
+        click.echo(f"Adding the sample articles in {settings.samples_dir} ...")
+        report = obj.archive.add_paths([settings.samples_dir], collection=DEFAULT_COLLECTION)
+        click.echo(f"{len(report.added)} added, {len(report.duplicates)} already there, "
+                   f"{len(report.failed)} failed")
+        for item in report.failed:
+            click.echo(f"failed     {item['path']}: {item['error']}", err=True)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("samples added\n")
+    if settings.discord_token:
+        ctx.invoke(bot)
+    else:
+        click.echo("DISCORD_TOKEN is not set: answering in the terminal instead.")
+        ctx.invoke(chat)
+
+
+def main() -> None:
+    cli(prog_name="archivist")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,397 @@
+"""SQLite (through sqlite-utils): articles, passages with their vectors, and FTS5. The truth.
+
+One writer at a time (a lock in-process, WAL and a busy timeout across processes); readers use
+their own connection per thread so asks go on during an ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sqlite3
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from archivist.errors import ArchivistError
+from archivist.models import Article, Passage, StoredArticle
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def m001_create_tables(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE articles (
+            pk INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            collection TEXT NOT NULL,
+            title TEXT NOT NULL,
+            source TEXT,
+            url TEXT,
+            date TEXT,
+            category TEXT,
+            agency TEXT,
+            content_hash TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            added_by TEXT,
+            UNIQUE (collection, id),
+            UNIQUE (collection, content_hash)
+        );
+        CREATE INDEX articles_recent ON articles (collection, pk DESC);
+        CREATE TABLE passages (
+            id INTEGER PRIMARY KEY,
+            article INTEGER NOT NULL REFERENCES articles (pk) ON DELETE CASCADE,
+            collection TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            heading TEXT,
+            text TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE INDEX passages_article ON passages (article, position);
+        CREATE INDEX passages_collection ON passages (collection, id);
+        CREATE VIRTUAL TABLE passages_fts USING fts5 (
+            title, heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_create_tables]
+
+
+def normalize_for_hash(article: Article) -> str:
+    text = unicodedata.normalize("NFKC", f"{article.title}\n{article.text}").lower()
+    return " ".join(re.findall(r"\w+", text))
+
+
+def content_hash(article: Article) -> str:
+    return hashlib.sha256(normalize_for_hash(article).encode()).hexdigest()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class PassageRow:
+    id: int
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+    position: int
+    heading: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article ready to store: its passages and their vectors (one row per passage)."""
+
+    article: Article
+    article_id: str
+    content_hash: str
+    passages: Sequence[Passage]
+    vectors: np.ndarray
+    origin: str
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.write_lock = threading.RLock()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------------
+    def _connect(self) -> sqlite_utils.Database:
+        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return sqlite_utils.Database(conn)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction: all of it lands, or none of it does."""
+        with self.write_lock:
+            db = self.db
+            for attempt in range(50):
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == 49:
+                        raise ArchivistError("the archive is busy; try again shortly") from exc
+                    time.sleep(0.1)
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+            done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+            for migration in MIGRATIONS:
+                if migration.__name__ not in done:
+                    log.info("applying migration %s", migration.__name__)
+                    migration(db)
+                    db.execute(
+                        "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                        [migration.__name__, now_iso()],
+                    )
+
+    # -- meta --------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    # -- writes ------------------------------------------------------------------------------
+    def find_duplicate(self, collection: str, digest: str) -> str | None:
+        row = self.db.execute(
+            "SELECT id FROM articles WHERE collection = ? AND content_hash = ?", [collection, digest]
+        ).fetchone()
+        return row[0] if row else None
+
+    def id_taken(self, collection: str, article_id: str) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM articles WHERE collection = ? AND id = ?", [collection, article_id]
+            ).fetchone()
+            is not None
+        )
+
+    def insert_articles(
+        self, collection: str, items: Sequence[NewArticle], added_by: str | None
+    ) -> list[tuple[NewArticle, list[int]]]:
+        """Store a batch in one transaction; returns each article with its new passage ids."""
+        out = []
+        added_at = now_iso()
+        with self.transaction() as db:
+            for item in items:
+                a = item.article
+                cursor = db.execute(
+                    "INSERT INTO articles (id, collection, title, source, url, date, category, agency,"
+                    " content_hash, added_at, added_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    [item.article_id, collection, a.title, a.source, a.url, a.date, a.category,
+                     a.agency, item.content_hash, added_at, added_by],
+                )
+                article_pk = cursor.lastrowid
+                ids = []
+                for passage, vector in zip(item.passages, item.vectors, strict=True):
+                    cursor = db.execute(
+                        "INSERT INTO passages (article, collection, position, heading, text, vector)"
+                        " VALUES (?,?,?,?,?,?)",
+                        [article_pk, collection, passage.position, passage.heading, passage.text,
+                         np.asarray(vector, dtype=np.float32).tobytes()],
+                    )
+                    ids.append(cursor.lastrowid)
+                    db.execute(
+                        "INSERT INTO passages_fts (rowid, title, heading, text) VALUES (?,?,?,?)",
+                        [cursor.lastrowid, a.title, passage.heading or "", passage.text],
+                    )
+                out.append((item, ids))
+        return out
+
+    def delete_article(self, collection: str, article_id: str) -> list[int] | None:
+        """Delete an article with its passages and FTS rows; returns the passage ids removed."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT pk FROM articles WHERE collection = ? AND id = ?", [collection, article_id]
+            ).fetchone()
+            if row is None:
+                return None
+            ids = [r[0] for r in db.execute("SELECT id FROM passages WHERE article = ?", [row[0]])]
+            db.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
+            db.execute("DELETE FROM passages WHERE article = ?", [row[0]])
+            db.execute("DELETE FROM articles WHERE pk = ?", [row[0]])
+        return ids
+
+    # -- reads -------------------------------------------------------------------------------
+    _ARTICLE_COLUMNS = (
+        "a.id, a.collection, a.title, a.source, a.date, a.url, a.category, a.agency, a.added_at,"
+        " a.added_by, (SELECT count(*) FROM passages p WHERE p.article = a.pk)"
+    )
+
+    def _article(self, row, passages: tuple[Passage, ...] = ()) -> StoredArticle:
+        return StoredArticle(*row, passages=passages)
+
+    def recent(
+        self, collection: str, limit: int, offset: int = 0, source: str | None = None
+    ) -> list[StoredArticle]:
+        sql = f"SELECT {self._ARTICLE_COLUMNS} FROM articles a WHERE a.collection = ?"
+        params: list = [collection]
+        if source:
+            sql += " AND a.source = ? COLLATE NOCASE"
+            params.append(source)
+        sql += " ORDER BY a.pk DESC LIMIT ? OFFSET ?"
+        params += [limit, offset]
+        return [self._article(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def count_articles(self, collection: str, source: str | None = None) -> int:
+        sql, params = "SELECT count(*) FROM articles WHERE collection = ?", [collection]
+        if source:
+            sql += " AND source = ? COLLATE NOCASE"
+            params.append(source)
+        return self.db.execute(sql, params).fetchone()[0]
+
+    def get(self, collection: str, article_id: str) -> StoredArticle | None:
+        row = self.db.execute(
+            f"SELECT {self._ARTICLE_COLUMNS}, a.pk FROM articles a"
+            " WHERE a.collection = ? AND a.id = ?",
+            [collection, article_id],
+        ).fetchone()
+        if row is None:
+            return None
+        passages = tuple(
+            Passage(position=r[0], heading=r[1], text=r[2])
+            for r in self.db.execute(
+                "SELECT position, heading, text FROM passages WHERE article = ? ORDER BY position",
+                [row[-1]],
+            )
+        )
+        return self._article(row[:-1], passages)
+
+    def passages_by_ids(self, ids: Sequence[int]) -> dict[int, PassageRow]:
+        if not ids:
+            return {}
+        out: dict[int, PassageRow] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                "SELECT p.id, a.id, a.title, a.source, a.date, a.url, p.position, p.heading, p.text"
+                f" FROM passages p JOIN articles a ON a.pk = p.article WHERE p.id IN ({marks})",
+                chunk,
+            ):
+                out[r[0]] = PassageRow(*r)
+        return out
+
+    def passage_filter(
+        self, ids: Sequence[int], collection: str, source: str | None, since: str | None
+    ) -> set[int]:
+        """The ids among `ids` that belong to `collection` and pass the filters."""
+        if not ids:
+            return set()
+        sql = (
+            "SELECT p.id FROM passages p JOIN articles a ON a.pk = p.article"
+            f" WHERE p.id IN ({','.join('?' * len(ids))}) AND p.collection = ?"
+        )
+        params: list = [*ids, collection]
+        if source:
+            sql += " AND a.source = ? COLLATE NOCASE"
+            params.append(source)
+        if since:
+            sql += " AND a.date >= ?"
+            params.append(since)
+        return {r[0] for r in self.db.execute(sql, params)}
+
+    def fts_search(self, match: str, collection: str, limit: int) -> list[tuple[int, float]]:
+        """(passage id, bm25 score; higher is better) for an already-sanitized MATCH string."""
+        rows = self.db.execute(
+            "SELECT f.rowid, -bm25(passages_fts, 2.0, 1.0, 1.0) AS score FROM passages_fts f"
+            " JOIN passages p ON p.id = f.rowid"
+            " WHERE passages_fts MATCH ? AND p.collection = ? ORDER BY bm25(passages_fts, 2.0, 1.0, 1.0)"
+            " LIMIT ?",
+            [match, collection, limit],
+        ).fetchall()
+        return [(r[0], float(r[1])) for r in rows]
+
+    def passage_ids(self, collection: str) -> np.ndarray:
+        rows = self.db.execute(
+            "SELECT id FROM passages WHERE collection = ? ORDER BY id", [collection]
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def iter_vectors(
+        self, collection: str, dim: int, batch: int = 20_000, ids: Sequence[int] | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) in batches, for building or repairing an index."""
+        if ids is not None:
+            ids = list(ids)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = self.db.execute(
+                    f"SELECT id, vector FROM passages WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                if rows:
+                    yield self._unpack(rows, dim)
+            return
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT id, vector FROM passages WHERE collection = ? AND id > ? ORDER BY id LIMIT ?",
+                [collection, last, batch],
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield self._unpack(rows, dim)
+
+    @staticmethod
+    def _unpack(rows, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
+        return ids, vectors
+
+    def collections(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT collection FROM articles")]
+
+    def fts_ids(self, collection: str) -> np.ndarray:
+        rows = self.db.execute(
+            "SELECT f.rowid FROM passages_fts f JOIN passages p ON p.id = f.rowid"
+            " WHERE p.collection = ? ORDER BY f.rowid",
+            [collection],
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def stats(self, collection: str | None) -> dict:
+        where, params = ("WHERE collection = ?", [collection]) if collection else ("", [])
+        articles = self.db.execute(f"SELECT count(*) FROM articles {where}", params).fetchone()[0]
+        passages = self.db.execute(f"SELECT count(*) FROM passages {where}", params).fetchone()[0]
+        last = self.db.execute(f"SELECT max(added_at) FROM articles {where}", params).fetchone()[0]
+        sources = self.db.execute(
+            f"SELECT count(DISTINCT source) FROM articles {where}", params
+        ).fetchone()[0]
+        return {"articles": articles, "passages": passages, "sources": sources,
+                "last_added_at": last}
