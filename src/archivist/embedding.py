@@ -143,5 +143,14 @@ class HashingEmbedder:
         return len(_WORD.findall(text))
 
 
+_default: Embedder | None = None
+_default_lock = threading.Lock()
+
+
 def default_embedder() -> Embedder:
-    return SentenceTransformerEmbedder()
+    """One model per process, shared by every Archive (it is read-only once loaded)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = SentenceTransformerEmbedder()
+        return _default
