@@ -1,0 +1,837 @@
+"""A local Discord: the HTTP API and gateway routes a bot uses, strict about Discord's rules.
+
+Start it, point discord.py at it (`emu.patch_discord()` or the bot's DISCORD_API_BASE /
+DISCORD_GATEWAY_URL settings), then drive it as users would: `send_interaction`, `click`,
+`send_message`, and read what the bot did from `emu.requests`, `emu.messages`, the
+`Interaction` records and `emu.sessions[...].heartbeats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from . import payloads as P
+from .gateway import GatewaySession, handle_gateway
+from .validation import error_body, validate_message
+
+log = logging.getLogger("discord_emu")
+
+API_PREFIX = "/api/v10"
+EPHEMERAL = 1 << 6
+COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+
+
+@dataclass
+class Recorded:
+    """One HTTP request the bot made, and what the emulator answered."""
+
+    method: str
+    path: str
+    body: Any
+    status: int = 0
+    answer: Any = None
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Interaction:
+    """An interaction sent to the bot, and everything the bot answered to it."""
+
+    id: str
+    token: str
+    type: int
+    payload: dict
+    created_at: float
+    ack_type: int | None = None
+    acked_at: float | None = None
+    original: dict | None = None  # the message the response created (or the clicked message)
+    followups: list[dict] = field(default_factory=list)
+    edits: list[dict] = field(default_factory=list)  # every payload that changed `original`
+    rejected: list[Recorded] = field(default_factory=list)  # answers refused (late, invalid)
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.original and self.original.get("flags", 0) & EPHEMERAL)
+
+    @property
+    def messages(self) -> list[dict]:
+        return ([self.original] if self.original else []) + self.followups
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    # discord.py parses a body only when Content-Type is exactly `application/json`.
+    body = b"" if data is None else json.dumps(data).encode()
+    return web.Response(status=status, body=body, headers={"Content-Type": "application/json"})
+
+
+def discord_error(status: int, code: int, message: str) -> web.Response:
+    return json_response({"code": code, "message": message}, status)
+
+
+class DiscordEmulator:
+    def __init__(
+        self,
+        *,
+        token: str = "emulator-token.not-a-secret",
+        heartbeat_interval: float = 41.25,
+        ack_deadline: float = 3.0,
+        followup_window: float = 15 * 60,
+        shard_count: int = 1,
+        lifetime: float = 600.0,
+        require_allowed_mentions: bool = True,
+    ) -> None:
+        self.token = token
+        self.heartbeat_interval_ms = int(heartbeat_interval * 1000)
+        self.ack_deadline = ack_deadline
+        self.followup_window = followup_window
+        self.shard_count = shard_count
+        self.lifetime = lifetime
+        self.require_allowed_mentions = require_allowed_mentions
+        self.bot_user = P.user("archivist", bot=True)
+        self.application_id = self.bot_user["id"]  # as for every modern bot
+        self.owner = P.user("owner")
+        self.guilds: dict[str, P.Guild] = {}
+        self.users: dict[str, dict] = {self.owner["id"]: self.owner}
+        self.commands: dict[str | None, list[dict]] = {}  # guild id (None: global) -> commands
+        self.interactions: dict[str, Interaction] = {}
+        self._by_token: dict[str, Interaction] = {}
+        self.messages: dict[str, dict] = {}  # id -> message (bot's and users')
+        self.channel_log: dict[str, list[str]] = {}  # channel id -> message ids in order
+        self.cdn: dict[str, tuple[bytes, str]] = {}
+        self.requests: list[Recorded] = []
+        self.invalid: list[Recorded] = []  # 4xx answers the bot provoked
+        self.unhandled: list[Recorded] = []
+        self.sessions: list[GatewaySession] = []
+        self.closed_sessions: list[GatewaySession] = []
+        self.gateway_queries: list[dict] = []
+        self.identify_payloads: list[dict] = []
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._changed = asyncio.Event()
+        self._stopper: asyncio.Task | None = None
+
+    # ---- life cycle -------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        return self.base_url + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    async def start(self) -> DiscordEmulator:
+        app = web.Application(middlewares=[self._record_middleware], client_max_size=64 * 2**20)
+        app.router.add_get("/gateway", lambda r: handle_gateway(self, r))
+        app.router.add_get("/cdn/attachments/{channel}/{aid}/{filename}", self._cdn)
+        a = API_PREFIX
+        app.router.add_get(a + "/users/@me", self._me)
+        app.router.add_get(a + "/oauth2/applications/@me", self._application)
+        app.router.add_get(a + "/gateway", self._gateway)
+        app.router.add_get(a + "/gateway/bot", self._gateway_bot)
+        app.router.add_put(a + "/applications/{app}/commands", self._put_commands)
+        app.router.add_put(a + "/applications/{app}/guilds/{guild}/commands", self._put_commands)
+        app.router.add_get(a + "/applications/{app}/commands", self._get_commands)
+        app.router.add_get(a + "/applications/{app}/guilds/{guild}/commands", self._get_commands)
+        app.router.add_post(a + "/interactions/{iid}/{token}/callback", self._callback)
+        app.router.add_post(a + "/webhooks/{app}/{token}", self._followup)
+        hook_msg = a + "/webhooks/{app}/{token}/messages/{mid}"
+        app.router.add_get(hook_msg, self._webhook_message)
+        app.router.add_patch(hook_msg, self._webhook_message)
+        app.router.add_delete(hook_msg, self._webhook_message)
+        app.router.add_post(a + "/channels/{cid}/messages", self._channel_post)
+        app.router.add_get(a + "/channels/{cid}/messages/{mid}", self._channel_get_message)
+        app.router.add_patch(a + "/channels/{cid}/messages/{mid}", self._channel_edit_message)
+        app.router.add_route("*", "/{tail:.*}", self._unhandled)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._stopper = asyncio.get_running_loop().create_task(self._stop_later())
+        return self
+
+    async def _stop_later(self) -> None:
+        await asyncio.sleep(self.lifetime)
+        log.warning("emulator lifetime (%ss) is over: stopping", self.lifetime)
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self._stopper and self._stopper is not asyncio.current_task():
+            self._stopper.cancel()
+        for s in list(self.sessions):
+            await s.ws.close()
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> DiscordEmulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def patch_discord(self) -> None:
+        """Points discord.py at this emulator (process-wide class attributes)."""
+        import discord.gateway
+        import discord.http
+        import yarl
+
+        discord.http.Route.BASE = self.api_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+
+    # ---- waiting ----------------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Waits until predicate() is truthy (re-checked after each request) and returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"condition not met within {timeout}s")
+            event = self._changed
+            try:
+                await asyncio.wait_for(event.wait(), min(remaining, 0.5))
+            except TimeoutError:
+                pass
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        """Waits until every shard identified and the global or guild commands were synced."""
+        await self.wait_until(
+            lambda: len([s for s in self.sessions if s.identified]) == self.shard_count
+            and self.commands,
+            timeout,
+        )
+
+    # ---- world building ---------------------------------------------------------------------
+
+    def add_user(self, name: str) -> dict:
+        u = P.user(name)
+        self.users[u["id"]] = u
+        return u
+
+    def add_guild(self, name: str) -> P.Guild:
+        """A server (before the bot connects; it gets GUILD_CREATE at identify)."""
+        g = P.guild(name, self.owner, self.bot_user)
+        self.guilds[g.id] = g
+        self.channel_log[g.channel_id] = []
+        return g
+
+    def add_channel(self, guild: P.Guild, name: str) -> str:
+        cid = guild.add_channel(name)
+        self.channel_log[cid] = []
+        return cid
+
+    def shard_of(self, guild_id: str) -> int:
+        return (int(guild_id) >> 22) % self.shard_count
+
+    def session_for(self, guild_id: str | None) -> GatewaySession:
+        shard = self.shard_of(guild_id) if guild_id else 0
+        for s in self.sessions:
+            if s.identified and s.shard[0] == shard:
+                return s
+        raise RuntimeError(f"no identified gateway session for shard {shard}")
+
+    def _guild_of_channel(self, channel_id: str) -> P.Guild | None:
+        for g in self.guilds.values():
+            if any(c["id"] == channel_id for c in g.channels):
+                return g
+        return None
+
+    # ---- driving the bot --------------------------------------------------------------------
+
+    def find_command(self, name: str, guild_id: str | None) -> dict:
+        for scope in (guild_id, None):
+            for cmd in self.commands.get(scope, []):
+                if cmd["name"] == name:
+                    return cmd
+        raise KeyError(f"command /{name} was not synced (scopes: {list(self.commands)})")
+
+    def _build_options(
+        self, schema: list[dict], values: dict[str, Any], resolved: dict, channel_id: str
+    ) -> list[dict]:
+        by_name = {o["name"]: o for o in schema}
+        out = []
+        for name, value in values.items():
+            if name not in by_name:
+                raise KeyError(f"option {name!r} is not declared (have {sorted(by_name)})")
+            opt = by_name[name]
+            if opt["type"] == 11:  # attachment: value is (filename, bytes[, content type])
+                filename, data, *ctype = value
+                att = self.upload_attachment(channel_id, filename, data, *(ctype or []))
+                resolved.setdefault("attachments", {})[att["id"]] = att
+                value = att["id"]
+            out.append({"name": name, "type": opt["type"], "value": value})
+        for opt in schema:
+            if opt.get("required") and opt["name"] not in values:
+                raise KeyError(f"required option {opt['name']!r} missing")
+        return out
+
+    def upload_attachment(
+        self, channel_id: str, filename: str, data: bytes, content_type: str = "text/plain"
+    ) -> dict:
+        aid = P.snowflake()
+        self.cdn[aid] = (data, content_type)
+        url = f"{self.base_url}/cdn/attachments/{channel_id}/{aid}/{filename}"
+        return {
+            "id": aid,
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
+
+    def _base_interaction(
+        self, itype: int, guild: P.Guild | None, user: dict, channel_id: str | None,
+        permissions: int, roles: list[str],
+    ) -> dict:
+        iid = P.snowflake()
+        data: dict[str, Any] = {
+            "id": iid,
+            "application_id": self.application_id,
+            "type": itype,
+            "token": f"itoken-{iid}",
+            "version": 1,
+            "locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": 25 * 2**20,
+            "app_permissions": str(P.MEMBER_DEFAULT),
+        }
+        if guild is not None:
+            cid = channel_id or guild.channel_id
+            data |= {
+                "guild_id": guild.id,
+                "guild_locale": "en-US",
+                "channel_id": cid,
+                "channel": guild.partial_channel(cid),
+                "member": P.member(user, roles=roles, permissions=permissions),
+                "authorizing_integration_owners": {"0": guild.id},
+                "context": 0,
+            }
+        else:
+            cid = channel_id or P.snowflake()
+            data |= {
+                "channel_id": cid,
+                "channel": {"id": cid, "type": 1, "recipients": [user]},
+                "user": user,
+                "authorizing_integration_owners": {"1": user["id"]},
+                "context": 1,
+            }
+        return data
+
+    async def send_interaction(
+        self,
+        command: str,
+        options: dict[str, Any] | None = None,
+        *,
+        guild: P.Guild | None,
+        user: dict,
+        channel_id: str | None = None,
+        permissions: int = P.MEMBER_DEFAULT,
+        roles: list[str] | None = None,
+    ) -> Interaction:
+        """A user runs `/command` ("channel watch" for a subcommand) with these options."""
+        name, *sub = command.split()
+        cmd = self.find_command(name, guild.id if guild else None)
+        base = self._base_interaction(2, guild, user, channel_id, permissions, roles or [])
+        resolved: dict = {}
+        schema = cmd.get("options", [])
+        opts: list[dict]
+        if sub:
+            subcmd = next(o for o in schema if o["name"] == sub[0] and o["type"] == 1)
+            inner = self._build_options(
+                subcmd.get("options", []), options or {}, resolved, base["channel_id"]
+            )
+            opts = [{"name": sub[0], "type": 1, "options": inner}]
+        else:
+            opts = self._build_options(schema, options or {}, resolved, base["channel_id"])
+        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 1, "options": opts}
+        if "guild_id" in cmd:
+            data["guild_id"] = cmd["guild_id"]
+        if resolved:
+            data["resolved"] = resolved
+        base["data"] = data
+        return await self._deliver(base)
+
+    async def click(
+        self,
+        message: dict,
+        custom_id: str,
+        *,
+        user: dict,
+        permissions: int = P.MEMBER_DEFAULT,
+        roles: list[str] | None = None,
+    ) -> Interaction:
+        """A user presses the button `custom_id` on a message the bot sent."""
+        ids = [c.get("custom_id") for row in message.get("components", []) for c in row["components"]]
+        if custom_id not in ids:
+            raise KeyError(f"no button {custom_id!r} on that message (have {ids})")
+        guild = self.guilds.get(message.get("guild_id", ""))
+        base = self._base_interaction(3, guild, user, message["channel_id"], permissions, roles or [])
+        base["message"] = message
+        base["data"] = {"custom_id": custom_id, "component_type": 2}
+        record = await self._deliver(base)
+        record.original = message  # the response to a component edits this message
+        return record
+
+    async def _deliver(self, payload: dict) -> Interaction:
+        record = Interaction(
+            id=payload["id"], token=payload["token"], type=payload["type"], payload=payload,
+            created_at=time.monotonic(),
+        )
+        self.interactions[record.id] = record
+        self._by_token[record.token] = record
+        await self.session_for(payload.get("guild_id")).dispatch("INTERACTION_CREATE", payload)
+        return record
+
+    async def send_message(
+        self,
+        channel_id: str,
+        user: dict,
+        content: str,
+        *,
+        mention_bot: bool = False,
+        reply_to: dict | None = None,
+    ) -> dict:
+        """A user posts in a channel (MESSAGE_CREATE), optionally mentioning or replying."""
+        guild = self._guild_of_channel(channel_id)
+        if mention_bot:
+            content = f"<@{self.bot_user['id']}> {content}"
+        msg = self._message(channel_id, user, {"content": content}, guild=guild)
+        mentioned = [u for uid, u in self.users.items() if f"<@{uid}>" in content]
+        if f"<@{self.bot_user['id']}>" in content:
+            mentioned.append(self.bot_user)
+        if reply_to is not None:
+            msg["type"] = 19
+            msg["message_reference"] = {
+                "type": 0, "message_id": reply_to["id"], "channel_id": channel_id,
+            } | ({"guild_id": guild.id} if guild else {})
+            msg["referenced_message"] = reply_to
+            if reply_to["author"]["id"] not in [u["id"] for u in mentioned]:
+                mentioned.append(reply_to["author"])
+        msg["mentions"] = mentioned
+        if guild is not None:
+            msg["member"] = {k: v for k, v in P.member(user).items() if k != "user"}
+        self._store(msg)
+        await self._dispatch_message(msg, guild)
+        return msg
+
+    async def _dispatch_message(self, msg: dict, guild: P.Guild | None) -> None:
+        session = self.session_for(guild.id if guild else None)
+        event = dict(msg)
+        # Without the Message Content intent Discord blanks content, except for messages that
+        # mention the bot, DMs and the bot's own messages.
+        privileged = session.intents & P.MESSAGE_CONTENT_INTENT
+        own = msg["author"]["id"] == self.bot_user["id"]
+        mentions_bot = any(u["id"] == self.bot_user["id"] for u in msg.get("mentions", []))
+        if not (privileged or own or mentions_bot or guild is None):
+            event |= {"content": "", "embeds": [], "attachments": [], "components": []}
+        await session.dispatch("MESSAGE_CREATE", event)
+
+    # ---- inspection -------------------------------------------------------------------------
+
+    def channel_messages(self, channel_id: str) -> list[dict]:
+        return [self.messages[m] for m in self.channel_log.get(channel_id, [])]
+
+    def bot_messages(self, channel_id: str) -> list[dict]:
+        return [m for m in self.channel_messages(channel_id) if m["author"].get("bot")]
+
+    def pings(self) -> list[dict]:
+        """Bot messages that would have notified someone (mention_everyone or user mentions)."""
+        return [
+            m for m in self.messages.values()
+            if m["author"]["id"] == self.bot_user["id"]
+            and (m["mention_everyone"] or m["mentions"] or m["mention_roles"])
+        ]
+
+    def unacknowledged(self) -> list[Interaction]:
+        now = time.monotonic()
+        return [
+            i for i in self.interactions.values()
+            if i.acked_at is None and now - i.created_at > self.ack_deadline
+        ]
+
+    def heartbeats(self) -> list:
+        return [h for s in self.sessions + self.closed_sessions for h in s.heartbeats]
+
+    # ---- HTTP plumbing ----------------------------------------------------------------------
+
+    @web.middleware
+    async def _record_middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        if request.path.startswith("/gateway") or request.path.startswith("/cdn/"):
+            return await handler(request)
+        body: Any = None
+        raw = await request.read()
+        ctype = request.headers.get("Content-Type")
+        if raw:
+            if ctype == "application/json":
+                body = json.loads(raw)
+            elif ctype and ctype.startswith("multipart/form-data"):
+                body = await self._multipart_json(request)
+            else:
+                rec = Recorded(request.method, request.path, raw.decode(errors="replace"), 400)
+                self.requests.append(rec)
+                self.invalid.append(rec)
+                return discord_error(400, 50035, f"unexpected Content-Type {ctype!r}")
+        rec = Recorded(request.method, request.path, body)
+        request["recorded"] = rec
+        self.requests.append(rec)
+        needs_auth = not request.path.startswith((API_PREFIX + "/interactions/", API_PREFIX + "/webhooks/"))
+        if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            response = discord_error(401, 0, "401: Unauthorized")
+        else:
+            response = await handler(request)
+        rec.status = response.status
+        if isinstance(response, web.Response) and response.body:
+            rec.answer = json.loads(response.body)  # type: ignore[arg-type]
+        if 400 <= response.status < 500 and handler != self._unhandled:
+            self.invalid.append(rec)
+        self._notify()
+        return response
+
+    async def _multipart_json(self, request: web.Request) -> Any:
+        reader = await request.multipart()
+        body: Any = None
+        async for part in reader:
+            if part.name == "payload_json":  # type: ignore[union-attr]
+                body = json.loads(await part.text())  # type: ignore[union-attr]
+        return body
+
+    async def _unhandled(self, request: web.Request) -> web.Response:
+        self.unhandled.append(request["recorded"]) if "recorded" in request else None
+        return discord_error(404, 0, "404: Not Found")
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        item = self.cdn.get(request.match_info["aid"])
+        if item is None:
+            return web.Response(status=404)
+        return web.Response(body=item[0], headers={"Content-Type": item[1]})
+
+    async def _me(self, request: web.Request) -> web.Response:
+        return json_response(self.bot_user)
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return json_response(
+            {
+                "id": self.application_id,
+                "name": "Archivist",
+                "icon": None,
+                "description": "",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": self.owner,
+                "verify_key": "00" * 32,
+                "flags": 0,
+                "bot": self.bot_user,
+            }
+        )
+
+    async def _gateway(self, request: web.Request) -> web.Response:
+        return json_response({"url": self.gateway_url})
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        return json_response(
+            {
+                "url": self.gateway_url,
+                "shards": self.shard_count,
+                "session_start_limit": {
+                    "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1,
+                },
+            }
+        )
+
+    # ---- application commands ---------------------------------------------------------------
+
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        if request.match_info["app"] != self.application_id:
+            return discord_error(403, 50001, "Missing Access")
+        guild_id = request.match_info.get("guild")
+        body = request["recorded"].body
+        problems = self._validate_commands(body)
+        if problems:
+            return json_response(error_body(problems), 400)
+        stored = []
+        for cmd in body:
+            out = {k: v for k, v in cmd.items() if v is not None}
+            out |= {"id": P.snowflake(), "application_id": self.application_id, "version": P.snowflake()}
+            out.setdefault("type", 1)
+            if guild_id:
+                out["guild_id"] = guild_id
+            stored.append(out)
+        self.commands[guild_id] = stored
+        return json_response(stored)
+
+    def _validate_commands(self, body: Any) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if not isinstance(body, list) or len(body) > 100:
+            return [("", "expected a list of at most 100 commands")]
+
+        def check(path: str, item: dict, level: int) -> None:
+            name = item.get("name", "")
+            if not COMMAND_NAME.match(name) or name != name.lower():
+                problems.append((f"{path}.name", f"invalid command name {name!r}"))
+            if item.get("type", 1) == 1 and not 1 <= len(item.get("description", "")) <= 100:
+                problems.append((f"{path}.description", "must be 1 to 100 characters"))
+            opts = item.get("options") or []
+            if len(opts) > 25:
+                problems.append((f"{path}.options", "Must be 25 or fewer in length."))
+            seen_optional = False
+            for i, o in enumerate(opts):
+                if o["type"] in (1, 2):
+                    if level >= 2:
+                        problems.append((f"{path}.options[{i}]", "subcommands nest too deep"))
+                    check(f"{path}.options[{i}]", o, level + 1)
+                    continue
+                if o.get("required"):
+                    if seen_optional:
+                        problems.append((f"{path}.options[{i}]", "required options come first"))
+                else:
+                    seen_optional = True
+                check(f"{path}.options[{i}]", o, 99)
+
+        for i, cmd in enumerate(body):
+            check(f"[{i}]", cmd, 0)
+        return problems
+
+    async def _get_commands(self, request: web.Request) -> web.Response:
+        return json_response(self.commands.get(request.match_info.get("guild"), []))
+
+    # ---- messages ---------------------------------------------------------------------------
+
+    def _message(self, channel_id: str, author: dict, body: dict, *, guild: P.Guild | None) -> dict:
+        msg: dict[str, Any] = {
+            "id": P.snowflake(),
+            "channel_id": channel_id,
+            "author": author,
+            "content": body.get("content") or "",
+            "timestamp": P.now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": 0,
+            "flags": body.get("flags", 0) or 0,
+        }
+        if guild is not None:
+            msg["guild_id"] = guild.id
+        return msg
+
+    def _store(self, msg: dict) -> None:
+        self.messages[msg["id"]] = msg
+        self.channel_log.setdefault(msg["channel_id"], []).append(msg["id"])
+
+    def _apply_mentions(self, msg: dict, body: dict) -> None:
+        """What Discord would notify: parse the content under the allowed_mentions rules."""
+        am = body.get("allowed_mentions")
+        parse = set(am.get("parse", [])) if isinstance(am, dict) else {"users", "roles", "everyone"}
+        allowed_users = set(am.get("users", [])) if isinstance(am, dict) else set()
+        content = msg["content"]
+        msg["mention_everyone"] = "everyone" in parse and bool(
+            re.search(r"@(everyone|here)", content)
+        )
+        ids = re.findall(r"<@!?(\d+)>", content)
+        msg["mentions"] = [
+            self.users[i] for i in ids
+            if i in self.users and ("users" in parse or i in allowed_users)
+        ]
+        roles = re.findall(r"<@&(\d+)>", content)
+        msg["mention_roles"] = roles if "roles" in parse else []
+        msg["allowed_mentions"] = am  # kept for the tests' assertions
+
+    def _check_body(self, body: Any, *, require_text: bool = True) -> web.Response | None:
+        if not isinstance(body, dict):
+            return json_response(error_body([("", "body must be a JSON object")]), 400)
+        problems = validate_message(body, require_allowed_mentions=self.require_allowed_mentions)
+        if require_text and not (body.get("content") or body.get("embeds") or body.get("components")):
+            problems.append(("", "Cannot send an empty message"))
+        if problems:
+            return json_response(error_body(problems), 400)
+        return None
+
+    def _bot_message(self, channel_id: str, body: dict, **extra: Any) -> dict:
+        guild = self._guild_of_channel(channel_id)
+        msg = self._message(channel_id, self.bot_user, body, guild=guild) | extra
+        if "message_reference" in body:
+            ref = body["message_reference"]
+            msg["type"] = 19
+            msg["message_reference"] = ref
+            if ref.get("message_id") in self.messages:
+                msg["referenced_message"] = self.messages[ref["message_id"]]
+        self._apply_mentions(msg, body)
+        return msg
+
+    def _edit(self, msg: dict, body: dict) -> None:
+        for key in ("content", "embeds", "components", "flags"):
+            if key in body:
+                msg[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
+        msg["edited_timestamp"] = P.now_iso()
+        self._apply_mentions(msg, body | ({} if "allowed_mentions" in body else {"allowed_mentions": msg.get("allowed_mentions")}))
+
+    async def _channel_post(self, request: web.Request) -> web.Response:
+        cid = request.match_info["cid"]
+        guild = self._guild_of_channel(cid)
+        if guild is None:
+            return discord_error(404, 10003, "Unknown Channel")
+        body = request["recorded"].body
+        if (bad := self._check_body(body)) is not None:
+            return bad
+        msg = self._bot_message(cid, body)
+        self._store(msg)
+        await self._dispatch_message(msg, guild)
+        return json_response(msg)
+
+    async def _channel_get_message(self, request: web.Request) -> web.Response:
+        msg = self.messages.get(request.match_info["mid"])
+        if msg is None or msg["channel_id"] != request.match_info["cid"]:
+            return discord_error(404, 10008, "Unknown Message")
+        return json_response(msg)
+
+    async def _channel_edit_message(self, request: web.Request) -> web.Response:
+        msg = self.messages.get(request.match_info["mid"])
+        if msg is None or msg["author"]["id"] != self.bot_user["id"]:
+            return discord_error(404, 10008, "Unknown Message")
+        body = request["recorded"].body
+        if (bad := self._check_body(body, require_text=False)) is not None:
+            return bad
+        self._edit(msg, body)
+        return json_response(msg)
+
+    # ---- interactions -----------------------------------------------------------------------
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        record = self.interactions.get(request.match_info["iid"])
+        rec: Recorded = request["recorded"]
+        if record is None or record.token != request.match_info["token"]:
+            return discord_error(404, 10062, "Unknown interaction")
+        if time.monotonic() - record.created_at > self.ack_deadline:
+            record.rejected.append(rec)
+            return discord_error(404, 10062, "Unknown interaction")
+        if record.acked_at is not None:
+            record.rejected.append(rec)
+            return discord_error(400, 40060, "Interaction has already been acknowledged.")
+        body = rec.body or {}
+        rtype = body.get("type")
+        data = body.get("data") or {}
+        if rtype not in (4, 5, 6, 7, 9):
+            return json_response(error_body([("type", f"invalid callback type {rtype!r}")]), 400)
+        if rtype in (6, 7) and record.type != 3:
+            return json_response(error_body([("type", "only component interactions update")]), 400)
+        if rtype in (4, 7) and (bad := self._check_body(data, require_text=rtype == 4)) is not None:
+            record.rejected.append(rec)
+            return bad
+        record.ack_type, record.acked_at = rtype, time.monotonic()
+        channel_id = record.payload["channel_id"]
+        if rtype in (4, 5):
+            msg = self._bot_message(
+                channel_id, data, webhook_id=self.application_id,
+                application_id=self.application_id,
+                interaction_metadata={"id": record.id, "type": record.type, "user": self._invoker(record)},
+            )
+            if rtype == 5:
+                msg["flags"] = (data.get("flags", 0) or 0) | 128  # LOADING
+            record.original = msg
+            record.edits.append(data)
+            self._store(msg)
+        elif rtype == 7:
+            assert record.original is not None
+            self._edit(record.original, data)
+            record.edits.append(data)
+        answer: dict[str, Any] = {
+            "interaction": {
+                "id": record.id,
+                "type": record.type,
+                "response_message_loading": rtype == 5,
+                "response_message_ephemeral": bool((data.get("flags") or 0) & EPHEMERAL),
+            }
+        }
+        if record.original is not None and rtype != 6:
+            answer["interaction"]["response_message_id"] = record.original["id"]
+            answer["resource"] = {"type": rtype, "message": record.original}
+        return json_response(answer)
+
+    def _invoker(self, record: Interaction) -> dict:
+        p = record.payload
+        return p["member"]["user"] if "member" in p else p["user"]
+
+    def _webhook_record(self, request: web.Request) -> Interaction | web.Response:
+        record = self._by_token.get(request.match_info["token"])
+        if record is None or request.match_info["app"] != self.application_id:
+            return discord_error(404, 10015, "Unknown Webhook")
+        if time.monotonic() - record.created_at > self.followup_window:
+            record.rejected.append(request["recorded"])
+            return discord_error(401, 50027, "Invalid Webhook Token")
+        if record.acked_at is None:
+            record.rejected.append(request["recorded"])
+            return discord_error(404, 10015, "Unknown Webhook")  # nothing to follow up yet
+        return record
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        record = self._webhook_record(request)
+        if isinstance(record, web.Response):
+            return record
+        body = request["recorded"].body
+        if (bad := self._check_body(body)) is not None:
+            record.rejected.append(request["recorded"])
+            return bad
+        # The first followup after a deferred response fills the loading message.
+        if record.ack_type == 5 and record.original and record.original["flags"] & 128:
+            self._edit(record.original, body)
+            record.original["flags"] = (body.get("flags", 0) or 0) | (record.original["flags"] & EPHEMERAL)
+            record.edits.append(body)
+            return json_response(record.original)
+        msg = self._bot_message(record.payload["channel_id"], body, webhook_id=self.application_id)
+        self._store(msg)
+        record.followups.append(msg)
+        return json_response(msg)
+
+    async def _webhook_message(self, request: web.Request) -> web.Response:
+        record = self._webhook_record(request)
+        if isinstance(record, web.Response):
+            return record
+        mid = request.match_info["mid"]
+        if mid == "@original":
+            msg = record.original
+        else:
+            msg = next((m for m in record.messages if m["id"] == mid), None)
+        if msg is None:
+            return discord_error(404, 10008, "Unknown Message")
+        if request.method == "GET":
+            return json_response(msg)
+        if request.method == "DELETE":
+            self.channel_log[msg["channel_id"]].remove(msg["id"])
+            msg["deleted"] = True
+            return json_response(None, 204)
+        body = request["recorded"].body
+        if (bad := self._check_body(body, require_text=False)) is not None:
+            record.rejected.append(request["recorded"])
+            return bad
+        self._edit(msg, body)
+        msg["flags"] = msg.get("flags", 0) & ~128
+        record.edits.append(body)
+        return json_response(msg)

@@ -1,0 +1,177 @@
+"""Builders for the JSON objects Discord sends: users, members, guilds, channels, messages.
+
+Absent fields are omitted, never sent as null: discord.py reads some of them with `data[...]`
+and some with `.get`, and Discord itself omits most optional fields.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+DISCORD_EPOCH_MS = 1420070400000
+_counter = itertools.count(1)
+
+# Permission bits the tests use.
+ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+EMBED_LINKS = 1 << 14
+READ_MESSAGE_HISTORY = 1 << 16
+USE_APPLICATION_COMMANDS = 1 << 31
+MEMBER_DEFAULT = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY | (
+    USE_APPLICATION_COMMANDS
+)
+
+MESSAGE_CONTENT_INTENT = 1 << 15
+
+
+def snowflake() -> str:
+    """A fresh, increasing snowflake (as Discord sends them: a string)."""
+    ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    return str((ms << 22) | (next(_counter) & 0x3FFFFF))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def user(name: str, *, bot: bool = False, user_id: str | None = None) -> dict:
+    data = {
+        "id": user_id or snowflake(),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name.title(),
+        "avatar": None,  # discord.py reads it with data['avatar'] and Discord sends null
+        "public_flags": 0,
+    }
+    if bot:
+        data["bot"] = True
+    return data
+
+
+def member(u: dict, *, roles: list[str] | None = None, permissions: int | None = None) -> dict:
+    data = {
+        "user": u,
+        "roles": list(roles or []),
+        "joined_at": now_iso(),
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "pending": False,
+    }
+    if permissions is not None:  # only interactions carry the computed permissions
+        data["permissions"] = str(permissions)
+    return data
+
+
+@dataclass
+class Guild:
+    id: str
+    name: str
+    owner: dict
+    channels: list[dict] = field(default_factory=list)
+    roles: list[dict] = field(default_factory=list)
+    members: list[dict] = field(default_factory=list)
+
+    @property
+    def channel_id(self) -> str:
+        """The first text channel ("general")."""
+        return self.channels[0]["id"]
+
+    def add_channel(self, name: str) -> str:
+        cid = snowflake()
+        self.channels.append(
+            {
+                "id": cid,
+                "type": 0,
+                "name": name,
+                "position": len(self.channels),
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "topic": None,
+            }
+        )
+        return cid
+
+    def add_role(self, name: str, permissions: int = 0) -> str:
+        rid = snowflake()
+        self.roles.append(_role(rid, name, permissions, position=len(self.roles)))
+        return rid
+
+    def role_named(self, name: str) -> dict:
+        return next(r for r in self.roles if r["name"] == name)
+
+    def to_gateway(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "icon": None,
+            "owner_id": self.owner["id"],
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "public_updates_channel_id": None,
+            "vanity_url_code": None,
+            "description": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "nsfw_level": 0,
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "roles": self.roles,
+            "channels": self.channels,
+            "threads": [],
+            "members": self.members,
+            "member_count": len(self.members),
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "large": False,
+            "unavailable": False,
+            "joined_at": now_iso(),
+            "premium_progress_bar_enabled": False,
+        }
+
+    def partial_channel(self, channel_id: str) -> dict:
+        ch = next(c for c in self.channels if c["id"] == channel_id)
+        return {**ch, "guild_id": self.id}
+
+
+def _role(rid: str, name: str, permissions: int, position: int) -> dict:
+    return {
+        "id": rid,
+        "name": name,
+        "color": 0,
+        "hoist": False,
+        "position": position,
+        "permissions": str(permissions),
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+
+
+def guild(name: str, owner: dict, bot_user: dict) -> Guild:
+    gid = snowflake()
+    g = Guild(id=gid, name=name, owner=owner)
+    g.roles.append(_role(gid, "@everyone", MEMBER_DEFAULT, 0))  # @everyone's id is the guild's
+    g.add_channel("general")
+    g.members.append(member(owner))
+    g.members.append(member(bot_user))
+    return g
