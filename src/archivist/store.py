@@ -240,7 +240,7 @@ class Store:
             if row is None:
                 return None
             ids = [r[0] for r in db.execute("SELECT id FROM passages WHERE article = ?", [row[0]])]
-            db.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
+            db.conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
             db.execute("DELETE FROM passages WHERE article = ?", [row[0]])
             db.execute("DELETE FROM articles WHERE pk = ?", [row[0]])
         return ids
@@ -347,7 +347,7 @@ class Store:
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) in batches, for building or repairing an index."""
         if ids is not None:
-            ids = list(ids)
+            ids = [int(i) for i in ids]  # numpy ints do not bind as SQLite integers
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 rows = self.db.execute(

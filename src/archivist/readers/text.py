@@ -146,22 +146,21 @@ def parse_text(text: str, origin: str = "<text>") -> Article:
 
     paragraphs: list[Paragraph] = []
     heading: str | None = None
-    pending_headings: list[str] = []
+    previous_short = False  # the block before was a short heading-like line kept as text
     for index, block in enumerate(body_blocks):
         line = " ".join(block)
         if len(block) == 1 and _is_caption_or_credit(line, in_header=not paragraphs):
             continue
         next_block = body_blocks[index + 1] if index + 1 < len(body_blocks) else None
-        if (
-            len(block) == 1
-            and _is_heading_like(line)
-            and paragraphs  # a sub-heading stands between paragraphs ...
-            and next_block is not None
-            and not (len(next_block) == 1 and _is_heading_like(next_block[0]))  # ... not in a list
-            and not pending_headings
-        ):
+        heading_like = len(block) == 1 and _is_heading_like(line)
+        in_a_list = previous_short or (
+            next_block is not None and len(next_block) == 1 and _is_heading_like(next_block[0])
+        )
+        # a sub-heading stands alone between paragraphs; a run of short lines is a list
+        if heading_like and paragraphs and next_block is not None and not in_a_list:
             heading = _strip_heading(line)
             continue
+        previous_short = heading_like
         paragraphs.append(Paragraph(text=_MD_HEADING.sub("", line), heading=heading))
 
     if not paragraphs:
