@@ -42,6 +42,9 @@ class Recorded:
     at: float = field(default_factory=time.monotonic)
 
 
+RECORDED = web.RequestKey("recorded", Recorded) if hasattr(web, "RequestKey") else "recorded"
+
+
 @dataclass
 class Interaction:
     """An interaction sent to the bot, and everything the bot answered to it."""
@@ -495,7 +498,7 @@ class DiscordEmulator:
                 self.invalid.append(rec)
                 return discord_error(400, 50035, f"unexpected Content-Type {ctype!r}")
         rec = Recorded(request.method, request.path, body)
-        request["recorded"] = rec
+        request[RECORDED] = rec
         self.requests.append(rec)
         needs_auth = not request.path.startswith((API_PREFIX + "/interactions/", API_PREFIX + "/webhooks/"))
         if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
@@ -519,7 +522,7 @@ class DiscordEmulator:
         return body
 
     async def _unhandled(self, request: web.Request) -> web.Response:
-        self.unhandled.append(request["recorded"]) if "recorded" in request else None
+        self.unhandled.append(request[RECORDED]) if RECORDED in request else None
         return discord_error(404, 0, "404: Not Found")
 
     async def _cdn(self, request: web.Request) -> web.Response:
@@ -567,7 +570,7 @@ class DiscordEmulator:
         if request.match_info["app"] != self.application_id:
             return discord_error(403, 50001, "Missing Access")
         guild_id = request.match_info.get("guild")
-        body = request["recorded"].body
+        body = request[RECORDED].body
         problems = self._validate_commands(body)
         if problems:
             return json_response(error_body(problems), 400)
@@ -698,7 +701,7 @@ class DiscordEmulator:
         guild = self._guild_of_channel(cid)
         if guild is None:
             return discord_error(404, 10003, "Unknown Channel")
-        body = request["recorded"].body
+        body = request[RECORDED].body
         if (bad := self._check_body(body)) is not None:
             return bad
         msg = self._bot_message(cid, body)
@@ -716,7 +719,7 @@ class DiscordEmulator:
         msg = self.messages.get(request.match_info["mid"])
         if msg is None or msg["author"]["id"] != self.bot_user["id"]:
             return discord_error(404, 10008, "Unknown Message")
-        body = request["recorded"].body
+        body = request[RECORDED].body
         if (bad := self._check_body(body, require_text=False)) is not None:
             return bad
         self._edit(msg, body)
@@ -726,7 +729,7 @@ class DiscordEmulator:
 
     async def _callback(self, request: web.Request) -> web.Response:
         record = self.interactions.get(request.match_info["iid"])
-        rec: Recorded = request["recorded"]
+        rec: Recorded = request[RECORDED]
         if record is None or record.token != request.match_info["token"]:
             return discord_error(404, 10062, "Unknown interaction")
         if time.monotonic() - record.created_at > self.ack_deadline:
@@ -784,10 +787,10 @@ class DiscordEmulator:
         if record is None or request.match_info["app"] != self.application_id:
             return discord_error(404, 10015, "Unknown Webhook")
         if time.monotonic() - record.created_at > self.followup_window:
-            record.rejected.append(request["recorded"])
+            record.rejected.append(request[RECORDED])
             return discord_error(401, 50027, "Invalid Webhook Token")
         if record.acked_at is None:
-            record.rejected.append(request["recorded"])
+            record.rejected.append(request[RECORDED])
             return discord_error(404, 10015, "Unknown Webhook")  # nothing to follow up yet
         return record
 
@@ -795,9 +798,9 @@ class DiscordEmulator:
         record = self._webhook_record(request)
         if isinstance(record, web.Response):
             return record
-        body = request["recorded"].body
+        body = request[RECORDED].body
         if (bad := self._check_body(body)) is not None:
-            record.rejected.append(request["recorded"])
+            record.rejected.append(request[RECORDED])
             return bad
         # The first followup after a deferred response fills the loading message.
         if record.ack_type == 5 and record.original and record.original["flags"] & 128:
@@ -827,9 +830,9 @@ class DiscordEmulator:
             self.channel_log[msg["channel_id"]].remove(msg["id"])
             msg["deleted"] = True
             return json_response(None, 204)
-        body = request["recorded"].body
+        body = request[RECORDED].body
         if (bad := self._check_body(body, require_text=False)) is not None:
-            record.rejected.append(request["recorded"])
+            record.rejected.append(request[RECORDED])
             return bad
         self._edit(msg, body)
         msg["flags"] = msg.get("flags", 0) & ~128

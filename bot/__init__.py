@@ -1,0 +1,1 @@
+"""The Discord layer: knows discord.py, knows nothing of SQLite or FAISS."""

@@ -1,0 +1,183 @@
+"""The bot: an `AutoShardedBot` that holds the `Archive` and loads one cog per feature.
+
+`run(settings)` is what `archivist bot` calls. Tests build `ArchivistBot` directly and point it
+at the local Discord emulator through `settings.discord_api_base` / `discord_gateway_url`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from archivist.config import Settings
+from archivist.errors import ArchivistError
+
+from bot.errors import report_error
+from bot.watch import WatchedChannels
+
+log = logging.getLogger("archivist.bot")
+
+T = TypeVar("T")
+
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.browse", "bot.cogs.admin")
+SHUTDOWN_GRACE_S = 120.0
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Redirect discord.py's HTTP base and gateway (a proxy in production, the emulator in tests).
+
+    These are class attributes of discord.py, so the redirect is process-wide.
+    """
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class ArchivistBot(commands.AutoShardedBot):
+    """Answers questions from each server's own articles. Its dependencies come in here."""
+
+    def __init__(
+        self,
+        archive: Any,
+        settings: Settings,
+        *,
+        message_content: bool = True,
+        ask_cooldown: tuple[int, float] = (5, 30.0),
+        upload_cooldown: tuple[int, float] = (3, 60.0),
+        guild_ready_timeout: float = 2.0,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = message_content  # privileged: only watched channels need it
+        intents.presences = False
+        intents.members = False
+        configure_endpoints(settings)
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # no prefix commands; mentions are questions
+            help_command=None,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=guild_ready_timeout,
+            **options,
+        )
+        self.archive = archive
+        self.settings = settings
+        self.ask_cooldown = app_commands.Cooldown(*ask_cooldown)
+        self.ask_cooldown_spec = ask_cooldown
+        self.upload_cooldown_spec = upload_cooldown
+        self.watched = WatchedChannels(Path(settings.data_dir) / "bot" / "watched.json")
+        self._inflight: set[asyncio.Future] = set()
+        self._closing = False
+        self.tree.on_error = self.on_app_command_error  # one handler for every slash command
+
+    async def setup_hook(self) -> None:
+        if self.settings.discord_gateway_url:
+            self._pin_gateway(self.settings.discord_gateway_url)
+        await self.offload(self.watched.load)
+        for ext in EXTENSIONS:
+            await self.load_extension(ext)
+        if self.settings.discord_dev_guild:
+            guild = discord.Object(id=self.settings.discord_dev_guild)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to the dev server %s", len(synced), guild.id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+
+    def _pin_gateway(self, url: str) -> None:
+        # AutoShardedBot connects to the URL `GET /gateway/bot` returns, not DEFAULT_GATEWAY;
+        # keep its shard count but use the configured gateway.
+        original = self.http.get_bot_gateway
+
+        async def get_bot_gateway() -> tuple[int, str, Any]:
+            shards, _, limits = await original()
+            return shards, url, limits
+
+        self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+
+    # ---- work off the event loop -----------------------------------------------------------
+
+    async def offload(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking work (model, FAISS, SQLite, files) in a thread; close() waits for it."""
+        if self._closing:
+            raise ArchivistError("the bot is shutting down; try again in a minute")
+        future = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(future)
+
+    async def close(self) -> None:
+        """Graceful shutdown: refuse new work, let in-flight work finish, then disconnect."""
+        if not self._closing:
+            self._closing = True
+            if self._inflight:
+                log.info("waiting for %d running tasks before shutting down", len(self._inflight))
+                await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE_S)
+        await super().close()
+
+    # ---- errors ----------------------------------------------------------------------------
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await report_error(interaction, error)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        log.exception("error in %s", event_method)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+
+async def _serve(settings: Settings, archive: Any, message_content: bool) -> None:
+    bot = ArchivistBot(archive, settings, message_content=message_content)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+        except (NotImplementedError, RuntimeError):  # not on the main thread / Windows
+            pass
+    async with bot:
+        await bot.start(settings.discord_token or "")
+
+
+def run(settings: Settings, archive: Any | None = None) -> None:
+    """Start the bot and block until it stops (Ctrl-C or SIGTERM stop it gracefully).
+
+    The Archive is built from `settings` unless one is given; its indexes are saved on the way out.
+    """
+    if not settings.discord_token:
+        raise ArchivistError("DISCORD_TOKEN is not set (environment or .env); see docs/discord.md")
+    own_archive = archive is None
+    if archive is None:
+        from archivist.archive import Archive
+
+        archive = Archive(settings.data_dir, limits=settings.limits)
+    try:
+        archive.open_all_indexes()
+        try:
+            asyncio.run(_serve(settings, archive, message_content=True))
+        except discord.PrivilegedIntentsRequired:
+            log.warning(
+                "the Message Content intent is not enabled for this application in the Developer "
+                "Portal: watched channels will only see messages that mention the bot"
+            )
+            asyncio.run(_serve(settings, archive, message_content=False))
+        except discord.LoginFailure:
+            raise ArchivistError("Discord refused the token (DISCORD_TOKEN)") from None
+    finally:
+        if own_archive:  # a caller that passed its Archive closes it (which saves the indexes)
+            archive.close()

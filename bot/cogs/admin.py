@@ -1,0 +1,201 @@
+"""/upload, /delete and /channel watch|unwatch: for Manage Server (or the configured role).
+
+Declared with `default_permissions` so Discord hides them from members, and checked in code as
+well, because server owners can change who may use a command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from archivist.models import AddReport
+
+from bot import render
+from bot.errors import require_admin
+from bot.views import NO_PINGS, _send_kwargs, delete_prompt
+
+if TYPE_CHECKING:
+    from bot.app import ArchivistBot
+
+log = logging.getLogger("archivist.bot")
+
+PROGRESS_EVERY_S = 2.0
+ADMIN = discord.Permissions(manage_guild=True)
+
+
+def upload_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown:
+    rate, per = interaction.client.upload_cooldown_spec  # type: ignore[attr-defined]
+    return app_commands.Cooldown(rate, per)
+
+
+def per_user(interaction: discord.Interaction) -> tuple[int, int]:
+    return (id(interaction.client), interaction.user.id)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+class UploadProgress:
+    """Edits the deferred reply with progress every few seconds while a large upload runs.
+
+    The archive reports progress from its worker thread; the numbers are handed to the loop.
+    """
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self.interaction = interaction
+        self.loop = asyncio.get_running_loop()
+        self.state: tuple[str, int, int] | None = None
+        self.shown: tuple[str, int, int] | None = None
+        self.task = self.loop.create_task(self._run())
+
+    def callback(self, file_name: str):
+        def progress(done: int, total: int) -> None:  # runs in the worker thread
+            self.loop.call_soon_threadsafe(setattr, self, "state", (file_name, done, total))
+
+        return progress
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY_S)
+            if self.state is not None and self.state != self.shown:
+                self.shown = self.state
+                name, done, total = self.state
+                try:
+                    await self.interaction.edit_original_response(
+                        content=render.progress_text(done, total, name), allowed_mentions=NO_PINGS
+                    )
+                except discord.HTTPException:
+                    log.warning("could not show upload progress", exc_info=True)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+
+
+class Admin(commands.Cog):
+    def __init__(self, bot: ArchivistBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="upload")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(require_admin)
+    @app_commands.checks.dynamic_cooldown(upload_cooldown, key=per_user)
+    async def upload(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        file2: discord.Attachment | None = None,
+        file3: discord.Attachment | None = None,
+        source: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        """Add articles to this server's archive (JSON, JSONL, text, Markdown, HTML, PDF, DOCX, ZIP).
+
+        Parameters
+        ----------
+        file: A file of articles
+        file2: Another file
+        file3: Another file
+        source: The source to record for these articles (overrides the files' own)
+        """
+        assert interaction.guild_id is not None
+        await interaction.response.defer(thinking=True)
+        limit = self.bot.settings.limits.upload_max_bytes
+        report, too_large = AddReport(), []
+        progress = UploadProgress(interaction)
+        try:
+            for attachment in [f for f in (file, file2, file3) if f is not None]:
+                if attachment.size > limit:
+                    too_large.append({
+                        "path": attachment.filename,
+                        "error": f"{_mb(attachment.size)} is over the limit of {_mb(limit)} per file",
+                    })
+                    continue
+                data = await attachment.read()
+                report.merge(
+                    await self.bot.offload(
+                        self.bot.archive.add_bytes, attachment.filename, data,
+                        collection=str(interaction.guild_id), source=source,
+                        added_by=str(interaction.user.id), progress=progress.callback(attachment.filename),
+                    )
+                )
+        finally:
+            await progress.stop()
+        log.info(
+            "upload in %s by %s: %d added, %d duplicates, %d failed", interaction.guild_id,
+            interaction.user.id, len(report.added), len(report.duplicates), len(report.failed) + len(too_large),
+        )
+        await interaction.edit_original_response(
+            content=None, embed=render.upload_embed(report, too_large), allowed_mentions=NO_PINGS
+        )
+
+    @app_commands.command(name="delete")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(require_admin)
+    async def delete(self, interaction: discord.Interaction, id: app_commands.Range[str, 1, 200]) -> None:
+        """Delete an article from this server's archive (asks to confirm).
+
+        Parameters
+        ----------
+        id: The article's id (shown by /recent and under each answer)
+        """
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        article = await self.bot.offload(self.bot.archive.get, id.strip(), collection=str(interaction.guild_id))
+        await interaction.followup.send(ephemeral=True, **_send_kwargs(delete_prompt(article.id, article.title)))
+
+    channel = app_commands.Group(
+        name="channel",
+        description="Choose where I answer every question (admins)",
+        guild_only=True,
+        default_permissions=ADMIN,
+    )
+
+    @channel.command(name="watch")
+    @app_commands.check(require_admin)
+    async def watch(self, interaction: discord.Interaction) -> None:
+        """Answer every message ending in "?" in this channel."""
+        await self._set_watch(interaction, True)
+
+    @channel.command(name="unwatch")
+    @app_commands.check(require_admin)
+    async def unwatch(self, interaction: discord.Interaction) -> None:
+        """Stop answering plain questions in this channel (mentions still work)."""
+        await self._set_watch(interaction, False)
+
+    async def _set_watch(self, interaction: discord.Interaction, watched: bool) -> None:
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        changed = await self.bot.offload(
+            self.bot.watched.set, interaction.guild_id, interaction.channel_id, watched
+        )
+        where = f"<#{interaction.channel_id}>"
+        if watched:
+            text = f"I now answer every question (a message ending in “?”) in {where}."
+            if not changed:
+                text = f"I already answer every question in {where}."
+            if not self.bot.intents.message_content:
+                text += (
+                    "\nNote: the Message Content intent is off for this bot, so I only see "
+                    "messages that mention me. See docs/discord.md."
+                )
+        else:
+            text = f"I no longer answer plain questions in {where}; mention me to ask."
+            if not changed:
+                text = f"I was not watching {where}."
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: ArchivistBot) -> None:
+    await bot.add_cog(Admin(bot))

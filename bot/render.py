@@ -1,0 +1,332 @@
+"""Archive results -> Discord embeds, within Discord's limits.
+
+Article text is untrusted: it is markdown-escaped (so a stray `*` or `#` cannot break the layout),
+cut at a sentence or word boundary with an ellipsis, and only http(s) URLs become links.
+Mentions inside it never ping: every message is sent with `AllowedMentions.none()`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import discord
+
+from archivist.models import AddReport, Answer, Hit, StoredArticle
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+CONTENT_MAX = 2000
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+EMBEDS_TOTAL_MAX = 6000
+BUTTON_LABEL_MAX = 80
+CUSTOM_ID_MAX = 100
+
+ELLIPSIS = "…"
+ARTICLE_PAGE_CHARS = 3000
+QUESTION_MAX = 300  # the question is kept in the answer's content for "More results"
+QUESTION_PREFIX = "**Q:** "
+SOURCE_PREFIX = "**Source:** "
+
+COLOR = discord.Colour(0x2B6CB0)
+COLOR_MUTED = discord.Colour(0x718096)
+
+_MD_SPECIAL = re.compile(r"([\\*_~`|>#\-\[\]()<:])")
+_UNESCAPE = re.compile(r"\\(.)")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
+_HTTP_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+
+
+def escape(text: str) -> str:
+    """Escape every markdown character (a backslashed punctuation mark renders as itself)."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def unescape(text: str) -> str:
+    return _UNESCAPE.sub(r"\1", text)
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` if it fits, else cut at the last sentence end (or word) before `limit`, plus "…"."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    if limit < 2:
+        return ELLIPSIS[: max(limit, 0)]
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, limit + 1) if m.end() <= limit - 2]
+    if ends and ends[-1] >= limit // 2:
+        return text[: ends[-1]] + " " + ELLIPSIS
+    space = text.rfind(" ", 0, limit)
+    if space >= limit // 2:
+        return text[:space].rstrip() + ELLIPSIS
+    return text[: limit - 1] + ELLIPSIS
+
+
+def cut_escaped(text: str, limit: int) -> str:
+    """Escape `text` and cut it so the escaped form fits `limit` (never splits an escape)."""
+    budget = limit
+    while True:
+        out = escape(cut(text, budget))
+        if len(out) <= limit:
+            return out
+        budget -= max(1, len(out) - limit)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only absolute http(s) URLs without spaces become links."""
+    if url and len(url) <= 2048 and _HTTP_URL.fullmatch(url.strip()):
+        return url.strip()
+    return None
+
+
+def meta_line(source: str | None, date: str | None, article_id: str | None = None) -> str:
+    parts = [p for p in (source, (date or "")[:10] or None) if p]
+    if article_id:
+        parts.append(f"id {article_id}")
+    return " · ".join(parts)
+
+
+def embeds_size(embeds: Sequence[discord.Embed]) -> int:
+    return sum(len(e) for e in embeds)
+
+
+# ---- answers ---------------------------------------------------------------------------------
+
+
+def passage_markdown(hit: Hit, limit: int) -> str:
+    """The passage, escaped, with the best-answering sentence in bold, fitted to `limit`."""
+    heading = f"__{cut_escaped(hit.heading, 200)}__\n" if hit.heading else ""
+    limit -= len(heading)
+    text, sentence = hit.passage.strip(), (hit.highlight or "").strip()
+    at = text.find(sentence) if sentence else -1
+    if at < 0:
+        return heading + cut_escaped(text, limit)
+    before, after = text[:at], text[at + len(sentence) :].strip()
+    lead = ""
+    if len(escape(before)) + len(escape(sentence)) + 4 > limit:
+        before, lead = "", ELLIPSIS + " "  # keep the bold sentence in view
+    out = lead + escape(before)
+    out += "**" + cut_escaped(sentence, limit - len(out) - 4) + "**"
+    room = limit - len(out) - 1
+    if after and room >= 20:
+        out += " " + cut_escaped(after, room)
+    elif after:
+        out += " " + ELLIPSIS if room >= 1 else ""
+    return heading + out
+
+
+def hit_embed(hit: Hit, rank: int, description_limit: int) -> discord.Embed:
+    embed = discord.Embed(
+        title=cut(f"{rank}. {hit.title}", TITLE_MAX),
+        url=safe_url(hit.url),
+        description=passage_markdown(hit, description_limit),
+        colour=COLOR,
+    )
+    footer = meta_line(hit.source, hit.date, hit.article_id)
+    if footer:
+        embed.set_footer(text=cut(footer, FOOTER_MAX))
+    return embed
+
+
+def question_content(question: str, source: str | None) -> str:
+    """The answer's content line; also where "More results" reads the question back from."""
+    content = QUESTION_PREFIX + escape(question)
+    if source:
+        content += "\n" + SOURCE_PREFIX + escape(source)
+    return content[:CONTENT_MAX]
+
+
+def parse_question_content(content: str) -> tuple[str, str | None] | None:
+    lines = content.split("\n")
+    if not lines or not lines[0].startswith(QUESTION_PREFIX):
+        return None
+    question = unescape(lines[0][len(QUESTION_PREFIX) :])
+    source = None
+    if len(lines) > 1 and lines[1].startswith(SOURCE_PREFIX):
+        source = unescape(lines[1][len(SOURCE_PREFIX) :])
+    return question, source
+
+
+def answer_embeds(answer: Answer, *, first_rank: int = 1) -> list[discord.Embed]:
+    """One embed per hit; "nothing relevant" with the closest titles on a first page not answered.
+
+    Later pages ("More results") show their hits as they are: they were asked for.
+    """
+    if not answer.answered and first_rank == 1:
+        embed = discord.Embed(
+            title="Nothing relevant found",
+            description="No stored article answers this question closely enough.",
+            colour=COLOR_MUTED,
+        )
+        titles = list(dict.fromkeys(h.title for h in answer.hits))[:5]
+        if titles:
+            value = "\n".join(f"• {cut_escaped(t, 180)}" for t in titles)
+            embed.add_field(name="Closest articles", value=value[:FIELD_VALUE_MAX], inline=False)
+        return [embed]
+    hits = answer.hits[:10]
+    # Share what the 6000-character budget leaves after titles and footers.
+    fixed = sum(
+        len(cut(f"{first_rank + i}. {h.title}", TITLE_MAX))
+        + len(meta_line(h.source, h.date, h.article_id))
+        for i, h in enumerate(hits)
+    )
+    per_embed = max(100, min(DESCRIPTION_MAX, (EMBEDS_TOTAL_MAX - fixed - 50) // max(1, len(hits))))
+    embeds = [hit_embed(h, first_rank + i, per_embed) for i, h in enumerate(hits)]
+    while embeds_size(embeds) > EMBEDS_TOTAL_MAX and len(embeds) > 1:  # pathological titles
+        embeds.pop()
+    return embeds
+
+
+def no_articles_embed() -> discord.Embed:
+    return discord.Embed(
+        title="This server's archive is empty",
+        description="An admin can add articles with `/upload`.",
+        colour=COLOR_MUTED,
+    )
+
+
+# ---- articles --------------------------------------------------------------------------------
+
+
+def article_pages(article: StoredArticle) -> list[str]:
+    """The article's text (escaped, headings underlined) in pages that fit an embed."""
+    blocks: list[str] = []
+    last_heading = None
+    for p in article.passages:
+        if p.heading and p.heading != last_heading:
+            blocks.append(f"__{cut_escaped(p.heading, 200)}__")
+            last_heading = p.heading
+        blocks.append(cut_escaped(p.text, ARTICLE_PAGE_CHARS))
+    pages: list[str] = []
+    current = ""
+    for block in blocks:
+        if current and len(current) + 2 + len(block) > ARTICLE_PAGE_CHARS:
+            pages.append(current)
+            current = ""
+        current = f"{current}\n\n{block}" if current else block
+    if current or not pages:
+        pages.append(current or "*(no text)*")
+    return pages
+
+
+def article_embed(article: StoredArticle, page: int, pages: list[str]) -> discord.Embed:
+    page = max(0, min(page, len(pages) - 1))
+    embed = discord.Embed(
+        title=cut(article.title, TITLE_MAX), url=safe_url(article.url),
+        description=pages[page], colour=COLOR,
+    )
+    for name, value in (
+        ("Source", article.source), ("Date", (article.date or "")[:10] or None),
+        ("Category", article.category),
+    ):
+        if value:
+            embed.add_field(name=name, value=cut_escaped(value, 200), inline=True)
+    footer = f"id {article.id} · added {article.added_at[:10]}"
+    if len(pages) > 1:
+        footer += f" · page {page + 1}/{len(pages)}"
+    embed.set_footer(text=cut(footer, FOOTER_MAX))
+    return embed
+
+
+def recent_embed(
+    articles: Sequence[StoredArticle], *, offset: int, count: int, total: int, source: str | None
+) -> discord.Embed:
+    if not articles:
+        return discord.Embed(
+            title="No articles yet" if not source else f"No articles from {cut(source, 200)}",
+            description="An admin can add articles with `/upload`.",
+            colour=COLOR_MUTED,
+        )
+    lines = []
+    for i, a in enumerate(articles, start=offset + 1):
+        title = cut_escaped(a.title, 150)
+        link = safe_url(a.url)
+        title = f"[{title}]({link})" if link else title
+        meta = escape(meta_line(a.source, a.date))
+        lines.append(f"**{i}.** {title}\n{meta + ' · ' if meta else ''}`{a.id}`")
+    description = cut("\n".join(lines), DESCRIPTION_MAX)
+    pages = max(1, -(-total // count))
+    footer = f"Page {offset // count + 1}/{pages} · {total} articles"
+    if source:
+        footer += f" · source: {source}"
+    embed = discord.Embed(title="Newest articles", description=description, colour=COLOR)
+    embed.set_footer(text=cut(footer, FOOTER_MAX))
+    return embed
+
+
+def parse_recent_source(message: discord.Message | None) -> str | None:
+    if message is None or not message.embeds or not message.embeds[0].footer.text:
+        return None
+    m = re.search(r" · source: (.+)$", message.embeds[0].footer.text)
+    return m.group(1) if m else None
+
+
+# ---- admin -----------------------------------------------------------------------------------
+
+
+def human_bytes(n: int | float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def stats_embed(stats: dict, guild_name: str) -> discord.Embed:
+    embed = discord.Embed(title=cut(f"Archive of {guild_name}", TITLE_MAX), colour=COLOR)
+    embed.add_field(name="Articles", value=str(stats.get("articles", 0)))
+    embed.add_field(name="Passages", value=str(stats.get("passages", 0)))
+    embed.add_field(name="Last upload", value=(stats.get("last_added_at") or "never")[:16].replace("T", " "))
+    embed.add_field(name="Index size", value=human_bytes(stats.get("index_bytes", 0)))
+    embed.add_field(name="Database size (all servers)", value=human_bytes(stats.get("db_bytes", 0)))
+    return embed
+
+
+def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.Embed:
+    failed = list(too_large) + list(report.failed)
+    ok = bool(report.added) and not failed
+    embed = discord.Embed(
+        title="Upload finished" if ok or report.added else "Nothing was added",
+        colour=COLOR if report.added else COLOR_MUTED,
+    )
+
+    def listing(items: list[str]) -> str:
+        out, used = [], 0
+        for i, item in enumerate(items):
+            line = f"• {item}"
+            rest = len(items) - i
+            if used + len(line) + 1 > FIELD_VALUE_MAX - 30:
+                out.append(f"… and {rest} more")
+                break
+            out.append(line)
+            used += len(line) + 1
+        return "\n".join(out)
+
+    if report.added:
+        embed.add_field(
+            name=f"Added ({len(report.added)})",
+            value=listing([f"{cut_escaped(a['title'], 120)} `{a['id']}`" for a in report.added]),
+            inline=False,
+        )
+    if report.duplicates:
+        embed.add_field(
+            name=f"Already in the archive ({len(report.duplicates)})",
+            value=listing([f"{cut_escaped(d['title'], 120)} `{d['existing_id']}`" for d in report.duplicates]),
+            inline=False,
+        )
+    if failed:
+        embed.add_field(
+            name=f"Failed ({len(failed)})",
+            value=listing([f"{cut_escaped(f['path'], 80)}: {cut_escaped(f['error'], 200)}" for f in failed]),
+            inline=False,
+        )
+    if not embed.fields:
+        embed.description = "The files held no articles."
+    return embed
+
+
+def progress_text(done: int, total: int, file_name: str) -> str:
+    return f"Storing articles from {cut_escaped(file_name, 100)}: {done}/{total}…"

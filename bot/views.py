@@ -1,0 +1,309 @@
+"""Replies with buttons that keep working after a restart.
+
+Every button is a `DynamicItem` whose custom id carries its state (`archivist:more:3:3`,
+`archivist:page:2:<article id>`...); what does not fit in 100 characters (the question) is read
+back from the message the button is on. A button the bot no longer knows says it expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from archivist.errors import ArchivistError
+
+from bot import render
+from bot.errors import is_admin, report_error
+
+if TYPE_CHECKING:
+    from bot.app import ArchivistBot
+
+log = logging.getLogger("archivist.bot")
+
+NO_PINGS = discord.AllowedMentions.none()
+EXPIRED = "This button has expired. Run the command again."
+
+
+def _bot(interaction: discord.Interaction) -> ArchivistBot:
+    return interaction.client  # type: ignore[return-value]
+
+
+async def _guarded(interaction: discord.Interaction, work: Callable[[], Awaitable[None]]) -> None:
+    """Buttons share the slash commands' error handling."""
+    try:
+        await work()
+    except Exception as error:  # noqa: BLE001 - reported to the user and logged
+        await report_error(interaction, error)
+
+
+def _fits(custom_id: str) -> bool:
+    return len(custom_id) <= render.CUSTOM_ID_MAX
+
+
+# ---- answers ---------------------------------------------------------------------------------
+
+
+async def answer_reply(
+    bot: ArchivistBot, guild_id: int, question: str, count: int, source: str | None, offset: int = 0
+) -> dict[str, Any]:
+    """content/embeds/view for an answer (slash command, mention, reply or "More results")."""
+    collection = str(guild_id)
+    answer = await bot.offload(
+        bot.archive.ask, question, count, collection=collection, source=source, offset=offset
+    )
+    content = render.question_content(question, source)
+    if not answer.hits and offset == 0:
+        total = await bot.offload(bot.archive.count, collection=collection)
+        if total == 0:
+            return {"content": content, "embeds": [render.no_articles_embed()], "view": None}
+    if not answer.hits:
+        embed = discord.Embed(title="No more results", colour=render.COLOR_MUTED)
+        return {"content": content, "embeds": [embed], "view": None}
+    embeds = render.answer_embeds(answer, first_rank=offset + 1)
+    view = discord.ui.View(timeout=None)
+    if answer.answered or offset > 0:
+        seen: set[str] = set()
+        for rank, hit in enumerate(answer.hits[: len(embeds)], start=offset + 1):
+            if hit.article_id in seen or len(seen) >= 5:
+                continue
+            button = ShowArticle(hit.article_id, f"Show article {rank}")
+            if _fits(button.custom_id):
+                seen.add(hit.article_id)
+                view.add_item(button)
+        if len(answer.hits) >= count:
+            view.add_item(MoreResults(offset + count, count))
+    return {"content": content, "embeds": embeds, "view": view if view.children else None}
+
+
+def _send_kwargs(reply: dict[str, Any]) -> dict[str, Any]:
+    out = {"content": reply["content"], "embeds": reply["embeds"], "allowed_mentions": NO_PINGS}
+    if reply.get("view") is not None:
+        out["view"] = reply["view"]
+    return out
+
+
+class MoreResults(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:more:(?P<offset>\d{1,4}):(?P<count>\d{1,2})"):
+    def __init__(self, offset: int, count: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="More results", style=discord.ButtonStyle.primary, row=1,
+                custom_id=f"archivist:more:{offset}:{count}",
+            )
+        )
+        self.offset, self.count = offset, count
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+        return cls(int(match["offset"]), int(match["count"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def work() -> None:
+            asked = render.parse_question_content(interaction.message.content if interaction.message else "")
+            if asked is None or interaction.guild_id is None:
+                await interaction.response.send_message(EXPIRED, ephemeral=True)
+                return
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            question, source = asked
+            reply = await answer_reply(_bot(interaction), interaction.guild_id, question, self.count, source, self.offset)
+            await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
+
+        await _guarded(interaction, work)
+
+
+# ---- articles --------------------------------------------------------------------------------
+
+
+async def article_reply(bot: ArchivistBot, guild_id: int, article_id: str, page: int) -> dict[str, Any]:
+    article = await bot.offload(bot.archive.get, article_id, collection=str(guild_id))
+    pages = render.article_pages(article)
+    page = max(0, min(page, len(pages) - 1))
+    view = discord.ui.View(timeout=None)
+    if len(pages) > 1:
+        prev = ArticlePage(max(0, page - 1), article.id, "Previous", disabled=page == 0)
+        nxt = ArticlePage(min(len(pages) - 1, page + 1), article.id, "Next", disabled=page == len(pages) - 1)
+        if prev.custom_id == nxt.custom_id:  # unreachable with 2+ pages; ids must be unique
+            nxt = ArticlePage(page + 1, article.id, "Next", disabled=True)
+        if _fits(prev.custom_id) and _fits(nxt.custom_id):
+            view.add_item(prev)
+            view.add_item(nxt)
+    return {"content": None, "embeds": [render.article_embed(article, page, pages)], "view": view if view.children else None}
+
+
+class ShowArticle(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:show:(?P<id>.+)"):
+    def __init__(self, article_id: str, label: str = "Show article") -> None:
+        super().__init__(
+            discord.ui.Button(label=label[: render.BUTTON_LABEL_MAX], style=discord.ButtonStyle.secondary,
+                              custom_id=f"archivist:show:{article_id}", row=0)
+        )
+        self.article_id = article_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+        return cls(match["id"], item.label or "Show article")
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def work() -> None:
+            if interaction.guild_id is None:
+                await interaction.response.send_message(EXPIRED, ephemeral=True)
+                return
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            reply = await article_reply(_bot(interaction), interaction.guild_id, self.article_id, 0)
+            await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
+
+        await _guarded(interaction, work)
+
+
+class ArticlePage(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:page:(?P<page>\d{1,4}):(?P<id>.+)"):
+    def __init__(self, page: int, article_id: str, label: str, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(label=label, disabled=disabled, custom_id=f"archivist:page:{page}:{article_id}")
+        )
+        self.page, self.article_id = page, article_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+        return cls(int(match["page"]), match["id"], item.label or "Page")
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def work() -> None:
+            if interaction.guild_id is None:
+                await interaction.response.send_message(EXPIRED, ephemeral=True)
+                return
+            await interaction.response.defer()  # updates the message in place
+            reply = await article_reply(_bot(interaction), interaction.guild_id, self.article_id, self.page)
+            await interaction.edit_original_response(
+                embeds=reply["embeds"], view=reply["view"], allowed_mentions=NO_PINGS
+            )
+
+        await _guarded(interaction, work)
+
+
+# ---- recent ----------------------------------------------------------------------------------
+
+
+async def recent_reply(bot: ArchivistBot, guild_id: int, offset: int, count: int, source: str | None) -> dict[str, Any]:
+    collection = str(guild_id)
+    total = await bot.offload(bot.archive.count, collection=collection, source=source)
+    offset = max(0, min(offset, max(0, total - 1) // count * count))
+    articles = await bot.offload(bot.archive.recent, collection=collection, limit=count, offset=offset, source=source)
+    embed = render.recent_embed(articles, offset=offset, count=count, total=total, source=source)
+    view = discord.ui.View(timeout=None)
+    if total > count:
+        view.add_item(RecentPage(max(0, offset - count), count, "Newer", disabled=offset == 0))
+        view.add_item(RecentPage(offset + count, count, "Older", disabled=offset + count >= total))
+    return {"content": None, "embeds": [embed], "view": view if view.children else None}
+
+
+class RecentPage(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:recent:(?P<offset>\d{1,6}):(?P<count>\d{1,2})"):
+    def __init__(self, offset: int, count: int, label: str, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(label=label, disabled=disabled, custom_id=f"archivist:recent:{offset}:{count}")
+        )
+        self.offset, self.count = offset, count
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+        return cls(int(match["offset"]), max(1, int(match["count"])), item.label or "Page")
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def work() -> None:
+            if interaction.guild_id is None:
+                await interaction.response.send_message(EXPIRED, ephemeral=True)
+                return
+            await interaction.response.defer()
+            source = render.parse_recent_source(interaction.message)
+            reply = await recent_reply(_bot(interaction), interaction.guild_id, self.offset, self.count, source)
+            await interaction.edit_original_response(
+                embeds=reply["embeds"], view=reply["view"], allowed_mentions=NO_PINGS
+            )
+
+        await _guarded(interaction, work)
+
+
+# ---- delete ----------------------------------------------------------------------------------
+
+
+class ConfirmDelete(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:delete:(?P<id>.+)"):
+    def __init__(self, article_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(label="Delete", style=discord.ButtonStyle.danger, custom_id=f"archivist:delete:{article_id}")
+        )
+        self.article_id = article_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+        return cls(match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def work() -> None:
+            bot = _bot(interaction)
+            if interaction.guild_id is None:
+                await interaction.response.send_message(EXPIRED, ephemeral=True)
+                return
+            if not is_admin(interaction, bot.settings.admin_role):  # the button is a command too
+                from bot.errors import NotAdmin
+
+                raise NotAdmin(bot.settings.admin_role)
+            await interaction.response.defer()
+            article = await bot.offload(bot.archive.delete, self.article_id, collection=str(interaction.guild_id))
+            await interaction.edit_original_response(
+                content=f"Deleted **{render.cut_escaped(article.title, 200)}** (`{article.id}`).",
+                embeds=[], view=None, allowed_mentions=NO_PINGS,
+            )
+
+        await _guarded(interaction, work)
+
+
+class CancelDelete(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:cancel"):
+    def __init__(self) -> None:
+        super().__init__(discord.ui.Button(label="Keep it", custom_id="archivist:cancel"))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def work() -> None:
+            await interaction.response.edit_message(
+                content="Nothing was deleted.", embeds=[], view=None, allowed_mentions=NO_PINGS
+            )
+
+        await _guarded(interaction, work)
+
+
+def delete_prompt(article_id: str, title: str) -> dict[str, Any]:
+    view = discord.ui.View(timeout=None)
+    confirm = ConfirmDelete(article_id)
+    if not _fits(confirm.custom_id):
+        raise ArchivistError("this article id is too long to delete from Discord; use the CLI")
+    view.add_item(confirm)
+    view.add_item(CancelDelete())
+    embed = discord.Embed(
+        title="Delete this article?", description=render.cut_escaped(title, 1000), colour=render.COLOR_MUTED
+    )
+    embed.set_footer(text=f"id {article_id}")
+    return {"content": None, "embeds": [embed], "view": view}
+
+
+# ---- anything else -------------------------------------------------------------------------
+
+
+class Expired(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:(?!(?:more|show|page|recent|delete):|cancel$).*"):
+    """Buttons of an older version of the bot: say so instead of failing silently."""
+
+    def __init__(self, custom_id: str) -> None:
+        super().__init__(discord.ui.Button(label="expired", custom_id=custom_id))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+        return cls(match.group(0))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        await interaction.response.send_message(EXPIRED, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+DYNAMIC_ITEMS = (MoreResults, ShowArticle, ArticlePage, RecentPage, ConfirmDelete, CancelDelete, Expired)

@@ -1,0 +1,211 @@
+"""Runs the real bot against the emulator for one test: `async with running_bot(tmp_path) as h`.
+
+On the way out it checks what every test must keep: no request Discord would refuse, no route
+the emulator does not know, no ping, every interaction acknowledged in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .emulator import DiscordEmulator, Interaction
+from .payloads import MANAGE_GUILD, MEMBER_DEFAULT, Guild
+
+LOADING = 1 << 7
+
+
+@dataclass
+class Harness:
+    emu: DiscordEmulator
+    bot: Any
+    archive: Any
+    guilds: list[Guild]
+    admin: dict
+    member: dict
+    allow_invalid: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def guild(self) -> Guild:
+        return self.guilds[0]
+
+    async def command(
+        self,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        guild: Guild | None | str = "first",
+        user: dict | None = None,
+        admin: bool = False,
+        permissions: int | None = None,
+        roles: list[str] | None = None,
+        timeout: float = 20.0,
+    ) -> Interaction:
+        """Runs a slash command and waits until the bot's reply is complete (not loading)."""
+        g = self.guild if guild == "first" else guild
+        perms = permissions if permissions is not None else (
+            MEMBER_DEFAULT | MANAGE_GUILD if admin else MEMBER_DEFAULT
+        )
+        record = await self.emu.send_interaction(
+            name, options, guild=g, user=user or (self.admin if admin else self.member),  # type: ignore[arg-type]
+            permissions=perms, roles=roles,
+        )
+        await self.wait_done(record, timeout)
+        return record
+
+    async def click(
+        self, message: dict, custom_id: str, *, user: dict | None = None, admin: bool = False,
+        timeout: float = 20.0,
+    ) -> Interaction:
+        perms = MEMBER_DEFAULT | MANAGE_GUILD if admin else MEMBER_DEFAULT
+        record = await self.emu.click(
+            message, custom_id, user=user or (self.admin if admin else self.member), permissions=perms
+        )
+        before = len(record.edits)
+        await self.emu.wait_until(
+            lambda: record.acked_at is not None
+            and (record.ack_type in (4, 7) or (record.ack_type == 5 and not _loading(record))
+                 or (record.ack_type == 6 and len(record.edits) > before)),
+            timeout,
+        )
+        return record
+
+    async def wait_done(self, record: Interaction, timeout: float = 20.0) -> None:
+        await self.emu.wait_until(
+            lambda: record.acked_at is not None and record.original is not None and not _loading(record),
+            timeout,
+        )
+
+    async def wait_final(self, record: Interaction, text: str, timeout: float = 60.0) -> dict:
+        """Waits until the interaction's message shows `text` (deferred work with progress)."""
+        return await self.emu.wait_until(
+            lambda: record.original if record.original and text in message_text(record.original) else None,
+            timeout,
+        )
+
+
+def _loading(record: Interaction) -> bool:
+    return bool(record.original and record.original.get("flags", 0) & LOADING)
+
+
+def message_text(msg: dict) -> str:
+    """Everything a person reads in a message, as one string (for assertions)."""
+    parts = [msg.get("content") or ""]
+    for e in msg.get("embeds", []):
+        parts += [e.get("title", ""), e.get("description", "")]
+        parts += [f"{f['name']}: {f['value']}" for f in e.get("fields", [])]
+        parts.append(e.get("footer", {}).get("text", ""))
+    return "\n".join(p for p in parts if p)
+
+
+def buttons(msg: dict) -> dict[str, str]:
+    """label -> custom_id of the message's buttons."""
+    return {
+        c.get("label", ""): c.get("custom_id", "")
+        for row in msg.get("components", []) for c in row["components"]
+    }
+
+
+# ---- synthetic articles (never real article text) --------------------------------------------
+
+TOPICS = {
+    "harbour": ("Harbour ferry", "The harbour council approved a new electric ferry for the island route."),
+    "library": ("Library hours", "The city library will open on Sundays from March, the librarian said."),
+    "wind": ("Wind farm", "Twelve offshore wind turbines will be built north of the bay by 2027."),
+    "school": ("School lunches", "Every primary school pupil will get a free hot lunch from next autumn."),
+    "flood": ("Flood barrier", "A river flood barrier protecting the old town was finished on Tuesday."),
+}
+
+
+def article(topic: str, n: int = 0, *, source: str = "Test Gazette", extra: str = "", **fields: Any) -> dict:
+    title, lead = TOPICS[topic]
+    rnd = random.Random(f"{topic}{n}")
+    filler = " ".join(
+        f"Officials gave update number {rnd.randint(1, 999)} on the {topic} plan." for _ in range(3)
+    )
+    return {
+        "title": f"{title} {n}" if n else title,
+        "source": source,
+        "date": f"2024-0{1 + n % 9}-1{n % 10}",
+        "text": f"{lead} {extra}\n\n{filler}",
+        **fields,
+    }
+
+
+def articles_json(items: list[dict]) -> tuple[str, bytes, str]:
+    return ("articles.json", json.dumps(items).encode(), "application/json")
+
+
+# ---- the running bot ---------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def running_bot(
+    data_dir: Path,
+    *,
+    guilds: tuple[str, ...] = ("Alpha",),
+    heartbeat_interval: float = 41.25,
+    embedder: Any = None,
+    archive: Any = None,
+    emulator: DiscordEmulator | None = None,
+    admin_role: str | None = None,
+    dev_guild: bool = False,
+    upload_max_bytes: int | None = None,
+    check_clean: bool = True,
+    **bot_options: Any,
+) -> AsyncIterator[Harness]:
+    import discord.gateway
+    import discord.http
+    from archivist.archive import Archive
+    from archivist.config import Limits, Settings
+    from archivist.embedding import HashingEmbedder
+
+    from bot.app import ArchivistBot
+
+    saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    own_emu = emulator is None
+    emu = emulator or await DiscordEmulator(heartbeat_interval=heartbeat_interval).start()
+    gs = list(emu.guilds.values()) or [emu.add_guild(name) for name in guilds]
+    admin = next((u for u in emu.users.values() if u["username"] == "ada"), None) or emu.add_user("ada")
+    member = next((u for u in emu.users.values() if u["username"] == "max"), None) or emu.add_user("max")
+    limits = Limits() if upload_max_bytes is None else Limits(upload_max_bytes=upload_max_bytes)
+    settings = Settings(
+        data_dir=data_dir, limits=limits, discord_token=emu.token,
+        discord_api_base=emu.api_base, discord_gateway_url=emu.gateway_url,
+        discord_dev_guild=int(gs[0].id) if dev_guild else None, admin_role=admin_role,
+    )
+    own_archive = archive is None
+    archive = archive or Archive(data_dir, embedder=embedder or HashingEmbedder(), limits=limits)
+    bot = ArchivistBot(archive, settings, guild_ready_timeout=0.2, **bot_options)
+    task = asyncio.create_task(bot.start(emu.token))
+    h = Harness(emu, bot, archive, gs, admin, member)
+    try:
+        await emu.wait_until(lambda: bot.is_ready() or task.done(), 20)
+        if task.done():
+            task.result()
+        yield h
+        if check_clean:
+            await asyncio.sleep(0.05)  # let the last responses land
+            assert not emu.unhandled, f"routes the emulator does not know: {emu.unhandled}"
+            if not h.allow_invalid:
+                assert not emu.invalid, f"requests Discord would refuse: {emu.invalid}"
+            assert not emu.pings(), f"messages that would ping: {emu.pings()}"
+            assert not emu.unacknowledged(), "interactions never acknowledged"
+    finally:
+        await bot.close()
+        try:
+            await asyncio.wait_for(task, 10)
+        except Exception:  # noqa: BLE001 - the test's own failure matters more
+            pass
+        if own_archive:
+            archive.close()
+        if own_emu:
+            await emu.stop()
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
