@@ -53,7 +53,8 @@ class Archive:
         self.embedder = embedder or default_embedder()
         self.store = Store(self.store_dir / DB_NAME)
         self._indexes: dict[str, VectorIndex] = {}
-        self._index_lock = threading.Lock()
+        self._index_lock = threading.RLock()
+        self._synced: dict[str, int] = {}  # collection -> store generation its index reflects
         self._check_embedder()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -69,8 +70,10 @@ class Archive:
             )
 
     def index(self, collection: str) -> VectorIndex:
-        """The collection's FAISS index, opened and checked against the store on first use."""
+        """The collection's FAISS index, checked against the store on first use and again
+        whenever another process (or another Archive) has written to the collection."""
         with self._index_lock:
+            generation = self.store.generation(collection)
             index = self._indexes.get(collection)
             if index is None:
                 index = VectorIndex(
@@ -79,7 +82,30 @@ class Archive:
                 action = index.open(self.store)
                 log.debug("index %r: %s", collection, action)
                 self._indexes[collection] = index
+                self._synced[collection] = generation
+            elif self._synced.get(collection) != generation:
+                log.info("collection %r changed elsewhere: reconciling its index", collection)
+                index.open(self.store)
+                self._synced[collection] = generation
             return index
+
+    def index_unchecked(self, collection: str) -> VectorIndex:
+        """The index as loaded, for `check` (which must see a damaged one as it is)."""
+        with self._index_lock:
+            index = self._indexes.get(collection)
+            if index is None:
+                index = VectorIndex(
+                    self.store_dir / "index", collection, self.embedder.dim, self.embedder.name
+                )
+                index.load_only()
+            return index
+
+    def _note_write(self, collection: str, generations: tuple[int, int]) -> None:
+        """After our own write: stay in sync unless someone else wrote in between."""
+        before, after = generations
+        with self._index_lock:
+            if self._synced.get(collection) == before:
+                self._synced[collection] = after
 
     def open_all_indexes(self) -> None:
         """Check every collection's index against the store now (at start) rather than lazily."""
@@ -212,12 +238,13 @@ class Archive:
                     batch.append(NewArticle(article, article_id, digest, passages,
                                             vectors[offset : offset + len(passages)], origin))
                     offset += len(passages)
-                stored = self.store.insert_articles(collection, batch, added_by)
+                stored, generations = self.store.insert_articles(collection, batch, added_by)
                 for item, ids in stored:
                     index.add(np.array(ids, dtype=np.int64), item.vectors)
                     report.added.append(
                         {"id": item.article_id, "title": item.article.title, "origin": item.origin}
                     )
+                self._note_write(collection, generations)
                 done = min(total, total - len(pending) + start + EMBED_BATCH_ARTICLES)
                 if progress:
                     progress(done, total)
@@ -229,11 +256,13 @@ class Archive:
     # -- removing ----------------------------------------------------------------------------
     def delete(self, article_id: str, *, collection: str) -> StoredArticle:
         article = self.get(article_id, collection=collection)
-        ids = self.store.delete_article(collection, article_id)
-        if ids is None:
-            raise ArticleNotFound(article_id)
         index = self.index(collection)
+        deleted = self.store.delete_article(collection, article_id)
+        if deleted is None:
+            raise ArticleNotFound(article_id)
+        ids, generations = deleted
         index.remove(ids)
+        self._note_write(collection, generations)
         index.save()
         return article
 

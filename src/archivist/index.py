@@ -86,6 +86,11 @@ class VectorIndex:
             self.rebuild(store)
             return action
 
+    def load_only(self) -> str:
+        """Load the file as it is, without reconciling (for `archivist check`)."""
+        with self._lock:
+            return self._load()
+
     def _load(self) -> str:
         if not self.path.exists() or not self.sidecar.exists():
             return "missing"

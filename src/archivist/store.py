@@ -69,7 +69,18 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m001_create_tables]
+def m002_collection_state(db: sqlite_utils.Database) -> None:
+    """A per-collection counter bumped by every write, so a process (the bot) notices writes
+    made by another one (a CLI ingest) and brings its in-memory index up to date."""
+    db.execute(
+        "CREATE TABLE collection_state (collection TEXT PRIMARY KEY, generation INTEGER NOT NULL)"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    m001_create_tables,
+    m002_collection_state,
+]
 
 
 def normalize_for_hash(article: Article) -> str:
@@ -185,6 +196,25 @@ class Store:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
 
     # -- writes ------------------------------------------------------------------------------
+    def generation(self, collection: str) -> int:
+        row = self.db.execute(
+            "SELECT generation FROM collection_state WHERE collection = ?", [collection]
+        ).fetchone()
+        return row[0] if row else 0
+
+    @staticmethod
+    def _bump(db: sqlite_utils.Database, collection: str) -> tuple[int, int]:
+        """Inside a write transaction: (generation before, generation after)."""
+        row = db.execute(
+            "SELECT generation FROM collection_state WHERE collection = ?", [collection]
+        ).fetchone()
+        before = row[0] if row else 0
+        db.execute(
+            "INSERT OR REPLACE INTO collection_state (collection, generation) VALUES (?, ?)",
+            [collection, before + 1],
+        )
+        return before, before + 1
+
     def find_duplicate(self, collection: str, digest: str) -> str | None:
         row = self.db.execute(
             "SELECT id FROM articles WHERE collection = ? AND content_hash = ?", [collection, digest]
@@ -201,11 +231,13 @@ class Store:
 
     def insert_articles(
         self, collection: str, items: Sequence[NewArticle], added_by: str | None
-    ) -> list[tuple[NewArticle, list[int]]]:
-        """Store a batch in one transaction; returns each article with its new passage ids."""
+    ) -> tuple[list[tuple[NewArticle, list[int]]], tuple[int, int]]:
+        """Store a batch in one transaction: each article with its new passage ids, and the
+        collection's generation before and after."""
         out = []
         added_at = now_iso()
         with self.transaction() as db:
+            generations = self._bump(db, collection)
             for item in items:
                 a = item.article
                 cursor = db.execute(
@@ -229,21 +261,25 @@ class Store:
                         [cursor.lastrowid, a.title, passage.heading or "", passage.text],
                     )
                 out.append((item, ids))
-        return out
+        return out, generations
 
-    def delete_article(self, collection: str, article_id: str) -> list[int] | None:
-        """Delete an article with its passages and FTS rows; returns the passage ids removed."""
+    def delete_article(
+        self, collection: str, article_id: str
+    ) -> tuple[list[int], tuple[int, int]] | None:
+        """Delete an article with its passages and FTS rows: the passage ids removed and the
+        generations before and after (None when there is no such article)."""
         with self.transaction() as db:
             row = db.execute(
                 "SELECT pk FROM articles WHERE collection = ? AND id = ?", [collection, article_id]
             ).fetchone()
             if row is None:
                 return None
+            generations = self._bump(db, collection)
             ids = [r[0] for r in db.execute("SELECT id FROM passages WHERE article = ?", [row[0]])]
             db.conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
             db.execute("DELETE FROM passages WHERE article = ?", [row[0]])
             db.execute("DELETE FROM articles WHERE pk = ?", [row[0]])
-        return ids
+        return ids, generations
 
     # -- reads -------------------------------------------------------------------------------
     _ARTICLE_COLUMNS = (
