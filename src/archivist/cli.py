@@ -311,6 +311,63 @@ def reindex(obj: Context) -> None:
     click.echo(f"reindexed {archive.stats()['indexed']} passages")
 
 
+@cli.command()
+@click.option("--repair", is_flag=True, help="Restore the invariants from SQLite.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@guarded
+def check(obj: Context, repair: bool, as_json: bool) -> None:
+    """Verify that SQLite, full-text search and the vector index agree."""
+    from archivist.maintenance import check as run_check
+
+    report = run_check(obj.archive, repair=repair)
+    if repair and report.repaired:
+        after = run_check(obj.archive)
+        report.problems = [f"repaired: {p}" for p in report.problems] + after.problems
+        report.collections = after.collections
+        ok = after.ok
+    else:
+        ok = report.ok
+    if as_json:
+        out = report.to_json()
+        out["ok"] = ok
+        _echo_json(out)
+    else:
+        for problem in report.problems:
+            click.echo(problem)
+        for name, counts in report.collections.items():
+            click.echo(f"{name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        click.echo("ok" if ok else "problems found: run `archivist check --repair`")
+    if not ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("output", type=click.File("w", encoding="utf-8"), default="-")
+@click.option("--collection", default=DEFAULT_COLLECTION, show_default=True)
+@click.pass_obj
+@guarded
+def export(obj: Context, output, collection: str) -> None:
+    """Write every article as JSON Lines in the import format (to OUTPUT or stdout)."""
+    from archivist.maintenance import export_jsonl
+
+    count = export_jsonl(obj.archive, collection, output)
+    if output.name != "<stdout>":
+        click.echo(f"exported {count} articles", err=True)
+
+
+@cli.command()
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+@guarded
+def backup(obj: Context, destination: Path) -> None:
+    """A consistent copy of the archive (safe while the bot runs), usable as a --data-dir."""
+    from archivist.maintenance import backup as run_backup
+
+    run_backup(obj.archive, destination)
+    click.echo(f"backed up to {destination} (use it with --data-dir {destination})")
+
+
 # -- running ---------------------------------------------------------------------------------
 @cli.command()
 @click.pass_obj
