@@ -34,7 +34,7 @@ SOURCE_PREFIX = "**Source:** "
 COLOR = discord.Colour(0x2B6CB0)
 COLOR_MUTED = discord.Colour(0x718096)
 
-_MD_SPECIAL = re.compile(r"([\\*_~`|>#\-\[\]()<:])")
+_MD_SPECIAL = re.compile(r"([\\*_~`|>#\-\[\]()<])")
 _UNESCAPE = re.compile(r"\\(.)")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
 _HTTP_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)

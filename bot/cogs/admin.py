@@ -38,10 +38,6 @@ def per_user(interaction: discord.Interaction) -> tuple[int, int]:
     return (id(interaction.client), interaction.user.id)
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
-
-
 class UploadProgress:
     """Edits the deferred reply with progress every few seconds while a large upload runs.
 
@@ -118,7 +114,8 @@ class Admin(commands.Cog):
                 if attachment.size > limit:
                     too_large.append({
                         "path": attachment.filename,
-                        "error": f"{_mb(attachment.size)} is over the limit of {_mb(limit)} per file",
+                        "error": f"{render.human_bytes(attachment.size)} is over the limit of "
+                                 f"{render.human_bytes(limit)} per file",
                     })
                     continue
                 data = await attachment.read()

@@ -579,6 +579,8 @@ class DiscordEmulator:
             out = {k: v for k, v in cmd.items() if v is not None}
             out |= {"id": P.snowflake(), "application_id": self.application_id, "version": P.snowflake()}
             out.setdefault("type", 1)
+            if "default_member_permissions" in out:  # Discord answers with a string
+                out["default_member_permissions"] = str(out["default_member_permissions"])
             if guild_id:
                 out["guild_id"] = guild_id
             stored.append(out)
