@@ -138,6 +138,9 @@ class ArchivistBot(commands.AutoShardedBot):
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         log.exception("error in %s", event_method)
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: the Ask cog's listener answers the messages meant for the bot."""
+
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
 

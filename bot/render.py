@@ -120,7 +120,7 @@ def passage_markdown(hit: Hit, limit: int) -> str:
 
 def hit_embed(hit: Hit, rank: int, description_limit: int) -> discord.Embed:
     embed = discord.Embed(
-        title=cut(f"{rank}. {hit.title}", TITLE_MAX),
+        title=f"{rank}. " + cut_escaped(hit.title, TITLE_MAX - len(f"{rank}. ")),
         url=safe_url(hit.url),
         description=passage_markdown(hit, description_limit),
         colour=COLOR,
@@ -169,7 +169,7 @@ def answer_embeds(answer: Answer, *, first_rank: int = 1) -> list[discord.Embed]
     hits = answer.hits[:10]
     # Share what the 6000-character budget leaves after titles and footers.
     fixed = sum(
-        len(cut(f"{first_rank + i}. {h.title}", TITLE_MAX))
+        TITLE_MAX
         + len(meta_line(h.source, h.date, h.article_id))
         for i, h in enumerate(hits)
     )
@@ -215,7 +215,7 @@ def article_pages(article: StoredArticle) -> list[str]:
 def article_embed(article: StoredArticle, page: int, pages: list[str]) -> discord.Embed:
     page = max(0, min(page, len(pages) - 1))
     embed = discord.Embed(
-        title=cut(article.title, TITLE_MAX), url=safe_url(article.url),
+        title=cut_escaped(article.title, TITLE_MAX), url=safe_url(article.url),
         description=pages[page], colour=COLOR,
     )
     for name, value in (

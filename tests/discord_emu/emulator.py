@@ -156,6 +156,7 @@ class DiscordEmulator:
         app.router.add_patch(hook_msg, self._webhook_message)
         app.router.add_delete(hook_msg, self._webhook_message)
         app.router.add_post(a + "/channels/{cid}/messages", self._channel_post)
+        app.router.add_post(a + "/channels/{cid}/typing", self._typing)
         app.router.add_get(a + "/channels/{cid}/messages/{mid}", self._channel_get_message)
         app.router.add_patch(a + "/channels/{cid}/messages/{mid}", self._channel_edit_message)
         app.router.add_route("*", "/{tail:.*}", self._unhandled)
@@ -683,7 +684,8 @@ class DiscordEmulator:
         guild = self._guild_of_channel(channel_id)
         msg = self._message(channel_id, self.bot_user, body, guild=guild) | extra
         if "message_reference" in body:
-            ref = body["message_reference"]
+            # Discord answers with snowflakes as strings, whatever the request used.
+            ref = {k: str(v) if k.endswith("_id") else v for k, v in body["message_reference"].items()}
             msg["type"] = 19
             msg["message_reference"] = ref
             if ref.get("message_id") in self.messages:
@@ -710,6 +712,11 @@ class DiscordEmulator:
         self._store(msg)
         await self._dispatch_message(msg, guild)
         return json_response(msg)
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        if self._guild_of_channel(request.match_info["cid"]) is None:
+            return discord_error(404, 10003, "Unknown Channel")
+        return web.Response(status=204)
 
     async def _channel_get_message(self, request: web.Request) -> web.Response:
         msg = self.messages.get(request.match_info["mid"])
