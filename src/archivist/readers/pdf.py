@@ -173,8 +173,8 @@ def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
     )
     cleaned = []
     for lines in pages:
-        text_lines = [i for i, line in enumerate(lines) if line]
-        edge_indexes = set(text_lines[:EDGE_LINES] + text_lines[-EDGE_LINES:])
+        line_indexes = [i for i, line in enumerate(lines) if line]
+        edge_indexes = set(line_indexes[:EDGE_LINES] + line_indexes[-EDGE_LINES:])
         cleaned.append(
             [
                 line
