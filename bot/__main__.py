@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from archivist.config import load_settings
-
 from bot.app import run
 
 

@@ -22,7 +22,6 @@ from discord.ext import commands
 
 from archivist.config import Settings
 from archivist.errors import ArchivistError
-
 from bot.errors import report_error
 from bot.watch import WatchedChannels
 

@@ -34,15 +34,16 @@ SOURCE_PREFIX = "**Source:** "
 COLOR = discord.Colour(0x2B6CB0)
 COLOR_MUTED = discord.Colour(0x718096)
 
-_MD_SPECIAL = re.compile(r"([\\*_~`|>#\-\[\]()<])")
+_MD_SPECIAL = re.compile(r"([\\*_~`|\[\]()<>])")
+_MD_LINE_START = re.compile(r"^(\s*)([-#+])", re.MULTILINE)  # lists and headings only there
 _UNESCAPE = re.compile(r"\\(.)")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
 _HTTP_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 
 
 def escape(text: str) -> str:
-    """Escape every markdown character (a backslashed punctuation mark renders as itself)."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Escape markdown characters (a backslashed punctuation mark renders as itself)."""
+    return _MD_LINE_START.sub(r"\1\\\2", _MD_SPECIAL.sub(r"\\\1", text))
 
 
 def unescape(text: str) -> str:
@@ -169,9 +170,7 @@ def answer_embeds(answer: Answer, *, first_rank: int = 1) -> list[discord.Embed]
     hits = answer.hits[:10]
     # Share what the 6000-character budget leaves after titles and footers.
     fixed = sum(
-        TITLE_MAX
-        + len(meta_line(h.source, h.date, h.article_id))
-        for i, h in enumerate(hits)
+        TITLE_MAX + len(meta_line(h.source, h.date, h.article_id)) for i, h in enumerate(hits)
     )
     per_embed = max(100, min(DESCRIPTION_MAX, (EMBEDS_TOTAL_MAX - fixed - 50) // max(1, len(hits))))
     embeds = [hit_embed(h, first_rank + i, per_embed) for i, h in enumerate(hits)]
@@ -215,11 +214,14 @@ def article_pages(article: StoredArticle) -> list[str]:
 def article_embed(article: StoredArticle, page: int, pages: list[str]) -> discord.Embed:
     page = max(0, min(page, len(pages) - 1))
     embed = discord.Embed(
-        title=cut_escaped(article.title, TITLE_MAX), url=safe_url(article.url),
-        description=pages[page], colour=COLOR,
+        title=cut_escaped(article.title, TITLE_MAX),
+        url=safe_url(article.url),
+        description=pages[page],
+        colour=COLOR,
     )
     for name, value in (
-        ("Source", article.source), ("Date", (article.date or "")[:10] or None),
+        ("Source", article.source),
+        ("Date", (article.date or "")[:10] or None),
         ("Category", article.category),
     ):
         if value:
@@ -279,7 +281,9 @@ def stats_embed(stats: dict, guild_name: str) -> discord.Embed:
     embed = discord.Embed(title=cut(f"Archive of {guild_name}", TITLE_MAX), colour=COLOR)
     embed.add_field(name="Articles", value=str(stats.get("articles", 0)))
     embed.add_field(name="Passages", value=str(stats.get("passages", 0)))
-    embed.add_field(name="Last upload", value=(stats.get("last_added_at") or "never")[:16].replace("T", " "))
+    embed.add_field(
+        name="Last upload", value=(stats.get("last_added_at") or "never")[:16].replace("T", " ")
+    )
     embed.add_field(name="Index size", value=human_bytes(stats.get("index_bytes", 0)))
     embed.add_field(name="Database size (all servers)", value=human_bytes(stats.get("db_bytes", 0)))
     return embed
@@ -314,13 +318,17 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
     if report.duplicates:
         embed.add_field(
             name=f"Already in the archive ({len(report.duplicates)})",
-            value=listing([f"{cut_escaped(d['title'], 120)} `{d['existing_id']}`" for d in report.duplicates]),
+            value=listing(
+                [f"{cut_escaped(d['title'], 120)} `{d['existing_id']}`" for d in report.duplicates]
+            ),
             inline=False,
         )
     if failed:
         embed.add_field(
             name=f"Failed ({len(failed)})",
-            value=listing([f"{cut_escaped(f['path'], 80)}: {cut_escaped(f['error'], 200)}" for f in failed]),
+            value=listing(
+                [f"{cut_escaped(f['path'], 80)}: {cut_escaped(f['error'], 200)}" for f in failed]
+            ),
             inline=False,
         )
     if not embed.fields:

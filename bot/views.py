@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from archivist.errors import ArchivistError
-
 from bot import render
 from bot.errors import is_admin, report_error
 
@@ -86,29 +85,40 @@ def _send_kwargs(reply: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class MoreResults(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:more:(?P<offset>\d{1,4}):(?P<count>\d{1,2})"):
+class MoreResults(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"archivist:more:(?P<offset>\d{1,4}):(?P<count>\d{1,2})",
+):
     def __init__(self, offset: int, count: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label="More results", style=discord.ButtonStyle.primary, row=1,
+                label="More results",
+                style=discord.ButtonStyle.primary,
+                row=1,
                 custom_id=f"archivist:more:{offset}:{count}",
             )
         )
         self.offset, self.count = offset, count
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):  # type: ignore[override]
         return cls(int(match["offset"]), int(match["count"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         async def work() -> None:
-            asked = render.parse_question_content(interaction.message.content if interaction.message else "")
+            asked = render.parse_question_content(
+                interaction.message.content if interaction.message else ""
+            )
             if asked is None or interaction.guild_id is None:
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
             await interaction.response.defer(ephemeral=True, thinking=True)
             question, source = asked
-            reply = await answer_reply(_bot(interaction), interaction.guild_id, question, self.count, source, self.offset)
+            reply = await answer_reply(
+                _bot(interaction), interaction.guild_id, question, self.count, source, self.offset
+            )
             await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
 
         await _guarded(interaction, work)
@@ -117,32 +127,46 @@ class MoreResults(discord.ui.DynamicItem[discord.ui.Button], template=r"archivis
 # ---- articles --------------------------------------------------------------------------------
 
 
-async def article_reply(bot: ArchivistBot, guild_id: int, article_id: str, page: int) -> dict[str, Any]:
+async def article_reply(
+    bot: ArchivistBot, guild_id: int, article_id: str, page: int
+) -> dict[str, Any]:
     article = await bot.offload(bot.archive.get, article_id, collection=str(guild_id))
     pages = render.article_pages(article)
     page = max(0, min(page, len(pages) - 1))
     view = discord.ui.View(timeout=None)
     if len(pages) > 1:
         prev = ArticlePage(max(0, page - 1), article.id, "Previous", disabled=page == 0)
-        nxt = ArticlePage(min(len(pages) - 1, page + 1), article.id, "Next", disabled=page == len(pages) - 1)
+        nxt = ArticlePage(
+            min(len(pages) - 1, page + 1), article.id, "Next", disabled=page == len(pages) - 1
+        )
         if prev.custom_id == nxt.custom_id:  # unreachable with 2+ pages; ids must be unique
             nxt = ArticlePage(page + 1, article.id, "Next", disabled=True)
         if _fits(prev.custom_id) and _fits(nxt.custom_id):
             view.add_item(prev)
             view.add_item(nxt)
-    return {"content": None, "embeds": [render.article_embed(article, page, pages)], "view": view if view.children else None}
+    return {
+        "content": None,
+        "embeds": [render.article_embed(article, page, pages)],
+        "view": view if view.children else None,
+    }
 
 
 class ShowArticle(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:show:(?P<id>.+)"):
     def __init__(self, article_id: str, label: str = "Show article") -> None:
         super().__init__(
-            discord.ui.Button(label=label[: render.BUTTON_LABEL_MAX], style=discord.ButtonStyle.secondary,
-                              custom_id=f"archivist:show:{article_id}", row=0)
+            discord.ui.Button(
+                label=label[: render.BUTTON_LABEL_MAX],
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"archivist:show:{article_id}",
+                row=0,
+            )
         )
         self.article_id = article_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):  # type: ignore[override]
         return cls(match["id"], item.label or "Show article")
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
@@ -157,15 +181,22 @@ class ShowArticle(discord.ui.DynamicItem[discord.ui.Button], template=r"archivis
         await _guarded(interaction, work)
 
 
-class ArticlePage(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:page:(?P<page>\d{1,4}):(?P<id>.+)"):
+class ArticlePage(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"archivist:page:(?P<page>\d{1,4}):(?P<id>.+)",
+):
     def __init__(self, page: int, article_id: str, label: str, disabled: bool = False) -> None:
         super().__init__(
-            discord.ui.Button(label=label, disabled=disabled, custom_id=f"archivist:page:{page}:{article_id}")
+            discord.ui.Button(
+                label=label, disabled=disabled, custom_id=f"archivist:page:{page}:{article_id}"
+            )
         )
         self.page, self.article_id = page, article_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):  # type: ignore[override]
         return cls(int(match["page"]), match["id"], item.label or "Page")
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
@@ -174,7 +205,9 @@ class ArticlePage(discord.ui.DynamicItem[discord.ui.Button], template=r"archivis
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
             await interaction.response.defer()  # updates the message in place
-            reply = await article_reply(_bot(interaction), interaction.guild_id, self.article_id, self.page)
+            reply = await article_reply(
+                _bot(interaction), interaction.guild_id, self.article_id, self.page
+            )
             await interaction.edit_original_response(
                 embeds=reply["embeds"], view=reply["view"], allowed_mentions=NO_PINGS
             )
@@ -185,11 +218,15 @@ class ArticlePage(discord.ui.DynamicItem[discord.ui.Button], template=r"archivis
 # ---- recent ----------------------------------------------------------------------------------
 
 
-async def recent_reply(bot: ArchivistBot, guild_id: int, offset: int, count: int, source: str | None) -> dict[str, Any]:
+async def recent_reply(
+    bot: ArchivistBot, guild_id: int, offset: int, count: int, source: str | None
+) -> dict[str, Any]:
     collection = str(guild_id)
     total = await bot.offload(bot.archive.count, collection=collection, source=source)
     offset = max(0, min(offset, max(0, total - 1) // count * count))
-    articles = await bot.offload(bot.archive.recent, collection=collection, limit=count, offset=offset, source=source)
+    articles = await bot.offload(
+        bot.archive.recent, collection=collection, limit=count, offset=offset, source=source
+    )
     embed = render.recent_embed(articles, offset=offset, count=count, total=total, source=source)
     view = discord.ui.View(timeout=None)
     if total > count:
@@ -198,15 +235,22 @@ async def recent_reply(bot: ArchivistBot, guild_id: int, offset: int, count: int
     return {"content": None, "embeds": [embed], "view": view if view.children else None}
 
 
-class RecentPage(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:recent:(?P<offset>\d{1,6}):(?P<count>\d{1,2})"):
+class RecentPage(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"archivist:recent:(?P<offset>\d{1,6}):(?P<count>\d{1,2})",
+):
     def __init__(self, offset: int, count: int, label: str, disabled: bool = False) -> None:
         super().__init__(
-            discord.ui.Button(label=label, disabled=disabled, custom_id=f"archivist:recent:{offset}:{count}")
+            discord.ui.Button(
+                label=label, disabled=disabled, custom_id=f"archivist:recent:{offset}:{count}"
+            )
         )
         self.offset, self.count = offset, count
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):  # type: ignore[override]
         return cls(int(match["offset"]), max(1, int(match["count"])), item.label or "Page")
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
@@ -216,7 +260,9 @@ class RecentPage(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist
                 return
             await interaction.response.defer()
             source = render.parse_recent_source(interaction.message)
-            reply = await recent_reply(_bot(interaction), interaction.guild_id, self.offset, self.count, source)
+            reply = await recent_reply(
+                _bot(interaction), interaction.guild_id, self.offset, self.count, source
+            )
             await interaction.edit_original_response(
                 embeds=reply["embeds"], view=reply["view"], allowed_mentions=NO_PINGS
             )
@@ -227,15 +273,23 @@ class RecentPage(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist
 # ---- delete ----------------------------------------------------------------------------------
 
 
-class ConfirmDelete(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:delete:(?P<id>.+)"):
+class ConfirmDelete(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:delete:(?P<id>.+)"
+):
     def __init__(self, article_id: str) -> None:
         super().__init__(
-            discord.ui.Button(label="Delete", style=discord.ButtonStyle.danger, custom_id=f"archivist:delete:{article_id}")
+            discord.ui.Button(
+                label="Delete",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"archivist:delete:{article_id}",
+            )
         )
         self.article_id = article_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):  # type: ignore[override]
         return cls(match["id"])
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
@@ -249,10 +303,14 @@ class ConfirmDelete(discord.ui.DynamicItem[discord.ui.Button], template=r"archiv
 
                 raise NotAdmin(bot.settings.admin_role)
             await interaction.response.defer()
-            article = await bot.offload(bot.archive.delete, self.article_id, collection=str(interaction.guild_id))
+            article = await bot.offload(
+                bot.archive.delete, self.article_id, collection=str(interaction.guild_id)
+            )
             await interaction.edit_original_response(
                 content=f"Deleted **{render.cut_escaped(article.title, 200)}** (`{article.id}`).",
-                embeds=[], view=None, allowed_mentions=NO_PINGS,
+                embeds=[],
+                view=None,
+                allowed_mentions=NO_PINGS,
             )
 
         await _guarded(interaction, work)
@@ -263,7 +321,9 @@ class CancelDelete(discord.ui.DynamicItem[discord.ui.Button], template=r"archivi
         super().__init__(discord.ui.Button(label="Keep it", custom_id="archivist:cancel"))
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):  # type: ignore[override]
         return cls()
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
@@ -283,7 +343,9 @@ def delete_prompt(article_id: str, title: str) -> dict[str, Any]:
     view.add_item(confirm)
     view.add_item(CancelDelete())
     embed = discord.Embed(
-        title="Delete this article?", description=render.cut_escaped(title, 1000), colour=render.COLOR_MUTED
+        title="Delete this article?",
+        description=render.cut_escaped(title, 1000),
+        colour=render.COLOR_MUTED,
     )
     embed.set_footer(text=f"id {article_id}")
     return {"content": None, "embeds": [embed], "view": view}
@@ -292,18 +354,31 @@ def delete_prompt(article_id: str, title: str) -> dict[str, Any]:
 # ---- anything else -------------------------------------------------------------------------
 
 
-class Expired(discord.ui.DynamicItem[discord.ui.Button], template=r"archivist:(?!(?:more|show|page|recent|delete):|cancel$).*"):
+class Expired(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"archivist:(?!(?:more|show|page|recent|delete):|cancel$).*",
+):
     """Buttons of an older version of the bot: say so instead of failing silently."""
 
     def __init__(self, custom_id: str) -> None:
         super().__init__(discord.ui.Button(label="expired", custom_id=custom_id))
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):  # type: ignore[override]
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ):  # type: ignore[override]
         return cls(match.group(0))
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         await interaction.response.send_message(EXPIRED, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-DYNAMIC_ITEMS = (MoreResults, ShowArticle, ArticlePage, RecentPage, ConfirmDelete, CancelDelete, Expired)
+DYNAMIC_ITEMS = (
+    MoreResults,
+    ShowArticle,
+    ArticlePage,
+    RecentPage,
+    ConfirmDelete,
+    CancelDelete,
+    Expired,
+)

@@ -12,8 +12,9 @@ def run(coro):
 
 
 async def _seed(h, items, guild=None):
-    rec = await h.command("upload", {"file": articles_json(items)}, admin=True,
-                          guild=guild or h.guild)
+    rec = await h.command(
+        "upload", {"file": articles_json(items)}, admin=True, guild=guild or h.guild
+    )
     await h.wait_final(rec, "Added")
     return rec
 
@@ -22,11 +23,15 @@ def test_ask_answers_with_buttons_more_results_and_article(tmp_path):
     async def scenario():
         async with running_bot(tmp_path) as h:
             await _seed(h, [article(t) for t in ("harbour", "library", "wind", "school", "flood")])
-            rec = await h.command("ask", {"question": "When will the library open on Sundays?", "count": 2})
+            rec = await h.command(
+                "ask", {"question": "When will the library open on Sundays?", "count": 2}
+            )
             msg = rec.original
             text = message_text(msg)
             assert "Library hours" in msg["embeds"][0]["title"]
-            assert "**The city library will open on Sundays from March, the librarian said.**" in text
+            assert (
+                "**The city library will open on Sundays from March, the librarian said.**" in text
+            )
             assert msg["content"].startswith("**Q:** When will the library open on Sundays?")
             labels = buttons(msg)
             assert "More results" in labels and "Show article 1" in labels
@@ -39,6 +44,7 @@ def test_ask_answers_with_buttons_more_results_and_article(tmp_path):
             art = show.original
             assert "Library hours" in art["embeds"][0]["title"]
             assert "librarian" in art["embeds"][0]["description"]
+
     run(scenario())
 
 
@@ -57,8 +63,11 @@ def test_ask_nothing_relevant_empty_archive_dm_and_cooldown(tmp_path):
             slow = await h.command("ask", {"question": "ferry?"})
             assert slow.ack_type == 4 and slow.ephemeral
             assert "Slow down" in slow.original["content"]
-            dm = await h.command("ask", {"question": "ferry?"}, guild=None, user=h.emu.add_user("dmuser"))
+            dm = await h.command(
+                "ask", {"question": "ferry?"}, guild=None, user=h.emu.add_user("dmuser")
+            )
             assert dm.ephemeral and "only work in servers" in dm.original["content"]
+
     run(scenario())
 
 
@@ -84,27 +93,36 @@ def test_recent_paginates_and_filters_by_source(tmp_path):
             text = message_text(only.original)
             assert "Wind farm" in text and "Harbour" not in text
             assert "source: Coast Weekly" in text
+
     run(scenario())
 
 
 def test_article_pages_and_unknown_id(tmp_path):
     async def scenario():
         async with running_bot(tmp_path) as h:
-            long = article("flood", extra=" ".join(
-                f"Paragraph {i} says the barrier gates were tested again." for i in range(400)))
+            long = article(
+                "flood",
+                extra=" ".join(
+                    f"Paragraph {i} says the barrier gates were tested again." for i in range(400)
+                ),
+            )
             await _seed(h, [long])
             article_id = h.archive.recent(collection=h.guild.id, limit=1)[0].id
             rec = await h.command("article", {"id": article_id})
             msg = rec.original
             embed = msg["embeds"][0]
             assert embed["title"] == "Flood barrier"
-            assert f"id {article_id}" in embed["footer"]["text"] and "page 1/" in embed["footer"]["text"]
+            assert (
+                f"id {article_id}" in embed["footer"]["text"]
+                and "page 1/" in embed["footer"]["text"]
+            )
             nxt = await h.click(msg, buttons(msg)["Next"])
             assert nxt.ack_type == 6 and "page 2/" in msg["embeds"][0]["footer"]["text"]
             page3 = await h.command("article", {"id": article_id, "page": 3})
             assert "page 3/" in page3.original["embeds"][0]["footer"]["text"]
             missing = await h.command("article", {"id": "nope"})
             assert "no article with id 'nope'" in message_text(missing.original)
+
     run(scenario())
 
 
@@ -118,6 +136,7 @@ def test_stats(tmp_path):
             assert int(fields["Passages"]) >= 2
             assert fields["Last upload"] != "never"
             assert fields["Index size"].endswith(("B", "KB", "MB"))
+
     run(scenario())
 
 
@@ -137,19 +156,29 @@ def test_upload_by_admin_refused_for_member_and_limits(tmp_path):
             # The configured role is enough.
             role = h.guild.add_role("Archivists")
             await h.emu.sessions[0].dispatch(
-                "GUILD_ROLE_CREATE", {"guild_id": h.guild.id, "role": h.guild.role_named("Archivists")}
+                "GUILD_ROLE_CREATE",
+                {"guild_id": h.guild.id, "role": h.guild.role_named("Archivists")},
             )
-            ok = await h.command("upload", {"file": articles_json([article("wind")]), "source": "Radio"},
-                                 roles=[role])
+            ok = await h.command(
+                "upload",
+                {"file": articles_json([article("wind")]), "source": "Radio"},
+                roles=[role],
+            )
             await h.wait_final(ok, "Added (1)")
             assert not ok.ephemeral
             assert h.archive.recent(collection=h.guild.id)[0].source == "Radio"
             # Admin: one good file, one duplicate, one unreadable, one too large.
             big = ("big.txt", b"x" * 30_000, "text/plain")
             bad = ("notes.xyz", b"hello", "application/octet-stream")
-            rec = await h.command("upload", {
-                "file": articles_json([article("wind"), article("school")]), "file2": bad, "file3": big,
-            }, admin=True)
+            rec = await h.command(
+                "upload",
+                {
+                    "file": articles_json([article("wind"), article("school")]),
+                    "file2": bad,
+                    "file3": big,
+                },
+                admin=True,
+            )
             final = await h.wait_final(rec, "Failed")
             text = message_text(final)
             assert "Added (1)" in text and "School lunches" in text
@@ -157,6 +186,7 @@ def test_upload_by_admin_refused_for_member_and_limits(tmp_path):
             assert "Failed (2)" in text
             assert "big.txt" in text and "29.3 KB is over the limit of 19.5 KB per file" in text
             assert "notes.xyz" in text
+
     run(scenario())
 
 
@@ -182,6 +212,7 @@ def test_delete_confirm_cancel_and_refusal(tmp_path):
             assert done.ack_type == 6 and "Deleted **Wind farm**" in prompt["content"]
             assert prompt["components"] == []
             assert h.archive.count(collection=h.guild.id) == 1
+
     run(scenario())
 
 
@@ -194,4 +225,5 @@ def test_dev_guild_sync(tmp_path):
             await _seed(h, [article("school")])
             rec = await h.command("ask", {"question": "free hot lunch for pupils?"})
             assert "School lunches" in message_text(rec.original)
+
     run(scenario())

@@ -12,7 +12,9 @@ def run(coro):
 
 
 async def _seed(h, items, guild=None):
-    rec = await h.command("upload", {"file": articles_json(items)}, admin=True, guild=guild or h.guild)
+    rec = await h.command(
+        "upload", {"file": articles_json(items)}, admin=True, guild=guild or h.guild
+    )
     await h.wait_final(rec, "Added")
 
 
@@ -20,8 +22,11 @@ async def _reply_to(h, msg, timeout=10.0):
     """The bot's reply to the user message `msg`."""
     return await h.emu.wait_until(
         lambda: next(
-            (m for m in h.emu.bot_messages(msg["channel_id"])
-             if m.get("message_reference", {}).get("message_id") == msg["id"]),
+            (
+                m
+                for m in h.emu.bot_messages(msg["channel_id"])
+                if m.get("message_reference", {}).get("message_id") == msg["id"]
+            ),
             None,
         ),
         timeout,
@@ -33,20 +38,31 @@ def test_mention_and_reply_to_an_answer(tmp_path):
         async with running_bot(tmp_path) as h:
             await _seed(h, [article(t) for t in ("harbour", "library", "wind")])
             ch = h.guild.channel_id
-            asked = await h.emu.send_message(ch, h.member, "what will the harbour ferry be?", mention_bot=True)
+            asked = await h.emu.send_message(
+                ch, h.member, "what will the harbour ferry be?", mention_bot=True
+            )
             answer = await _reply_to(h, asked)
             assert "Harbour ferry" in answer["embeds"][0]["title"]
             assert answer["allowed_mentions"] == {"parse": [], "replied_user": False}
             assert "Show article 1" in buttons(answer)
-            follow = await h.emu.send_message(ch, h.member, "and when will the offshore wind turbines be built north of the bay?", reply_to=answer)
+            follow = await h.emu.send_message(
+                ch,
+                h.member,
+                "and when will the offshore wind turbines be built north of the bay?",
+                reply_to=answer,
+            )
             second = await _reply_to(h, follow)
             assert "Wind farm" in second["embeds"][0]["title"]
             # A plain message in an unwatched channel is left alone (and its content is not even
             # delivered without the Message Content intent... which this bot asks for).
             ignored = await h.emu.send_message(ch, h.member, "is the library open on Sundays?")
             await h.command("stats")  # a round trip: anything the bot would have sent is in by now
-            assert not [m for m in h.emu.bot_messages(ch)
-                        if m.get("message_reference", {}).get("message_id") == ignored["id"]]
+            assert not [
+                m
+                for m in h.emu.bot_messages(ch)
+                if m.get("message_reference", {}).get("message_id") == ignored["id"]
+            ]
+
     run(scenario())
 
 
@@ -56,7 +72,10 @@ def test_watched_channel_answers_questions_only(tmp_path):
             await _seed(h, [article("library"), article("school")])
             news = h.emu.add_channel(h.guild, "ask-the-archive")
             watch = await h.emu.send_interaction(
-                "channel watch", guild=h.guild, user=h.admin, channel_id=news,
+                "channel watch",
+                guild=h.guild,
+                user=h.admin,
+                channel_id=news,
                 permissions=h.emu_admin_perms if hasattr(h, "emu_admin_perms") else 32 | 2147552256,
             )
             await h.wait_done(watch)
@@ -66,19 +85,26 @@ def test_watched_channel_answers_questions_only(tmp_path):
             assert "School lunches" in message_text(answer)
             statement = await h.emu.send_message(news, h.member, "I like the library.")
             unwatch = await h.emu.send_interaction(
-                "channel unwatch", guild=h.guild, user=h.admin, channel_id=news, permissions=32 | 2147552256,
+                "channel unwatch",
+                guild=h.guild,
+                user=h.admin,
+                channel_id=news,
+                permissions=32 | 2147552256,
             )
             await h.wait_done(unwatch)
             assert "no longer answer" in message_text(unwatch.original)
             later = await h.emu.send_message(news, h.member, "Will pupils get a free lunch?")
             await h.command("stats")
-            replied_to = {m.get("message_reference", {}).get("message_id") for m in h.emu.bot_messages(news)}
+            replied_to = {
+                m.get("message_reference", {}).get("message_id") for m in h.emu.bot_messages(news)
+            }
             assert statement["id"] not in replied_to and later["id"] not in replied_to
             # the watch list survives a restart
             assert (tmp_path / "bot" / "watched.json").exists()
             # plain members cannot watch
             refused = await h.command("channel watch")
             assert refused.ephemeral and "Manage Server" in refused.original["content"]
+
     run(scenario())
 
 
@@ -97,10 +123,13 @@ def test_two_servers_never_see_each_other(tmp_path):
             peek = await h.command("article", {"id": alpha_id}, guild=beta)
             assert "no article with id" in message_text(peek.original)
             stats = await h.command("stats", guild=alpha)
-            assert {f["name"]: f["value"] for f in stats.original["embeds"][0]["fields"]}["Articles"] == "1"
+            assert {f["name"]: f["value"] for f in stats.original["embeds"][0]["fields"]}[
+                "Articles"
+            ] == "1"
             delete = await h.command("delete", {"id": alpha_id}, guild=beta, admin=True)
             assert "no article with id" in message_text(delete.original)
             assert h.archive.count(collection=alpha.id) == 1
+
     run(scenario())
 
 
@@ -108,8 +137,10 @@ def test_stored_everyone_never_pings_and_markdown_is_escaped(tmp_path):
     async def scenario():
         async with running_bot(tmp_path) as h:
             hostile = article(
-                "harbour", extra="@everyone look! <@&123> **bold** # heading [x](javascript:alert(1))",
-                title="@everyone **Harbour** ferry", url="javascript:alert(1)",
+                "harbour",
+                extra="@everyone look! <@&123> **bold** # heading [x](javascript:alert(1))",
+                title="@everyone **Harbour** ferry",
+                url="javascript:alert(1)",
             )
             await _seed(h, [hostile])
             rec = await h.command("ask", {"question": "@everyone harbour ferry"})
@@ -117,34 +148,61 @@ def test_stored_everyone_never_pings_and_markdown_is_escaped(tmp_path):
             embed = msg["embeds"][0]
             assert "url" not in embed  # only http(s) links
             assert "\\*\\*Harbour\\*\\*" in embed["title"]
-            assert "@everyone look!" in embed["description"] and "\\<@&123\\>" in embed["description"]
-            assert msg["mention_everyone"] is False and msg["mentions"] == [] and msg["mention_roles"] == []
-            asked = await h.emu.send_message(h.guild.channel_id, h.member, "@everyone harbour ferry?", mention_bot=True)
+            assert (
+                "@everyone look!" in embed["description"] and "\\<@&123\\>" in embed["description"]
+            )
+            assert (
+                msg["mention_everyone"] is False
+                and msg["mentions"] == []
+                and msg["mention_roles"] == []
+            )
+            asked = await h.emu.send_message(
+                h.guild.channel_id, h.member, "@everyone harbour ferry?", mention_bot=True
+            )
             reply = await _reply_to(h, asked)
             assert "@everyone" in reply["content"] and reply["mention_everyone"] is False
             # every message the bot sent carried allowed_mentions with parse: [] (else: 400)
-            sent = [r for r in h.emu.requests if r.method in ("POST", "PATCH") and isinstance(r.body, dict)]
+            sent = [
+                r
+                for r in h.emu.requests
+                if r.method in ("POST", "PATCH") and isinstance(r.body, dict)
+            ]
             bodies = [r.body.get("data", r.body) for r in sent]
-            assert all(b.get("allowed_mentions", {}).get("parse") == [] for b in bodies
-                       if b.get("content") or b.get("embeds"))
+            assert all(
+                b.get("allowed_mentions", {}).get("parse") == []
+                for b in bodies
+                if b.get("content") or b.get("embeds")
+            )
+
     run(scenario())
 
 
 def test_over_long_answer_is_cut_within_limits(tmp_path):
     async def scenario():
         async with running_bot(tmp_path) as h:
-            words = " ".join(f"Gate{i} was checked by the engineers on the flood barrier." for i in range(300))
+            words = " ".join(
+                f"Gate{i} was checked by the engineers on the flood barrier." for i in range(300)
+            )
             items = [article("flood", n, extra=words) for n in range(1, 6)]
             await _seed(h, items)
-            rec = await h.command("ask", {"question": "who checked the flood barrier gates?", "count": 5})
+            rec = await h.command(
+                "ask", {"question": "who checked the flood barrier gates?", "count": 5}
+            )
             embeds = rec.original["embeds"]
             assert len(embeds) == 5
-            total = sum(len(e.get("title", "")) + len(e.get("description", ""))
-                        + len(e.get("footer", {}).get("text", "")) for e in embeds)
+            total = sum(
+                len(e.get("title", ""))
+                + len(e.get("description", ""))
+                + len(e.get("footer", {}).get("text", ""))
+                for e in embeds
+            )
             assert total <= 6000
             cut = [e["description"] for e in embeds if e["description"].endswith("…")]
             assert cut, "long passages should have been cut"
             for d in cut:
-                assert d.endswith((". …", "**…**", "** …")) or d[-2] != " "  # sentence or word boundary
+                assert (
+                    d.endswith((". …", "**…**", "** …")) or d[-2] != " "
+                )  # sentence or word boundary
                 assert d.count("**") % 2 == 0  # bold never left open
+
     run(scenario())

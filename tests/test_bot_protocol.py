@@ -31,12 +31,21 @@ def test_validation_matches_discords_limits():
     assert validate_message({"embeds": many, "allowed_mentions": {"parse": []}})  # > 6000 total
     fields = {"fields": [{"name": "n", "value": "v"}] * 26}
     assert validate_message({"embeds": [fields], "allowed_mentions": {"parse": []}})
-    assert validate_message({"embeds": [{"footer": {"text": "f" * 2049}}], "allowed_mentions": {"parse": []}})
+    assert validate_message(
+        {"embeds": [{"footer": {"text": "f" * 2049}}], "allowed_mentions": {"parse": []}}
+    )
     button = {"type": 2, "style": 1, "label": "l" * 81, "custom_id": "c" * 101}
-    problems = validate_message({"content": "x", "allowed_mentions": {"parse": []},
-                                 "components": [{"type": 1, "components": [button]}]})
-    assert {p for p, _ in problems} == {"components[0].components[0].label",
-                                        "components[0].components[0].custom_id"}
+    problems = validate_message(
+        {
+            "content": "x",
+            "allowed_mentions": {"parse": []},
+            "components": [{"type": 1, "components": [button]}],
+        }
+    )
+    assert {p for p, _ in problems} == {
+        "components[0].components[0].label",
+        "components[0].components[0].custom_id",
+    }
     assert validate_message({"embeds": [{"title": None}], "allowed_mentions": {"parse": []}})
 
 
@@ -58,12 +67,17 @@ def test_late_acknowledgement_and_expired_followups_are_refused():
                     assert r.status == 200 and r.headers["Content-Type"] == "application/json"
                 async with http.post(url, data=json.dumps({"type": 5}), headers=headers) as r:
                     assert (r.status, (await r.json())["code"]) == (400, 40060)
-                hook = f"{emu.api_base}/webhooks/{emu.application_id}/{rec.token}/messages/@original"
+                hook = (
+                    f"{emu.api_base}/webhooks/{emu.application_id}/{rec.token}/messages/@original"
+                )
                 body = {"content": "ok", "allowed_mentions": {"parse": []}}
                 async with http.patch(hook, data=json.dumps(body), headers=headers) as r:
                     assert r.status == 200
-                async with http.patch(hook, data=json.dumps(body),
-                                      headers={"Content-Type": "application/json; charset=utf-8"}) as r:
+                async with http.patch(
+                    hook,
+                    data=json.dumps(body),
+                    headers={"Content-Type": "application/json; charset=utf-8"},
+                ) as r:
                     assert r.status == 400
                 late = emu._base_interaction(2, g, emu.owner, None, 0, [])
                 rec2 = Interaction(late["id"], late["token"], 2, late, time.monotonic() - 1)
@@ -76,6 +90,7 @@ def test_late_acknowledgement_and_expired_followups_are_refused():
                     assert (r.status, (await r.json())["code"]) == (401, 50027)
                 async with http.get(f"{emu.api_base}/users/@me") as r:
                     assert r.status == 401  # no token
+
     run(scenario())
 
 
@@ -98,7 +113,7 @@ def synthetic_articles(n: int) -> list[dict]:
             "source": "Synthetic Times",
             "date": f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}",
             "text": f"Item {i} about the {places[i % 8]}. The committee met on day {i} and agreed "
-                    f"on budget line {i * 7}. Residents asked about the {places[(i + 3) % 8]}.",
+            f"on budget line {i * 7}. Residents asked about the {places[(i + 3) % 8]}.",
         }
         for i in range(n)
     ]
@@ -110,22 +125,29 @@ def test_heartbeats_acknowledged_on_time_during_a_500_article_upload(tmp_path):
     async def scenario():
         async with running_bot(tmp_path, heartbeat_interval=interval, embedder=SlowEmbedder()) as h:
             started = time.monotonic()
-            rec = await h.command("upload", {"file": articles_json(synthetic_articles(500))}, admin=True)
+            rec = await h.command(
+                "upload", {"file": articles_json(synthetic_articles(500))}, admin=True
+            )
             assert rec.acked_at - rec.created_at < h.emu.ack_deadline
             final = await h.wait_final(rec, "Added (500)", timeout=90)
             took = time.monotonic() - started
             assert took > 2 * interval, "the upload must be long enough to test anything"
             beats = [b.received_at for b in h.emu.heartbeats() if b.received_at >= started]
             assert len(beats) >= int(took / interval) - 1
-            gaps = [b - a for a, b in zip([started] + beats, beats + [time.monotonic()], strict=True)]
+            gaps = [
+                b - a for a, b in zip([started] + beats, beats + [time.monotonic()], strict=True)
+            ]
             # Discord closes a connection whose heartbeat is late; allow the client's own jitter.
             assert max(gaps) < interval * 1.5, f"heartbeat gaps {max(gaps):.2f}s"
             # progress was shown while it ran
-            assert any("Storing articles from articles.json" in (e.get("content") or "") for e in rec.edits)
+            assert any(
+                "Storing articles from articles.json" in (e.get("content") or "") for e in rec.edits
+            )
             assert "Added (500)" in message_text(final) and "… and" in message_text(final)
             # other users are answered meanwhile... and after
             ask = await h.command("ask", {"question": "What did residents ask about the museum?"})
             assert "Council note" in message_text(ask.original)
+
     run(scenario())
 
 
@@ -134,20 +156,43 @@ def test_buttons_keep_working_after_a_restart(tmp_path):
         emu = await DiscordEmulator().start()
         try:
             async with running_bot(tmp_path / "a", emulator=emu) as h:
-                items = [{"title": f"Bridge works {i}", "text": f"The bridge repair phase {i} ends soon. "
-                          "Traffic will use the old bridge meanwhile."} for i in range(6)]
+                items = [
+                    {
+                        "title": f"Bridge works {i}",
+                        "text": f"The bridge repair phase {i} ends soon. "
+                        "Traffic will use the old bridge meanwhile.",
+                    }
+                    for i in range(6)
+                ]
                 rec = await h.command("upload", {"file": articles_json(items)}, admin=True)
                 await h.wait_final(rec, "Added")
-                answer = (await h.command("ask", {"question": "when does the bridge repair end?"})).original
+                answer = (
+                    await h.command("ask", {"question": "when does the bridge repair end?"})
+                ).original
             archive_dir = tmp_path / "a"
             async with running_bot(archive_dir, emulator=emu) as h2:
                 more = await h2.click(answer, buttons(answer)["More results"])
                 page = more.followups[0] if more.followups else more.original
                 assert page["embeds"][0]["title"].startswith("4. ")
-                stale = dict(answer, components=[{"type": 1, "components": [
-                    {"type": 2, "style": 2, "label": "Old", "custom_id": "archivist:v0:thing"}]}])
+                stale = dict(
+                    answer,
+                    components=[
+                        {
+                            "type": 1,
+                            "components": [
+                                {
+                                    "type": 2,
+                                    "style": 2,
+                                    "label": "Old",
+                                    "custom_id": "archivist:v0:thing",
+                                }
+                            ],
+                        }
+                    ],
+                )
                 old = await h2.click(stale, "archivist:v0:thing")
                 assert old.ephemeral and "expired" in old.original["content"]
         finally:
             await emu.stop()
+
     run(scenario())

@@ -15,7 +15,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from archivist.models import AddReport
-
 from bot import render
 from bot.errors import require_admin
 from bot.views import NO_PINGS, _send_kwargs, delete_prompt
@@ -95,7 +94,7 @@ class Admin(commands.Cog):
         file3: discord.Attachment | None = None,
         source: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
-        """Add articles to this server's archive (JSON, JSONL, text, Markdown, HTML, PDF, DOCX, ZIP).
+        """Add articles to this server's archive (JSON, JSONL, text, HTML, PDF, DOCX, ZIP).
 
         Parameters
         ----------
@@ -112,25 +111,35 @@ class Admin(commands.Cog):
         try:
             for attachment in [f for f in (file, file2, file3) if f is not None]:
                 if attachment.size > limit:
-                    too_large.append({
-                        "path": attachment.filename,
-                        "error": f"{render.human_bytes(attachment.size)} is over the limit of "
-                                 f"{render.human_bytes(limit)} per file",
-                    })
+                    too_large.append(
+                        {
+                            "path": attachment.filename,
+                            "error": f"{render.human_bytes(attachment.size)} is over the limit of "
+                            f"{render.human_bytes(limit)} per file",
+                        }
+                    )
                     continue
                 data = await attachment.read()
                 report.merge(
                     await self.bot.offload(
-                        self.bot.archive.add_bytes, attachment.filename, data,
-                        collection=str(interaction.guild_id), source=source,
-                        added_by=str(interaction.user.id), progress=progress.callback(attachment.filename),
+                        self.bot.archive.add_bytes,
+                        attachment.filename,
+                        data,
+                        collection=str(interaction.guild_id),
+                        source=source,
+                        added_by=str(interaction.user.id),
+                        progress=progress.callback(attachment.filename),
                     )
                 )
         finally:
             await progress.stop()
         log.info(
-            "upload in %s by %s: %d added, %d duplicates, %d failed", interaction.guild_id,
-            interaction.user.id, len(report.added), len(report.duplicates), len(report.failed) + len(too_large),
+            "upload in %s by %s: %d added, %d duplicates, %d failed",
+            interaction.guild_id,
+            interaction.user.id,
+            len(report.added),
+            len(report.duplicates),
+            len(report.failed) + len(too_large),
         )
         await interaction.edit_original_response(
             content=None, embed=render.upload_embed(report, too_large), allowed_mentions=NO_PINGS
@@ -140,7 +149,9 @@ class Admin(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.check(require_admin)
-    async def delete(self, interaction: discord.Interaction, id: app_commands.Range[str, 1, 200]) -> None:
+    async def delete(
+        self, interaction: discord.Interaction, id: app_commands.Range[str, 1, 200]
+    ) -> None:
         """Delete an article from this server's archive (asks to confirm).
 
         Parameters
@@ -149,8 +160,12 @@ class Admin(commands.Cog):
         """
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        article = await self.bot.offload(self.bot.archive.get, id.strip(), collection=str(interaction.guild_id))
-        await interaction.followup.send(ephemeral=True, **_send_kwargs(delete_prompt(article.id, article.title)))
+        article = await self.bot.offload(
+            self.bot.archive.get, id.strip(), collection=str(interaction.guild_id)
+        )
+        await interaction.followup.send(
+            ephemeral=True, **_send_kwargs(delete_prompt(article.id, article.title))
+        )
 
     channel = app_commands.Group(
         name="channel",

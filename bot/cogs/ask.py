@@ -11,7 +11,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from archivist.errors import ArchivistError
-
 from bot import render
 from bot.views import DYNAMIC_ITEMS, NO_PINGS, _send_kwargs, answer_reply
 
@@ -39,7 +38,9 @@ class Ask(commands.Cog):
     def __init__(self, bot: ArchivistBot) -> None:
         self.bot = bot
         rate, per = bot.ask_cooldown_spec
-        self.message_cooldown = commands.CooldownMapping.from_cooldown(rate, per, commands.BucketType.user)
+        self.message_cooldown = commands.CooldownMapping.from_cooldown(
+            rate, per, commands.BucketType.user
+        )
 
     @app_commands.command(name="ask")
     @app_commands.checks.dynamic_cooldown(ask_cooldown, key=per_user)
@@ -59,7 +60,9 @@ class Ask(commands.Cog):
         source: Only articles from this source
         """
         if interaction.guild_id is None:
-            await interaction.response.send_message(DM_TEXT, ephemeral=True, allowed_mentions=NO_PINGS)
+            await interaction.response.send_message(
+                DM_TEXT, ephemeral=True, allowed_mentions=NO_PINGS
+            )
             return
         await interaction.response.defer(thinking=True)
         reply = await answer_reply(self.bot, interaction.guild_id, question, count, source)
@@ -75,7 +78,9 @@ class Ask(commands.Cog):
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         ref = message.reference
         replying_to_me = (
-            ref is not None and isinstance(ref.resolved, discord.Message) and ref.resolved.author.id == me.id
+            ref is not None
+            and isinstance(ref.resolved, discord.Message)
+            and ref.resolved.author.id == me.id
         )
         mentioned = re.search(rf"<@!?{me.id}>", message.content) is not None
         if mentioned or replying_to_me:
@@ -93,21 +98,24 @@ class Ask(commands.Cog):
         try:
             if not question:
                 await message.reply(
-                    "Ask me a question after the mention, e.g. “@Archivist what did the council decide?”",
-                    mention_author=False, allowed_mentions=NO_PINGS,
+                    "Ask me a question after the mention, e.g. “@Archivist when is the vote?”",
+                    mention_author=False,
+                    allowed_mentions=NO_PINGS,
                 )
                 return
             if len(question) > render.QUESTION_MAX:
                 await message.reply(
                     f"Questions are limited to {render.QUESTION_MAX} characters.",
-                    mention_author=False, allowed_mentions=NO_PINGS,
+                    mention_author=False,
+                    allowed_mentions=NO_PINGS,
                 )
                 return
             retry = self.message_cooldown.get_bucket(message).update_rate_limit()
             if retry:
                 await message.reply(
                     f"Slow down: you can ask again in {retry:.0f} s.",
-                    mention_author=False, allowed_mentions=NO_PINGS,
+                    mention_author=False,
+                    allowed_mentions=NO_PINGS,
                 )
                 return
             async with message.channel.typing():
@@ -119,7 +127,8 @@ class Ask(commands.Cog):
             log.exception("error answering message %s", message.id)
             await message.reply(
                 "Something went wrong on my side; it has been logged.",
-                mention_author=False, allowed_mentions=NO_PINGS,
+                mention_author=False,
+                allowed_mentions=NO_PINGS,
             )
 
 

@@ -67,7 +67,9 @@ class Browse(commands.Cog):
         await interaction.response.defer(thinking=True)
         stats = await self.bot.offload(self.bot.archive.stats, collection=str(interaction.guild.id))
         embed = render.stats_embed(stats, interaction.guild.name)
-        await interaction.followup.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        await interaction.followup.send(
+            embed=embed, allowed_mentions=discord.AllowedMentions.none()
+        )
 
 
 async def setup(bot: ArchivistBot) -> None:

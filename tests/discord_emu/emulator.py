@@ -222,8 +222,10 @@ class DiscordEmulator:
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Waits until every shard identified and the global or guild commands were synced."""
         await self.wait_until(
-            lambda: len([s for s in self.sessions if s.identified]) == self.shard_count
-            and self.commands,
+            lambda: (
+                len([s for s in self.sessions if s.identified]) == self.shard_count
+                and self.commands
+            ),
             timeout,
         )
 
@@ -307,8 +309,13 @@ class DiscordEmulator:
         }
 
     def _base_interaction(
-        self, itype: int, guild: P.Guild | None, user: dict, channel_id: str | None,
-        permissions: int, roles: list[str],
+        self,
+        itype: int,
+        guild: P.Guild | None,
+        user: dict,
+        channel_id: str | None,
+        permissions: int,
+        roles: list[str],
     ) -> dict:
         iid = P.snowflake()
         data: dict[str, Any] = {
@@ -388,11 +395,15 @@ class DiscordEmulator:
         roles: list[str] | None = None,
     ) -> Interaction:
         """A user presses the button `custom_id` on a message the bot sent."""
-        ids = [c.get("custom_id") for row in message.get("components", []) for c in row["components"]]
+        ids = [
+            c.get("custom_id") for row in message.get("components", []) for c in row["components"]
+        ]
         if custom_id not in ids:
             raise KeyError(f"no button {custom_id!r} on that message (have {ids})")
         guild = self.guilds.get(message.get("guild_id", ""))
-        base = self._base_interaction(3, guild, user, message["channel_id"], permissions, roles or [])
+        base = self._base_interaction(
+            3, guild, user, message["channel_id"], permissions, roles or []
+        )
         base["message"] = message
         base["data"] = {"custom_id": custom_id, "component_type": 2}
         record = await self._deliver(base)
@@ -401,7 +412,10 @@ class DiscordEmulator:
 
     async def _deliver(self, payload: dict) -> Interaction:
         record = Interaction(
-            id=payload["id"], token=payload["token"], type=payload["type"], payload=payload,
+            id=payload["id"],
+            token=payload["token"],
+            type=payload["type"],
+            payload=payload,
             created_at=time.monotonic(),
         )
         self.interactions[record.id] = record
@@ -429,7 +443,9 @@ class DiscordEmulator:
         if reply_to is not None:
             msg["type"] = 19
             msg["message_reference"] = {
-                "type": 0, "message_id": reply_to["id"], "channel_id": channel_id,
+                "type": 0,
+                "message_id": reply_to["id"],
+                "channel_id": channel_id,
             } | ({"guild_id": guild.id} if guild else {})
             msg["referenced_message"] = reply_to
             if reply_to["author"]["id"] not in [u["id"] for u in mentioned]:
@@ -464,7 +480,8 @@ class DiscordEmulator:
     def pings(self) -> list[dict]:
         """Bot messages that would have notified someone (mention_everyone or user mentions)."""
         return [
-            m for m in self.messages.values()
+            m
+            for m in self.messages.values()
             if m["author"]["id"] == self.bot_user["id"]
             and (m["mention_everyone"] or m["mentions"] or m["mention_roles"])
         ]
@@ -472,7 +489,8 @@ class DiscordEmulator:
     def unacknowledged(self) -> list[Interaction]:
         now = time.monotonic()
         return [
-            i for i in self.interactions.values()
+            i
+            for i in self.interactions.values()
             if i.acked_at is None and now - i.created_at > self.ack_deadline
         ]
 
@@ -482,7 +500,9 @@ class DiscordEmulator:
     # ---- HTTP plumbing ----------------------------------------------------------------------
 
     @web.middleware
-    async def _record_middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+    async def _record_middleware(
+        self, request: web.Request, handler: Callable
+    ) -> web.StreamResponse:
         if request.path.startswith("/gateway") or request.path.startswith("/cdn/"):
             return await handler(request)
         body: Any = None
@@ -501,7 +521,9 @@ class DiscordEmulator:
         rec = Recorded(request.method, request.path, body)
         request[RECORDED] = rec
         self.requests.append(rec)
-        needs_auth = not request.path.startswith((API_PREFIX + "/interactions/", API_PREFIX + "/webhooks/"))
+        needs_auth = not request.path.startswith(
+            (API_PREFIX + "/interactions/", API_PREFIX + "/webhooks/")
+        )
         if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
             response = discord_error(401, 0, "401: Unauthorized")
         else:
@@ -560,7 +582,10 @@ class DiscordEmulator:
                 "url": self.gateway_url,
                 "shards": self.shard_count,
                 "session_start_limit": {
-                    "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1,
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
                 },
             }
         )
@@ -578,7 +603,11 @@ class DiscordEmulator:
         stored = []
         for cmd in body:
             out = {k: v for k, v in cmd.items() if v is not None}
-            out |= {"id": P.snowflake(), "application_id": self.application_id, "version": P.snowflake()}
+            out |= {
+                "id": P.snowflake(),
+                "application_id": self.application_id,
+                "version": P.snowflake(),
+            }
             out.setdefault("type", 1)
             if "default_member_permissions" in out:  # Discord answers with a string
                 out["default_member_permissions"] = str(out["default_member_permissions"])
@@ -663,7 +692,8 @@ class DiscordEmulator:
         )
         ids = re.findall(r"<@!?(\d+)>", content)
         msg["mentions"] = [
-            self.users[i] for i in ids
+            self.users[i]
+            for i in ids
             if i in self.users and ("users" in parse or i in allowed_users)
         ]
         roles = re.findall(r"<@&(\d+)>", content)
@@ -674,7 +704,9 @@ class DiscordEmulator:
         if not isinstance(body, dict):
             return json_response(error_body([("", "body must be a JSON object")]), 400)
         problems = validate_message(body, require_allowed_mentions=self.require_allowed_mentions)
-        if require_text and not (body.get("content") or body.get("embeds") or body.get("components")):
+        if require_text and not (
+            body.get("content") or body.get("embeds") or body.get("components")
+        ):
             problems.append(("", "Cannot send an empty message"))
         if problems:
             return json_response(error_body(problems), 400)
@@ -685,7 +717,9 @@ class DiscordEmulator:
         msg = self._message(channel_id, self.bot_user, body, guild=guild) | extra
         if "message_reference" in body:
             # Discord answers with snowflakes as strings, whatever the request used.
-            ref = {k: str(v) if k.endswith("_id") else v for k, v in body["message_reference"].items()}
+            ref = {
+                k: str(v) if k.endswith("_id") else v for k, v in body["message_reference"].items()
+            }
             msg["type"] = 19
             msg["message_reference"] = ref
             if ref.get("message_id") in self.messages:
@@ -698,7 +732,15 @@ class DiscordEmulator:
             if key in body:
                 msg[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
         msg["edited_timestamp"] = P.now_iso()
-        self._apply_mentions(msg, body | ({} if "allowed_mentions" in body else {"allowed_mentions": msg.get("allowed_mentions")}))
+        self._apply_mentions(
+            msg,
+            body
+            | (
+                {}
+                if "allowed_mentions" in body
+                else {"allowed_mentions": msg.get("allowed_mentions")}
+            ),
+        )
 
     async def _channel_post(self, request: web.Request) -> web.Response:
         cid = request.match_info["cid"]
@@ -761,9 +803,15 @@ class DiscordEmulator:
         channel_id = record.payload["channel_id"]
         if rtype in (4, 5):
             msg = self._bot_message(
-                channel_id, data, webhook_id=self.application_id,
+                channel_id,
+                data,
+                webhook_id=self.application_id,
                 application_id=self.application_id,
-                interaction_metadata={"id": record.id, "type": record.type, "user": self._invoker(record)},
+                interaction_metadata={
+                    "id": record.id,
+                    "type": record.type,
+                    "user": self._invoker(record),
+                },
             )
             if rtype == 5:
                 msg["flags"] = (data.get("flags", 0) or 0) | 128  # LOADING
@@ -814,7 +862,9 @@ class DiscordEmulator:
         # The first followup after a deferred response fills the loading message.
         if record.ack_type == 5 and record.original and record.original["flags"] & 128:
             self._edit(record.original, body)
-            record.original["flags"] = (body.get("flags", 0) or 0) | (record.original["flags"] & EPHEMERAL)
+            record.original["flags"] = (body.get("flags", 0) or 0) | (
+                record.original["flags"] & EPHEMERAL
+            )
             record.edits.append(body)
             return json_response(record.original)
         msg = self._bot_message(record.payload["channel_id"], body, webhook_id=self.application_id)

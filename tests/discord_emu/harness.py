@@ -50,43 +50,68 @@ class Harness:
     ) -> Interaction:
         """Runs a slash command and waits until the bot's reply is complete (not loading)."""
         g = self.guild if guild == "first" else guild
-        perms = permissions if permissions is not None else (
-            MEMBER_DEFAULT | MANAGE_GUILD if admin else MEMBER_DEFAULT
+        perms = (
+            permissions
+            if permissions is not None
+            else (MEMBER_DEFAULT | MANAGE_GUILD if admin else MEMBER_DEFAULT)
         )
         record = await self.emu.send_interaction(
-            name, options, guild=g, user=user or (self.admin if admin else self.member),  # type: ignore[arg-type]
-            permissions=perms, roles=roles,
+            name,
+            options,
+            guild=g,
+            user=user or (self.admin if admin else self.member),  # type: ignore[arg-type]
+            permissions=perms,
+            roles=roles,
         )
         await self.wait_done(record, timeout)
         return record
 
     async def click(
-        self, message: dict, custom_id: str, *, user: dict | None = None, admin: bool = False,
+        self,
+        message: dict,
+        custom_id: str,
+        *,
+        user: dict | None = None,
+        admin: bool = False,
         timeout: float = 20.0,
     ) -> Interaction:
         perms = MEMBER_DEFAULT | MANAGE_GUILD if admin else MEMBER_DEFAULT
         record = await self.emu.click(
-            message, custom_id, user=user or (self.admin if admin else self.member), permissions=perms
+            message,
+            custom_id,
+            user=user or (self.admin if admin else self.member),
+            permissions=perms,
         )
         before = len(record.edits)
         await self.emu.wait_until(
-            lambda: record.acked_at is not None
-            and (record.ack_type in (4, 7) or (record.ack_type == 5 and not _loading(record))
-                 or (record.ack_type == 6 and len(record.edits) > before)),
+            lambda: (
+                record.acked_at is not None
+                and (
+                    record.ack_type in (4, 7)
+                    or (record.ack_type == 5 and not _loading(record))
+                    or (record.ack_type == 6 and len(record.edits) > before)
+                )
+            ),
             timeout,
         )
         return record
 
     async def wait_done(self, record: Interaction, timeout: float = 20.0) -> None:
         await self.emu.wait_until(
-            lambda: record.acked_at is not None and record.original is not None and not _loading(record),
+            lambda: (
+                record.acked_at is not None and record.original is not None and not _loading(record)
+            ),
             timeout,
         )
 
     async def wait_final(self, record: Interaction, text: str, timeout: float = 60.0) -> dict:
         """Waits until the interaction's message shows `text` (deferred work with progress)."""
         return await self.emu.wait_until(
-            lambda: record.original if record.original and text in message_text(record.original) else None,
+            lambda: (
+                record.original
+                if record.original and text in message_text(record.original)
+                else None
+            ),
             timeout,
         )
 
@@ -109,22 +134,37 @@ def buttons(msg: dict) -> dict[str, str]:
     """label -> custom_id of the message's buttons."""
     return {
         c.get("label", ""): c.get("custom_id", "")
-        for row in msg.get("components", []) for c in row["components"]
+        for row in msg.get("components", [])
+        for c in row["components"]
     }
 
 
 # ---- synthetic articles (never real article text) --------------------------------------------
 
 TOPICS = {
-    "harbour": ("Harbour ferry", "The harbour council approved a new electric ferry for the island route."),
-    "library": ("Library hours", "The city library will open on Sundays from March, the librarian said."),
+    "harbour": (
+        "Harbour ferry",
+        "The harbour council approved a new electric ferry for the island route.",
+    ),
+    "library": (
+        "Library hours",
+        "The city library will open on Sundays from March, the librarian said.",
+    ),
     "wind": ("Wind farm", "Twelve offshore wind turbines will be built north of the bay by 2027."),
-    "school": ("School lunches", "Every primary school pupil will get a free hot lunch from next autumn."),
-    "flood": ("Flood barrier", "A river flood barrier protecting the old town was finished on Tuesday."),
+    "school": (
+        "School lunches",
+        "Every primary school pupil will get a free hot lunch from next autumn.",
+    ),
+    "flood": (
+        "Flood barrier",
+        "A river flood barrier protecting the old town was finished on Tuesday.",
+    ),
 }
 
 
-def article(topic: str, n: int = 0, *, source: str = "Test Gazette", extra: str = "", **fields: Any) -> dict:
+def article(
+    topic: str, n: int = 0, *, source: str = "Test Gazette", extra: str = "", **fields: Any
+) -> dict:
     title, lead = TOPICS[topic]
     rnd = random.Random(f"{topic}{n}")
     filler = " ".join(
@@ -163,23 +203,31 @@ async def running_bot(
 ) -> AsyncIterator[Harness]:
     import discord.gateway
     import discord.http
+
     from archivist.archive import Archive
     from archivist.config import Limits, Settings
     from archivist.embedding import HashingEmbedder
-
     from bot.app import ArchivistBot
 
     saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     own_emu = emulator is None
     emu = emulator or await DiscordEmulator(heartbeat_interval=heartbeat_interval).start()
     gs = list(emu.guilds.values()) or [emu.add_guild(name) for name in guilds]
-    admin = next((u for u in emu.users.values() if u["username"] == "ada"), None) or emu.add_user("ada")
-    member = next((u for u in emu.users.values() if u["username"] == "max"), None) or emu.add_user("max")
+    admin = next((u for u in emu.users.values() if u["username"] == "ada"), None) or emu.add_user(
+        "ada"
+    )
+    member = next((u for u in emu.users.values() if u["username"] == "max"), None) or emu.add_user(
+        "max"
+    )
     limits = Limits() if upload_max_bytes is None else Limits(upload_max_bytes=upload_max_bytes)
     settings = Settings(
-        data_dir=data_dir, limits=limits, discord_token=emu.token,
-        discord_api_base=emu.api_base, discord_gateway_url=emu.gateway_url,
-        discord_dev_guild=int(gs[0].id) if dev_guild else None, admin_role=admin_role,
+        data_dir=data_dir,
+        limits=limits,
+        discord_token=emu.token,
+        discord_api_base=emu.api_base,
+        discord_gateway_url=emu.gateway_url,
+        discord_dev_guild=int(gs[0].id) if dev_guild else None,
+        admin_role=admin_role,
     )
     own_archive = archive is None
     archive = archive or Archive(data_dir, embedder=embedder or HashingEmbedder(), limits=limits)

@@ -71,7 +71,9 @@ def validate_embed(embed: Any, path: str, problems: Problems) -> int:
         if f.get("name") == "" or f.get("value") == "":
             problems.append((fpath, "field name and value must not be empty"))
     if "footer" in embed:
-        total += _check_len(problems, f"{path}.footer.text", embed["footer"].get("text"), FOOTER_MAX)
+        total += _check_len(
+            problems, f"{path}.footer.text", embed["footer"].get("text"), FOOTER_MAX
+        )
     if "author" in embed:
         author = embed["author"]
         total += _check_len(problems, f"{path}.author.name", author.get("name"), AUTHOR_NAME_MAX)
