@@ -27,6 +27,11 @@ class InputTooLarge(ReadError):
     """The input is over a configured size or count limit."""
 
 
+class FetchError(ReadError):
+    """A URL could not be fetched: refused (scheme, private address), unreachable, an HTTP
+    error, too large or too slow. `origin` is the URL."""
+
+
 class ArticleNotFound(ArchivistError):
     def __init__(self, article_id: str) -> None:
         self.article_id = article_id

@@ -363,6 +363,12 @@ def _choose_title(
     if not raw:
         return h1s[0][:MAX_TITLE_CHARS] if h1s else None
     title = strip_site_name(raw, declared_site, guessed_site, host)
+    if title == raw and raw == html_title and not meta.get("title"):
+        # "Headline | Section | Site" in <title> with no site name declared: the page's own <h1>
+        # says where the headline ends (a declared og:title is taken as the publisher wrote it)
+        for h1 in h1s:
+            if 8 <= len(h1) < len(raw) and raw.startswith(h1) and _SEPARATOR.match(raw[len(h1) :]):
+                return h1[:MAX_TITLE_CHARS]
     return title[:MAX_TITLE_CHARS]
 
 
