@@ -104,7 +104,8 @@ def _check_declared(origin: str, data: bytes, infos: list[_zip.ZipInfo], limits:
     if ratio > limits.max_zip_ratio:
         raise InputTooLarge(
             origin,
-            f"the archive unpacks to {ratio:.0f} times its size (limit {limits.max_zip_ratio:.0f}); "
+            f"the archive unpacks to {ratio:.0f} times its size "
+            f"(limit {limits.max_zip_ratio:.0f}); "
             "refused as a possible ZIP bomb",
         )
     for info in infos:
