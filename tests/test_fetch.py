@@ -1,0 +1,158 @@
+"""Safe URL fetching, against a local HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+
+from archivist import fetch as fetch_module
+from archivist.config import Limits
+from archivist.errors import FetchError, InputTooLarge
+from archivist.fetch import address_problem, fetch, read_url
+
+PAGE = (
+    "<html><head><title>Ferry timetable changes - Harbour News</title>"
+    '<meta property="og:site_name" content="Harbour News"></head><body><article>'
+    "<h1>Ferry timetable changes</h1>"
+    "<p>The evening ferry leaves half an hour earlier from June, the operator said on Friday, "
+    "citing lower demand after the summer season and the cost of the late crossing.</p>"
+    "<p>Passengers who booked the later crossing will be moved to the new time free of charge, "
+    "and season tickets stay valid for every sailing of the day.</p>"
+    "</article></body></html>"
+).encode()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+
+    def do_GET(self):  # noqa: N802
+        status, headers, body = self.routes.get(self.path, (404, {}, b"not found"))
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = httpd.server_address[1]
+    Handler.routes = {
+        "/article": (200, {"Content-Type": "text/html; charset=utf-8"}, PAGE),
+        "/moved": (302, {"Location": "/article"}, b""),
+        "/loop": (302, {"Location": "/loop"}, b""),
+        "/to-private": (302, {"Location": f"http://127.0.0.2:{port}/article"}, b""),
+        "/to-internal": (302, {"Location": f"http://internal.test:{port}/article"}, b""),
+        "/to-ftp": (302, {"Location": "ftp://example.com/x"}, b""),
+        "/big": (200, {"Content-Type": "text/html"}, b"<p>" + b"x" * 200_000 + b"</p>"),
+        "/gone": (410, {}, b"gone"),
+        "/report.json": (
+            200,
+            {"Content-Type": "application/json"},
+            b'{"title": "Bridge reopens", "paragraphs": ["The bridge reopened on Sunday."]}',
+        ),
+    }
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_loopback_is_refused_by_default(server):
+    with pytest.raises(FetchError, match="loopback"):
+        fetch(server + "/article")
+
+
+def test_local_page_is_read_with_the_test_flag(server):
+    result = read_url(server + "/moved", allow_private=True)
+    (origin, article), = result.articles
+    assert origin == server + "/article"
+    assert article.title == "Ferry timetable changes"
+    assert article.source == "Harbour News"
+    assert article.url == server + "/article"
+    assert article.paragraphs[0].text.startswith("The evening ferry")
+
+
+def test_content_type_chooses_the_reader(server):
+    (_, article), = read_url(server + "/report.json", allow_private=True).articles
+    assert article.title == "Bridge reopens"
+    assert article.url == server + "/report.json"
+    assert article.source == "127.0.0.1"
+
+
+def test_size_cap_stops_the_download(server):
+    with pytest.raises(InputTooLarge, match="over"):
+        fetch(server + "/big", allow_private=True, max_bytes=50_000)
+
+
+def test_http_errors_and_redirect_loops(server):
+    with pytest.raises(FetchError, match="410"):
+        fetch(server + "/gone", allow_private=True)
+    with pytest.raises(FetchError, match="more than 5 redirects"):
+        fetch(server + "/loop", allow_private=True)
+    with pytest.raises(FetchError, match="only http and https"):
+        fetch(server + "/to-ftp", allow_private=True)
+
+
+def test_every_redirect_is_checked_again(server, monkeypatch):
+    """The first hop passes as public; the redirect to a private address is refused."""
+    real_problem = address_problem
+    real_resolve = fetch_module._resolve
+    monkeypatch.setattr(
+        fetch_module,
+        "address_problem",
+        lambda address: None if address == "127.0.0.1" else real_problem(address),
+    )
+    monkeypatch.setattr(
+        fetch_module,
+        "_resolve",
+        lambda host, port: ["127.0.0.2"] if host == "internal.test" else real_resolve(host, port),
+    )
+    final_url, kind, data = fetch(server + "/moved")
+    assert final_url.endswith("/article") and kind == "text/html" and data == PAGE
+    with pytest.raises(FetchError, match="127.0.0.2 is a loopback address"):
+        fetch(server + "/to-private")
+    # a host name is checked on the address actually connected to
+    with pytest.raises(FetchError, match="internal.test resolves to 127.0.0.2"):
+        fetch(server + "/to-internal")
+
+
+def test_names_that_resolve_privately_are_refused_at_connect(monkeypatch):
+    monkeypatch.setattr(fetch_module, "_resolve", lambda host, port: ["10.1.2.3"])
+    with pytest.raises(FetchError, match="private"):
+        fetch("http://intranet.example.com/", Limits(fetch_timeout_s=2))
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("file:///etc/passwd", "only http and https"),
+        ("http://localhost/", "local name"),
+        ("http://[::1]/", "loopback"),
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://[fe80::1]/", "link-local"),
+        ("http://[::ffff:10.0.0.1]/", "private"),
+        ("http://192.168.1.1/", "private"),
+        ("http://224.0.0.1/", "multicast"),
+        ("http://0.0.0.0/", "unspecified"),
+        ("http://240.0.0.1/", "reserved"),
+        ("http://100.64.0.1/", "non-public"),
+        ("http:///nohost", "no host"),
+    ],
+)
+def test_refused_urls(url, reason):
+    with pytest.raises(FetchError, match=reason):
+        fetch(url)
+
+
+def test_public_addresses_pass_the_check():
+    assert address_problem("93.184.216.34") is None
+    assert address_problem("2606:2800:220:1:248:1893:25c8:1946") is None
