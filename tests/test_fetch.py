@@ -13,15 +13,15 @@ from archivist.errors import FetchError, InputTooLarge
 from archivist.fetch import address_problem, fetch, read_url
 
 PAGE = (
-    "<html><head><title>Ferry timetable changes - Harbour News</title>"
-    '<meta property="og:site_name" content="Harbour News"></head><body><article>'
-    "<h1>Ferry timetable changes</h1>"
-    "<p>The evening ferry leaves half an hour earlier from June, the operator said on Friday, "
-    "citing lower demand after the summer season and the cost of the late crossing.</p>"
-    "<p>Passengers who booked the later crossing will be moved to the new time free of charge, "
-    "and season tickets stay valid for every sailing of the day.</p>"
-    "</article></body></html>"
-).encode()
+    b"<html><head><title>Ferry timetable changes - Harbour News</title>"
+    b'<meta property="og:site_name" content="Harbour News"></head><body><article>'
+    b"<h1>Ferry timetable changes</h1>"
+    b"<p>The evening ferry leaves half an hour earlier from June, the operator said on Friday, "
+    b"citing lower demand after the summer season and the cost of the late crossing.</p>"
+    b"<p>Passengers who booked the later crossing will be moved to the new time free of charge, "
+    b"and season tickets stay valid for every sailing of the day.</p>"
+    b"</article></body></html>"
+)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -73,7 +73,7 @@ def test_loopback_is_refused_by_default(server):
 
 def test_local_page_is_read_with_the_test_flag(server):
     result = read_url(server + "/moved", allow_private=True)
-    (origin, article), = result.articles
+    ((origin, article),) = result.articles
     assert origin == server + "/article"
     assert article.title == "Ferry timetable changes"
     assert article.source == "Harbour News"
@@ -82,7 +82,7 @@ def test_local_page_is_read_with_the_test_flag(server):
 
 
 def test_content_type_chooses_the_reader(server):
-    (_, article), = read_url(server + "/report.json", allow_private=True).articles
+    ((_, article),) = read_url(server + "/report.json", allow_private=True).articles
     assert article.title == "Bridge reopens"
     assert article.url == server + "/report.json"
     assert article.source == "127.0.0.1"

@@ -20,7 +20,7 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
     objects[1] = b"<< /Type /Catalog /Pages 2 0 R >>"
     objects[2] = f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode()
     objects[3] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
-    for page_id, lines in zip(page_ids, pages):
+    for page_id, lines in zip(page_ids, pages, strict=True):
         ops = ["BT /F1 11 Tf 14 TL 72 760 Td"] + [f"({escape(line)}) Tj T*" for line in lines]
         stream = "\n".join(ops + ["ET"]).encode("latin-1")
         objects[page_id] = (
@@ -87,7 +87,9 @@ def test_title_from_first_heading_without_metadata():
 
 
 def test_junk_metadata_title_is_ignored():
-    pdf = make_pdf([["Budget Report"] + report_page(1, "finance")[1:8]], title="Microsoft Word - draft3.doc")
+    pdf = make_pdf(
+        [["Budget Report"] + report_page(1, "finance")[1:8]], title="Microsoft Word - draft3.doc"
+    )
     assert read_bytes("budget.pdf", pdf).articles[0][1].title == "Budget Report"
 
 

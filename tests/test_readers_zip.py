@@ -50,7 +50,9 @@ def test_every_supported_entry_is_read_with_its_origin():
 
 
 def test_unsupported_and_empty_entries_are_reported_not_dropped():
-    data = make_zip({"a.txt": ARTICLE, "photo.jpg": b"\xff\xd8\xff", "empty.txt": b"", "__MACOSX/._a.txt": b"x"})
+    data = make_zip(
+        {"a.txt": ARTICLE, "photo.jpg": b"\xff\xd8\xff", "empty.txt": b"", "__MACOSX/._a.txt": b"x"}
+    )
     result = read_bytes("bundle.zip", data)
     assert [origin for origin, _ in result.articles] == ["bundle.zip!a.txt"]
     failures = {f.origin: f.error for f in result.failures}
