@@ -22,6 +22,8 @@ class Limits:
     max_zip_ratio: float = 100.0
     max_question_chars: int = 2_000
     fetch_timeout_s: float = 15.0
+    feed_items_per_poll: int = 50  # new items fetched per feed and poll; the rest wait a poll
+    max_feeds_per_collection: int = 50
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class Settings:
     discord_dev_guild: int | None = None
     admin_role: str | None = None
     log_level: str = "INFO"
+    feed_interval_min: float = 30.0
+    # Lets URL fetching (ingest, /upload url:, feeds) reach private and loopback addresses.
+    # For tests against a local server only: never turn it on for a public bot.
+    allow_private_urls: bool = False
 
     @property
     def store_dir(self) -> Path:
@@ -56,6 +62,28 @@ def _int_env(env: dict[str, str], name: str) -> int | None:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _bool_env(env: dict[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), got {raw!r}")
+
+
+def _minutes_env(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of minutes, got {raw!r}") from None
+    if not 0 < value < 1e6:
+        raise ConfigError(f"{name} must be a positive number of minutes, got {raw!r}")
+    return value
 
 
 def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) -> Settings:
@@ -84,4 +112,6 @@ def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) ->
         discord_dev_guild=_int_env(env, "DISCORD_DEV_GUILD"),
         admin_role=env.get("ARCHIVIST_ADMIN_ROLE") or None,
         log_level=env.get("ARCHIVIST_LOG_LEVEL", "INFO"),
+        feed_interval_min=_minutes_env(env, "ARCHIVIST_FEED_INTERVAL_MIN", 30.0),
+        allow_private_urls=_bool_env(env, "ARCHIVIST_ALLOW_PRIVATE_URLS"),
     )

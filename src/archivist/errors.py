@@ -32,6 +32,17 @@ class FetchError(ReadError):
     error, too large or too slow. `origin` is the URL."""
 
 
+class FeedError(ReadError):
+    """A feed could not be added or read: not RSS or Atom, unreachable, already followed, or
+    one too many. `origin` is the feed's URL."""
+
+
+class FeedNotFound(ArchivistError):
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        super().__init__(f"no feed {ref!r} is followed here (give its id, URL or name)")
+
+
 class ArticleNotFound(ArchivistError):
     def __init__(self, article_id: str) -> None:
         self.article_id = article_id
