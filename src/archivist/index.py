@@ -1,8 +1,23 @@
 """FAISS over the stored vectors, one index per collection: derived from SQLite, disposable.
 
-`IndexIDMap2` over inner product on unit vectors; ids are passage row ids. A JSON sidecar records
-model, dimension, index type, count and collection; at open the index is checked against the
-store and repaired (missing rows added, stale ones removed) or rebuilt. Writes are atomic.
+Ids are passage row ids; vectors are unit length, so inner product is cosine. The index type
+follows the collection's size by itself:
+
+- below `IVF_THRESHOLD` passages: exact search, `IndexIDMap2(IndexFlatIP)`;
+- above it: `IndexIVFFlat` (inner product), its coarse quantizer trained on a sample of the
+  stored vectors, with a hash-table direct map so deletes work. `nprobe` is calibrated at build
+  time so the dense top-k keeps >= 0.95 of exact search's results. It is rebuilt from the store
+  when the collection has grown `RETRAIN_GROWTH` times past the size it was trained at (or has
+  shrunk back under half the threshold, to exact search again).
+
+A JSON sidecar records model, dimension, type, count and collection and is checked on load; at
+open the index is reconciled with the store (missing rows added, stale ones removed) or rebuilt.
+Writes are atomic. An IVF file is memory-mapped at load (ready in a fraction of a second at 1M
+passages, pages read as searches touch them); the first write copies it into memory.
+
+Saving is cheap below ~64 MB and done after every change; a large index is saved once enough
+has changed (or enough time has passed) and on close. That keeps crash safety: SQLite is the
+truth and whatever the file lacks is repaired from it at the next open.
 """
 
 from __future__ import annotations
@@ -10,8 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +37,20 @@ from archivist.store import Store
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FLAT = "IDMap2,Flat,IP"
+IVF_THRESHOLD = 50_000  # passages; below it exact search is fast enough (~3 ms on 2 cores)
+RETRAIN_GROWTH = 4.0  # the ideal nlist grows with sqrt(n): 4x the passages, 2x the lists
+TARGET_RECALL = 0.97  # calibration target on neighbours of stored vectors (margin over 0.95)
+CALIBRATION_QUERIES = 200
+CALIBRATION_K = 10
+NPROBES = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+TRAIN_POINTS_PER_LIST = 40  # faiss warns below 39
+
+SAVE_ALWAYS_BYTES = 64 * 2**20  # smaller indexes are saved at the end of every change ...
+SAVE_INTERIM_S = 5.0  # ... and, within a long ingest, this often
+SAVE_CHANGED_FRACTION = 0.02  # larger ones when this share of rows changed ...
+SAVE_MAX_AGE_S = 600.0  # ... or this long after the first unsaved change
 
 
 def _faiss():
@@ -34,17 +64,38 @@ def index_paths(directory: Path, collection: str) -> tuple[Path, Path]:
     return directory / f"{key}.faiss", directory / f"{key}.json"
 
 
+def nlist_for(n: int) -> int:
+    """~4 sqrt(n) inverted lists, a power of two, with enough points each to train on."""
+    ideal = 2 ** round(math.log2(4 * math.sqrt(max(n, 1))))
+    return max(8, min(ideal, n // TRAIN_POINTS_PER_LIST))
+
+
+def ivf_type(nlist: int) -> str:
+    return f"IVF{nlist},Flat,IP"
+
+
 class VectorIndex:
     """The FAISS index of one collection."""
 
-    def __init__(self, directory: Path, collection: str, dim: int, model: str) -> None:
+    def __init__(self, directory: Path, collection: str, dim: int, model: str,
+                 ivf_threshold: int | None = None) -> None:
         self.directory = Path(directory)
         self.collection = collection
         self.dim = dim
         self.model = model
+        self.ivf_threshold = ivf_threshold or IVF_THRESHOLD
         self.path, self.sidecar = index_paths(self.directory, collection)
         self._lock = threading.RLock()
+        self._rebuild_lock = threading.Lock()  # one rebuild at a time; searches go on
         self._index = self._empty()
+        self.kind = FLAT
+        self.nprobe = 0
+        self.trained_at = 0  # passages when the IVF was trained
+        self.loaded = False
+        self.mapped = False  # memory-mapped, read-only until the first write
+        self._store: Store | None = None
+        self._changes = 0  # rows added or removed since the last save
+        self._first_change = 0.0
         self.dirty = False
 
     def _empty(self):
@@ -55,67 +106,220 @@ class VectorIndex:
     def ntotal(self) -> int:
         return int(self._index.ntotal)
 
+    @property
+    def is_ivf(self) -> bool:
+        return self.kind != FLAT
+
     def ids(self) -> np.ndarray:
         faiss = _faiss()
         with self._lock:
-            return np.sort(faiss.vector_to_array(self._index.id_map).astype(np.int64))
+            if not self.is_ivf:
+                return np.sort(faiss.vector_to_array(self._index.id_map).astype(np.int64))
+            lists = self._index.invlists
+            parts = []
+            for i in range(self._index.nlist):
+                size = lists.list_size(i)
+                if size:
+                    ptr = lists.get_ids(i)
+                    parts.append(faiss.rev_swig_ptr(ptr, size).copy())
+                    lists.release_ids(i, ptr)
+            return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self, store: Store) -> str:
-        """Load from disk and reconcile with the store. Returns what was done (for logs/tests)."""
+        """Load from disk (once) and reconcile with the store. Returns what was done.
+
+        Called again when another process wrote to the collection: the index in memory is
+        then reconciled in place, not re-read.
+        """
         with self._lock:
-            action = self._load()
-            stored = store.passage_ids(self.collection)
-            if action == "loaded":
-                indexed = self.ids()
-                if np.array_equal(indexed, stored):
-                    return "loaded"
-                missing = np.setdiff1d(stored, indexed, assume_unique=True)
-                extra = np.setdiff1d(indexed, stored, assume_unique=True)
-                log.warning(
-                    "index of %r out of step with the store (%d missing, %d stale): repairing",
-                    self.collection, len(missing), len(extra),
-                )
-                if len(extra):
-                    self.remove(extra)
-                for ids, vectors in store.iter_vectors(self.collection, self.dim, ids=missing):
-                    self.add(ids, vectors)
-                self.save()
-                return "repaired"
-            log.info("building the index of %r from the store (%s)", self.collection, action)
-            self.rebuild(store)
-            return action
+            self._store = store
+            action = "loaded" if self.loaded else self._load()
+            if action != "loaded":
+                log.info("building the index of %r from the store (%s)", self.collection, action)
+                self.rebuild(store)
+                return action
+            repaired = self._reconcile(store, store.passage_ids(self.collection))
+            self.checkpoint()  # saves a repair; retypes an index whose size calls for it
+            return "repaired" if repaired else "loaded"
+
+    def _reconcile(self, store: Store, stored: np.ndarray) -> bool:
+        indexed = self.ids()
+        if np.array_equal(indexed, stored):
+            return False
+        missing = np.setdiff1d(stored, indexed, assume_unique=True)
+        extra = np.setdiff1d(indexed, stored, assume_unique=True)
+        log.warning(
+            "index of %r out of step with the store (%d missing, %d stale): repairing",
+            self.collection, len(missing), len(extra),
+        )
+        if len(extra):
+            self.remove(extra)
+        for ids, vectors in store.iter_vectors(self.collection, self.dim, ids=missing):
+            self.add(ids, vectors)
+        return True
 
     def load_only(self) -> str:
         """Load the file as it is, without reconciling (for `archivist check`)."""
         with self._lock:
             return self._load()
 
+    def _expected_meta(self) -> dict:
+        return {"model": self.model, "dim": self.dim, "version": FORMAT_VERSION,
+                "collection": self.collection}
+
     def _load(self) -> str:
         if not self.path.exists() or not self.sidecar.exists():
             return "missing"
+        faiss = _faiss()
         try:
             meta = json.loads(self.sidecar.read_text())
-            expected = {"model": self.model, "dim": self.dim, "type": "IDMap2,Flat,IP",
-                        "version": FORMAT_VERSION, "collection": self.collection}
-            if any(meta.get(k) != v for k, v in expected.items()):
+            if any(meta.get(k) != v for k, v in self._expected_meta().items()):
                 return "mismatched"
-            index = _faiss().read_index(str(self.path))
+            kind = meta.get("type")
+            if kind == FLAT:
+                index = faiss.read_index(str(self.path))
+            elif isinstance(kind, str) and kind.startswith("IVF"):
+                # mapped, not read: the bot is ready at once and the OS pages lists in on use
+                index = faiss.read_index(str(self.path), faiss.IO_FLAG_MMAP)
+                index.nprobe = int(meta["nprobe"])
+            else:
+                return "mismatched"
             if index.d != self.dim or index.ntotal != meta.get("count"):
                 return "mismatched"
         except Exception as exc:  # corrupt file: rebuild from the truth
             log.warning("index file %s unreadable (%s)", self.path, exc)
             return "corrupt"
         self._index = index
+        self.kind = kind
+        self.nprobe = int(meta.get("nprobe") or 0)
+        self.trained_at = int(meta.get("trained_at") or 0)
+        self.mapped = kind != FLAT
+        self.loaded = True
+        self.dirty = False
+        self._changes = 0
         return "loaded"
 
+    def wanted_kind(self, n: int) -> str:
+        """The type an index of n passages should have, given the current one (hysteresis)."""
+        if not self.is_ivf:
+            return "ivf" if n >= self.ivf_threshold else "flat"
+        if n < self.ivf_threshold // 2:
+            return "flat"
+        if n >= self.trained_at * RETRAIN_GROWTH:
+            return "retrain"
+        return "ivf"
+
     def rebuild(self, store: Store) -> None:
-        with self._lock:
-            self._index = self._empty()
+        """A new index from the stored vectors (exact or IVF by size), swapped in when ready.
+
+        Searches go on against the old index meanwhile; writes that land during the build
+        are picked up by a reconcile with the store before the swap.
+        """
+        with self._rebuild_lock:
+            self._rebuild(store)
+
+    def _rebuild(self, store: Store) -> None:
+        self._store = store
+        n = len(store.passage_ids(self.collection))
+        started = time.perf_counter()
+        if n >= self.ivf_threshold:
+            new, nprobe = self._build_ivf(store, n)
+            kind = ivf_type(new.nlist)
+        else:
+            new, nprobe, kind = self._empty(), 0, FLAT
             for ids, vectors in store.iter_vectors(self.collection, self.dim):
-                self._index.add_with_ids(vectors, ids)
-            self.dirty = True
+                new.add_with_ids(vectors, ids)
+        with self._lock:
+            self._index, self.kind, self.nprobe = new, kind, nprobe
+            self.trained_at = n if kind != FLAT else 0
+            self.mapped = False
+            self.loaded = True
+            self._reconcile(store, store.passage_ids(self.collection))
+            self._mark(self.ntotal)
             self.save()
+        log.info("index of %r rebuilt: %s, %d passages, nprobe %d, %.1fs",
+                 self.collection, kind, self.ntotal, nprobe, time.perf_counter() - started)
+
+    def _build_ivf(self, store: Store, n: int):
+        faiss = _faiss()
+        nlist = nlist_for(n)
+        # a spread sample for training: every step-th stored vector
+        want = min(n, nlist * TRAIN_POINTS_PER_LIST)
+        step = max(1, n // want)
+        rng = np.random.default_rng(0)
+        sample_parts, probe_parts, seen = [], [], 0
+        for ids, vectors in store.iter_vectors(self.collection, self.dim):
+            offset = (-seen) % step
+            sample_parts.append(vectors[offset::step].copy())
+            seen += len(ids)
+        sample = np.ascontiguousarray(np.concatenate(sample_parts)[:want])
+        del sample_parts
+        probes = sample[rng.choice(len(sample), min(CALIBRATION_QUERIES, len(sample)),
+                                   replace=False)]
+        quantizer = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.spherical = True
+        index.cp.niter = 12
+        index.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST * 2
+        index.train(sample)
+        del sample
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        quantizer.this.disown()
+        index.own_fields = True
+        # exact neighbours of the probes, gathered while adding (one pass over the store)
+        k = CALIBRATION_K + 1
+        best_scores = np.full((len(probes), k), -np.inf, dtype=np.float32)
+        best_ids = np.full((len(probes), k), -1, dtype=np.int64)
+        for ids, vectors in store.iter_vectors(self.collection, self.dim):
+            index.add_with_ids(vectors, ids)
+            scores = probes @ vectors.T
+            top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+            cand_s = np.concatenate([best_scores, np.take_along_axis(scores, top, 1)], axis=1)
+            cand_i = np.concatenate([best_ids, ids[top]], axis=1)
+            keep = np.argsort(-cand_s, axis=1)[:, :k]
+            best_scores = np.take_along_axis(cand_s, keep, 1)
+            best_ids = np.take_along_axis(cand_i, keep, 1)
+        nprobe = self._calibrate(index, probes, best_ids[:, 1:])
+        index.nprobe = nprobe
+        return index, nprobe
+
+    @staticmethod
+    def _calibrate(index, probes: np.ndarray, exact: np.ndarray) -> int:
+        """The smallest nprobe whose top-k (the probe itself left out) keeps TARGET_RECALL."""
+        k = exact.shape[1]
+        for nprobe in NPROBES:
+            if nprobe > index.nlist:
+                break
+            index.nprobe = nprobe
+            _, found = index.search(probes, k + 1)
+            recall = np.mean([len(set(f[1:]) & set(e)) / k for f, e in zip(found, exact,
+                                                                            strict=True)])
+            if recall >= TARGET_RECALL:
+                return nprobe
+        return min(NPROBES[-1], index.nlist)
+
+    def checkpoint(self, force: bool = False, interim: bool = False) -> None:
+        """After a batch of changes: retype the index if its size calls for it, and save when
+        due (see the module docstring). `interim`: more batches of the same ingest follow."""
+        if self._store is not None and not interim:
+            wanted = self.wanted_kind(self.ntotal)
+            if (wanted == "ivf") != self.is_ivf or wanted == "retrain":
+                self.rebuild(self._store)
+                return
+        with self._lock:
+            if not self.dirty:
+                return
+            small = self.ntotal * self.dim * 4 <= SAVE_ALWAYS_BYTES
+            age = time.monotonic() - self._first_change
+            due = (
+                force
+                or (small and (not interim or age >= SAVE_INTERIM_S))
+                or self._changes >= SAVE_CHANGED_FRACTION * self.ntotal
+                or age >= SAVE_MAX_AGE_S
+            )
+            if due:
+                self.save()
 
     def save(self) -> None:
         """Atomic: write to temp files, then rename over the old ones."""
@@ -124,9 +328,9 @@ class VectorIndex:
             tmp_index = self.path.with_suffix(".faiss.tmp")
             tmp_meta = self.sidecar.with_suffix(".json.tmp")
             _faiss().write_index(self._index, str(tmp_index))
-            meta = {"model": self.model, "dim": self.dim, "type": "IDMap2,Flat,IP",
-                    "version": FORMAT_VERSION, "collection": self.collection,
-                    "count": self.ntotal}
+            meta = {**self._expected_meta(), "type": self.kind, "count": self.ntotal}
+            if self.is_ivf:
+                meta.update(nprobe=self.nprobe, trained_at=self.trained_at)
             tmp_meta.write_text(json.dumps(meta, indent=2))
             for tmp in (tmp_index, tmp_meta):
                 with open(tmp, "rb") as fh:
@@ -136,24 +340,54 @@ class VectorIndex:
             os.replace(tmp_index, self.path)
             os.replace(tmp_meta, self.sidecar)
             self.dirty = False
+            self._changes = 0
 
     # -- changes -----------------------------------------------------------------------------
+    def _writable(self) -> None:
+        """Copy a memory-mapped IVF into memory before its first change."""
+        if not self.mapped:
+            return
+        faiss = _faiss()
+        started = time.perf_counter()
+        src = self._index.invlists
+        dst = faiss.ArrayInvertedLists(self._index.nlist, self._index.code_size)
+        for i in range(self._index.nlist):
+            size = src.list_size(i)
+            if size:
+                ids, codes = src.get_ids(i), src.get_codes(i)
+                dst.add_entries(i, size, ids, codes)
+                src.release_ids(i, ids)
+                src.release_codes(i, codes)
+        self._index.replace_invlists(dst, True)
+        dst.this.disown()
+        self.mapped = False
+        log.info("index of %r copied into memory for writing in %.1fs",
+                 self.collection, time.perf_counter() - started)
+
+    def _mark(self, changed: int) -> None:
+        if not self.dirty:
+            self._first_change = time.monotonic()
+        self.dirty = True
+        self._changes += changed
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:
             return
         with self._lock:
+            self._writable()
             self._index.add_with_ids(
                 np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
             )
-            self.dirty = True
+            self._mark(len(ids))
 
     def remove(self, ids) -> int:
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
             return 0
         with self._lock:
+            self._writable()
             removed = int(self._index.remove_ids(_faiss().IDSelectorArray(ids)))
-            self.dirty = True
+            self._mark(removed)
             return removed
 
     def search(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
