@@ -245,12 +245,12 @@ class Archive:
                         {"id": item.article_id, "title": item.article.title, "origin": item.origin}
                     )
                 self._note_write(collection, generations)
+                index.checkpoint(interim=True)
                 done = min(total, total - len(pending) + start + EMBED_BATCH_ARTICLES)
                 if progress:
                     progress(done, total)
         finally:
-            if index.dirty:
-                index.save()
+            index.checkpoint()  # saves when due; retypes the index when its size calls for it
         return report
 
     # -- removing ----------------------------------------------------------------------------
@@ -263,7 +263,7 @@ class Archive:
         ids, generations = deleted
         index.remove(ids)
         self._note_write(collection, generations)
-        index.save()
+        index.checkpoint()
         return article
 
     # -- reading -----------------------------------------------------------------------------
