@@ -302,3 +302,95 @@ def test_text_paragraphs_from_html_and_plain_text():
         "First.",
         "Second line.",
     ]
+
+
+# ---- the CLI -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_run(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    import archivist.archive
+    from archivist.cli import cli
+    from archivist.embedding import HashingEmbedder
+
+    monkeypatch.setattr(archivist.archive, "default_embedder", HashingEmbedder)
+
+    def invoke(*args: str, private: bool = True):
+        if private:
+            monkeypatch.setenv("ARCHIVIST_ALLOW_PRIVATE_URLS", "1")
+        else:
+            monkeypatch.delenv("ARCHIVIST_ALLOW_PRIVATE_URLS", raising=False)
+        result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "d"), *args])
+        out = result.stdout
+        try:
+            parsed = json.loads(out) if "--json" in args else None
+        except json.JSONDecodeError:
+            parsed = None
+        return result.exit_code, out, result.stderr, parsed
+
+    return invoke
+
+
+def test_cli_feed_add_list_poll_remove(cli_run, server):
+    server.serve_pages("ferry", "library", "wind")
+    url = server.set_rss("/rss.xml", "Harbour Gazette", [Item("ferry", "/news/ferry")])
+
+    code, _, err, _ = cli_run("feed", "add", url, private=False)
+    assert code == 1 and "loopback address; refused" in err and "Traceback" not in err
+
+    code, out, err, data = cli_run("feed", "add", url, "--name", "Gazette", "--json")
+    assert code == 0, err
+    assert set(data) == {"feed", "added", "duplicates", "failed"}
+    assert data["feed"]["name"] == "Gazette" and data["feed"]["url"] == url
+    assert len(data["added"]) == 1 and data["failed"] == []
+
+    code, _, err, _ = cli_run("feed", "add", url)
+    assert code == 1 and "already followed here" in err
+
+    code, _, err, _ = cli_run("feed", "add", server.base + "/news/ferry")
+    assert code == 1 and "not an RSS or Atom feed" in err
+
+    code, out, _, data = cli_run("feed", "list", "--json")
+    assert code == 0 and [f["name"] for f in data] == ["Gazette"]
+    assert set(data[0]) == {
+        "id",
+        "name",
+        "url",
+        "added_at",
+        "last_polled_at",
+        "last_error",
+        "items_seen",
+    }
+    code, out, _, _ = cli_run("feed", "list")
+    assert "Gazette" in out and url in out
+
+    server.set_rss(
+        "/rss.xml",
+        "Harbour Gazette",
+        [
+            Item("library", "/news/library"),
+            Item("ferry", "/news/ferry"),
+            Item("wind", "/news/broken"),
+        ],
+    )
+    code, out, err, data = cli_run("feed", "poll", "--json")
+    assert code == 1  # one item failed; the other was stored
+    ((result),) = data
+    assert result["feed"]["name"] == "Gazette" and len(result["added"]) == 1
+    assert result["failed"][0]["path"] == server.base + "/news/broken"
+
+    code, out, _, data = cli_run("list", "--json")
+    assert {a["source"] for a in data} == {"Gazette"} and len(data) == 2
+
+    code, out, _, _ = cli_run("feed", "remove", str(result["feed"]["id"]))
+    assert code == 0 and "removed feed" in out
+    code, _, err, _ = cli_run("feed", "remove", url)
+    assert code == 1 and "no feed" in err
+    code, out, _, _ = cli_run("feed", "list")
+    assert "No feeds" in out
+    code, _, _, _ = cli_run("feed", "add")
+    assert code == 2  # usage error

@@ -368,6 +368,106 @@ def backup(obj: Context, destination: Path) -> None:
     click.echo(f"backed up to {destination} (use it with --data-dir {destination})")
 
 
+# -- feeds -----------------------------------------------------------------------------------
+@cli.group()
+def feed() -> None:
+    """Follow RSS and Atom feeds: new items are fetched and stored with the feed's name."""
+
+
+def _feed_line(f) -> str:
+    polled = (f.last_polled_at or "never")[:16].replace("T", " ")
+    line = f"{f.id:>3}  {f.name}  {f.url}  (polled {polled}, {f.items_seen} items)"
+    return line + (f"\n     last error: {f.last_error}" if f.last_error else "")
+
+
+def _print_feed_report(f, report) -> None:
+    for item in report.added:
+        click.echo(f"added      {item['id']}  {item['title']}")
+    for item in report.duplicates:
+        click.echo(f"duplicate  {item['origin']}  (already stored as {item['existing_id']})")
+    for item in report.failed:
+        click.echo(f"failed     {item['path']}: {item['error']}", err=True)
+    click.echo(
+        f"{f.name}: {len(report.added)} added, {len(report.duplicates)} duplicates, "
+        f"{len(report.failed)} failed"
+    )
+
+
+@feed.command("add")
+@click.argument("url")
+@click.option("--name", help="The feed's name, used as its articles' source (default: its title).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@guarded
+def feed_add(obj: Context, url: str, name: str | None, as_json: bool) -> None:
+    """Follow a feed: check it is RSS or Atom, then store its items."""
+    from archivist.feeds import add_feed
+
+    f, report = add_feed(
+        obj.archive, url, collection=DEFAULT_COLLECTION, name=name,
+        allow_private=obj.settings.allow_private_urls,
+    )
+    if as_json:
+        _echo_json({"feed": f.to_json(), **report.to_json()})
+    else:
+        click.echo(f"following feed {f.id}: {f.name}")
+        _print_feed_report(f, report)
+    if report.failed:
+        sys.exit(1)
+
+
+@feed.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@guarded
+def feed_list(obj: Context, as_json: bool) -> None:
+    """The feeds followed."""
+    from archivist.feeds import list_feeds
+
+    found = list_feeds(obj.archive, collection=DEFAULT_COLLECTION)
+    if as_json:
+        _echo_json([f.to_json() for f in found])
+        return
+    if not found:
+        click.echo("No feeds: follow one with `archivist feed add URL`.")
+    for f in found:
+        click.echo(_feed_line(f))
+
+
+@feed.command("remove")
+@click.argument("feed_ref", metavar="URL_OR_ID")
+@click.pass_obj
+@guarded
+def feed_remove(obj: Context, feed_ref: str) -> None:
+    """Stop following a feed (by id, URL or name); its stored articles stay."""
+    from archivist.feeds import remove_feed
+
+    f = remove_feed(obj.archive, feed_ref, collection=DEFAULT_COLLECTION)
+    click.echo(f"removed feed {f.id}: {f.name} (its articles stay in the archive)")
+
+
+@feed.command("poll")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@guarded
+def feed_poll(obj: Context, as_json: bool) -> None:
+    """Fetch every feed now and store the new items."""
+    from archivist.feeds import poll_all
+
+    results = poll_all(
+        obj.archive, collection=DEFAULT_COLLECTION, allow_private=obj.settings.allow_private_urls
+    )
+    if as_json:
+        _echo_json([{"feed": f.to_json(), **report.to_json()} for f, report in results])
+    else:
+        if not results:
+            click.echo("No feeds: follow one with `archivist feed add URL`.")
+        for f, report in results:
+            _print_feed_report(f, report)
+    if any(report.failed for _, report in results):
+        sys.exit(1)
+
+
 # -- running ---------------------------------------------------------------------------------
 @cli.command()
 @click.pass_obj
