@@ -22,6 +22,7 @@ from discord.ext import commands
 
 from archivist.config import Settings
 from archivist.errors import ArchivistError
+from archivist.feeds import FeedScheduler, scheduler_for
 from bot.errors import report_error
 from bot.watch import WatchedChannels
 
@@ -29,7 +30,7 @@ log = logging.getLogger("archivist.bot")
 
 T = TypeVar("T")
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.browse", "bot.cogs.admin")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.browse", "bot.cogs.admin", "bot.cogs.feeds")
 SHUTDOWN_GRACE_S = 120.0
 
 
@@ -79,6 +80,7 @@ class ArchivistBot(commands.AutoShardedBot):
         self.watched = WatchedChannels(Path(settings.data_dir) / "bot" / "watched.json")
         self._inflight: set[asyncio.Future] = set()
         self._closing = False
+        self.feeds: FeedScheduler | None = None
         self.tree.on_error = self.on_app_command_error  # one handler for every slash command
 
     async def setup_hook(self) -> None:
@@ -87,6 +89,8 @@ class ArchivistBot(commands.AutoShardedBot):
         await self.offload(self.watched.load)
         for ext in EXTENSIONS:
             await self.load_extension(ext)
+        self.feeds = scheduler_for(self.archive, self.settings, run=self.offload)
+        self.feeds.start()
         if self.settings.discord_dev_guild:
             guild = discord.Object(id=self.settings.discord_dev_guild)
             self.tree.copy_global_to(guild=guild)
@@ -122,6 +126,8 @@ class ArchivistBot(commands.AutoShardedBot):
         """Graceful shutdown: refuse new work, let in-flight work finish, then disconnect."""
         if not self._closing:
             self._closing = True
+            if self.feeds is not None:  # a running poll stops between items
+                await self.feeds.stop()
             if self._inflight:
                 log.info("waiting for %d running tasks before shutting down", len(self._inflight))
                 await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE_S)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import discord
 
+from archivist.feeds import Feed
 from archivist.models import AddReport, Answer, Hit, StoredArticle
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -333,6 +334,49 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
         )
     if not embed.fields:
         embed.description = "The files held no articles."
+    return embed
+
+
+def feed_added_embed(feed: Feed, report: AddReport, interval_min: float) -> discord.Embed:
+    """A feed just followed: what its first poll stored (the upload summary's fields)."""
+    embed = upload_embed(report)
+    embed.title = cut(f"Following {feed.name}", TITLE_MAX)
+    embed.url = safe_url(feed.url)
+    embed.colour = COLOR
+    embed.description = (
+        f"Feed `{feed.id}` · checked every {interval_min:g} minutes; new articles get the "
+        f"source “{cut_escaped(feed.name, 100)}”."
+    )
+    if not report.added and not report.duplicates and not report.failed:
+        embed.description += "\nIt has no items yet."
+    return embed
+
+
+def feeds_embed(feeds: Sequence[Feed], interval_min: float) -> discord.Embed:
+    if not feeds:
+        return discord.Embed(
+            title="No feeds",
+            description="An admin can follow an RSS or Atom feed with `/feed add`.",
+            colour=COLOR_MUTED,
+        )
+    lines = []
+    for f in feeds:
+        polled = (f.last_polled_at or "never")[:16].replace("T", " ")
+        link = safe_url(f.url)
+        name = cut_escaped(f.name, 100)
+        line = f"`{f.id}` **{f'[{name}]({link})' if link else name}**\n"
+        line += f"polled {polled} · {f.items_seen} items"
+        if f.last_error:
+            line += f"\n⚠ {cut_escaped(f.last_error, 200)}"
+        lines.append(line)
+    description = ""
+    for i, line in enumerate(lines):
+        if len(description) + len(line) + 40 > DESCRIPTION_MAX:  # whole lines only: links intact
+            description += f"\n… and {len(lines) - i} more"
+            break
+        description += ("\n" if description else "") + line
+    embed = discord.Embed(title=f"Feeds ({len(feeds)})", description=description, colour=COLOR)
+    embed.set_footer(text=f"Checked every {interval_min:g} minutes · /feed remove to stop one")
     return embed
 
 

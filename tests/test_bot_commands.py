@@ -221,7 +221,9 @@ def test_dev_guild_sync(tmp_path):
         async with running_bot(tmp_path, dev_guild=True) as h:
             assert set(h.emu.commands) == {h.guild.id}
             names = {c["name"] for c in h.emu.commands[h.guild.id]}
-            assert names == {"ask", "recent", "article", "stats", "upload", "delete", "channel"}
+            assert names == {
+                "ask", "recent", "article", "stats", "upload", "delete", "channel", "feed"
+            }
             await _seed(h, [article("school")])
             rec = await h.command("ask", {"question": "free hot lunch for pupils?"})
             assert "School lunches" in message_text(rec.original)

@@ -14,9 +14,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from archivist.fetch import add_url
 from archivist.models import AddReport
 from bot import render
-from bot.errors import require_admin
+from bot.errors import UserError, require_admin
 from bot.views import NO_PINGS, _send_kwargs, delete_prompt
 
 if TYPE_CHECKING:
@@ -89,12 +90,13 @@ class Admin(commands.Cog):
     async def upload(
         self,
         interaction: discord.Interaction,
-        file: discord.Attachment,
+        file: discord.Attachment | None = None,
         file2: discord.Attachment | None = None,
         file3: discord.Attachment | None = None,
         source: app_commands.Range[str, 1, 100] | None = None,
+        url: app_commands.Range[str, 1, 2000] | None = None,
     ) -> None:
-        """Add articles to this server's archive (JSON, JSONL, text, HTML, PDF, DOCX, ZIP).
+        """Add articles to this server's archive (JSON, JSONL, text, HTML, PDF, DOCX, ZIP, a URL).
 
         Parameters
         ----------
@@ -102,8 +104,11 @@ class Admin(commands.Cog):
         file2: Another file
         file3: Another file
         source: The source to record for these articles (overrides the files' own)
+        url: A web page (http or https) to fetch and store
         """
         assert interaction.guild_id is not None
+        if file is None and file2 is None and file3 is None and url is None:
+            raise UserError("Attach a file or give a `url` to add.")
         await interaction.response.defer(thinking=True)
         limit = self.bot.settings.limits.upload_max_bytes
         report, too_large = AddReport(), []
@@ -129,6 +134,19 @@ class Admin(commands.Cog):
                         source=source,
                         added_by=str(interaction.user.id),
                         progress=progress.callback(attachment.filename),
+                    )
+                )
+            if url:
+                report.merge(
+                    await self.bot.offload(
+                        add_url,
+                        self.bot.archive,
+                        url.strip(),
+                        collection=str(interaction.guild_id),
+                        source=source,
+                        added_by=str(interaction.user.id),
+                        allow_private=self.bot.settings.allow_private_urls,
+                        progress=progress.callback(url.strip()),
                     )
                 )
         finally:

@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 from archivist.config import Limits
 from archivist.errors import FetchError, InputTooLarge, ReadError
-from archivist.models import ReadResult
+from archivist.models import AddReport, ReadResult
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +257,29 @@ def read_url(url: str, limits: Limits | None = None, *, allow_private: bool = Fa
         for origin, a in result.articles
     ]
     return result
+
+
+def add_url(
+    archive: Any,
+    url: str,
+    *,
+    collection: str,
+    source: str | None = None,
+    added_by: str | None = None,
+    allow_private: bool = False,
+    progress: Any = None,
+) -> AddReport:
+    """Fetch a URL, read it and store its article(s) in `archive`; failures are in the report."""
+    try:
+        result = read_url(url, archive.limits, allow_private=allow_private)
+    except ReadError as exc:
+        return AddReport(failed=[{"path": url, "error": exc.reason}])
+    report = archive.add_articles(
+        result.articles, collection=collection, source=source, added_by=added_by,
+        progress=progress,
+    )
+    report.failed[:0] = [{"path": f.origin, "error": f.error} for f in result.failures]
+    return report
 
 
 def _mb(size: int) -> str:

@@ -198,6 +198,7 @@ async def running_bot(
     admin_role: str | None = None,
     dev_guild: bool = False,
     upload_max_bytes: int | None = None,
+    allow_private_urls: bool = False,
     check_clean: bool = True,
     **bot_options: Any,
 ) -> AsyncIterator[Harness]:
@@ -228,6 +229,7 @@ async def running_bot(
         discord_gateway_url=emu.gateway_url,
         discord_dev_guild=int(gs[0].id) if dev_guild else None,
         admin_role=admin_role,
+        allow_private_urls=allow_private_urls,  # the local test server of URL and feed tests
     )
     own_archive = archive is None
     archive = archive or Archive(data_dir, embedder=embedder or HashingEmbedder(), limits=limits)

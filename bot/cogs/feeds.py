@@ -1,0 +1,109 @@
+"""/feed add|list|remove: follow RSS and Atom feeds, per server (admins).
+
+The polling itself is the core's `FeedScheduler`, started in the bot's `setup_hook`; new articles
+are simply stored. Every command runs the fetching and storing in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from archivist import feeds
+from bot import render
+from bot.errors import require_admin
+from bot.views import NO_PINGS
+
+if TYPE_CHECKING:
+    from bot.app import ArchivistBot
+
+log = logging.getLogger("archivist.bot")
+
+
+class Feeds(commands.Cog):
+    def __init__(self, bot: ArchivistBot) -> None:
+        self.bot = bot
+
+    feed = app_commands.Group(
+        name="feed",
+        description="Follow RSS and Atom feeds: new articles are stored (admins)",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    @feed.command(name="add")
+    @app_commands.check(require_admin)
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 2000],
+        name: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        """Follow an RSS or Atom feed; its new articles are stored on a schedule.
+
+        Parameters
+        ----------
+        url: The feed's address (or a page that announces its feed)
+        name: The name to record as the articles' source (default: the feed's title)
+        """
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        feed, report = await self.bot.offload(
+            feeds.add_feed,
+            self.bot.archive,
+            url.strip(),
+            collection=str(interaction.guild_id),
+            name=name,
+            added_by=str(interaction.user.id),
+            allow_private=self.bot.settings.allow_private_urls,
+        )
+        log.info(
+            "feed %d added in %s by %s: %d added, %d failed",
+            feed.id, interaction.guild_id, interaction.user.id, len(report.added),
+            len(report.failed),
+        )
+        embed = render.feed_added_embed(feed, report, self.bot.settings.feed_interval_min)
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @feed.command(name="list")
+    @app_commands.check(require_admin)
+    async def list_(self, interaction: discord.Interaction) -> None:
+        """The feeds this server follows."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await self.bot.offload(
+            feeds.list_feeds, self.bot.archive, collection=str(interaction.guild_id)
+        )
+        embed = render.feeds_embed(found, self.bot.settings.feed_interval_min)
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @feed.command(name="remove")
+    @app_commands.check(require_admin)
+    async def remove(
+        self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        """Stop following a feed (the articles it brought stay).
+
+        Parameters
+        ----------
+        feed: The feed's id (shown by /feed list), URL or name
+        """
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        removed = await self.bot.offload(
+            feeds.remove_feed, self.bot.archive, feed, collection=str(interaction.guild_id)
+        )
+        await interaction.followup.send(
+            f"Stopped following **{render.cut_escaped(removed.name, 100)}** (`{removed.id}`). "
+            "The articles it brought stay in the archive.",
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+
+async def setup(bot: ArchivistBot) -> None:
+    await bot.add_cog(Feeds(bot))
