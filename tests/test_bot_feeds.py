@@ -21,6 +21,7 @@ def test_feed_add_list_remove_by_admin_and_refused_for_member(tmp_path):
                 tmp_path, guilds=("Alpha", "Beta"), allow_private_urls=True
             ) as h:
                 alpha, beta = h.guilds
+                assert h.bot.feeds.running  # started by setup_hook
                 synced = {c["name"]: c for c in h.emu.commands[None]}
                 assert synced["feed"]["default_member_permissions"] == "32"
                 assert synced["feed"]["dm_permission"] is False
@@ -75,6 +76,8 @@ def test_feed_add_list_remove_by_admin_and_refused_for_member(tmp_path):
                 after = await h.command("feed list", admin=True)
                 assert "No feeds" in message_text(after.original)
                 assert h.archive.count(collection=alpha.id) == 2  # the articles stay
+                scheduler = h.bot.feeds
+            assert not scheduler.running  # stopped on shutdown
 
     run(scenario())
 

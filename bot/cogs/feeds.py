@@ -60,10 +60,14 @@ class Feeds(commands.Cog):
             name=name,
             added_by=str(interaction.user.id),
             allow_private=self.bot.settings.allow_private_urls,
+            cancel=self.bot.feeds.cancel if self.bot.feeds else None,  # stops on shutdown
         )
         log.info(
             "feed %d added in %s by %s: %d added, %d failed",
-            feed.id, interaction.guild_id, interaction.user.id, len(report.added),
+            feed.id,
+            interaction.guild_id,
+            interaction.user.id,
+            len(report.added),
             len(report.failed),
         )
         embed = render.feed_added_embed(feed, report, self.bot.settings.feed_interval_min)

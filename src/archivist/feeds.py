@@ -171,13 +171,17 @@ class FeedTable:
                 raise FeedNotFound(f"{ref} (several feeds have that name; give its id)")
         raise FeedNotFound(ref)
 
-    def insert(self, collection: str, name: str, url: str, added_by: str | None) -> Feed:
+    def insert(
+        self, collection: str, name: str, url: str, added_by: str | None, *, polled: bool = False
+    ) -> Feed:
+        """`polled`: about to be polled by its adder, so not due for the schedule yet."""
+        now = now_iso()
         with self.store.transaction() as db:
             try:
                 cursor = db.execute(
-                    "INSERT INTO feeds (collection, name, url, added_at, added_by)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [collection, name, url, now_iso(), added_by],
+                    "INSERT INTO feeds (collection, name, url, added_at, added_by, last_polled_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [collection, name, url, now, added_by, now if polled else None],
                 )
             except sqlite3.IntegrityError:
                 raise FeedError(url, "this feed is already followed here") from None
@@ -253,6 +257,7 @@ def add_feed(
     added_by: str | None = None,
     allow_private: bool = False,
     poll_now: bool = True,
+    cancel: threading.Event | None = None,
 ) -> tuple[Feed, AddReport]:
     """Follow a feed: fetched once to check it is RSS or Atom (a web page announcing a feed is
     followed to it), stored, then polled at once (unless `poll_now` is false)."""
@@ -261,7 +266,9 @@ def add_feed(
     limits: Limits = archive.limits
     table = FeedTable(archive.store)
     url = url.strip()
-    if len(table.feeds(collection)) >= limits.max_feeds_per_collection:
+    followed = table.feeds(collection)
+    _refuse_followed(url, followed)  # before fetching anything
+    if len(followed) >= limits.max_feeds_per_collection:
         raise FeedError(
             url,
             f"this archive already follows {limits.max_feeds_per_collection} feeds, the most "
@@ -273,18 +280,22 @@ def add_feed(
         url = found
         final_url, _, data = fetch(url, limits, allow_private=allow_private)
     parsed = parse_feed(data, final_url)
-    for existing in table.feeds(collection):
+    _refuse_followed(url, followed)
+    chosen = clean_text(name, MAX_NAME_CHARS) or parsed.title or _host(final_url) or url
+    feed = table.insert(collection, chosen, url, added_by, polled=poll_now)
+    report = AddReport()
+    if poll_now:
+        report = poll(archive, feed, allow_private=allow_private, parsed=parsed, cancel=cancel)
+        feed = table.get(feed.id) or feed
+    return feed, report
+
+
+def _refuse_followed(url: str, followed: Sequence[Feed]) -> None:
+    for existing in followed:
         if existing.url == url:
             raise FeedError(
                 url, f"this feed is already followed here (feed {existing.id}, “{existing.name}”)"
             )
-    chosen = clean_text(name, MAX_NAME_CHARS) or parsed.title or _host(final_url) or url
-    feed = table.insert(collection, chosen, url, added_by)
-    report = AddReport()
-    if poll_now:
-        report = poll(archive, feed, allow_private=allow_private, parsed=parsed)
-        feed = table.get(feed.id) or feed
-    return feed, report
 
 
 def remove_feed(archive: Any, ref: str, *, collection: str) -> Feed:
@@ -510,6 +521,10 @@ class FeedScheduler:
         self.cancel = threading.Event()
         self.polls = 0  # finished feed polls, for logs and tests
         self._task: asyncio.Task | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def start(self) -> None:
         if self._task is None or self._task.done():
