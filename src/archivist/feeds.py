@@ -370,6 +370,8 @@ def _poll(archive, feed, allow_private, parsed, cancel, deadline_s) -> AddReport
         if (cancel is not None and cancel.is_set()) or time.monotonic() - started > deadline_s:
             break  # the items left are still new at the next poll
         origin = item.link or f"{feed.url}#{item.key}"
+        if origin in owner:  # two items sharing a link: their reports must not mix
+            origin = f"{origin}#{item.key}"
         articles, error = read_item(item, feed, limits, allow_private)
         if error is not None:
             report.failed.append({"path": origin, "error": error})
