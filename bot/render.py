@@ -365,7 +365,7 @@ def feeds_embed(feeds: Sequence[Feed], interval_min: float) -> discord.Embed:
         link = safe_url(f.url)
         name = cut_escaped(f.name, 100)
         line = f"`{f.id}` **{f'[{name}]({link})' if link else name}**\n"
-        line += f"polled {polled} · {f.items_seen} items"
+        line += f"polled {polled} · {f.items_seen} items seen"
         if f.last_error:
             line += f"\n⚠ {cut_escaped(f.last_error, 200)}"
         lines.append(line)

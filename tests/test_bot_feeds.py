@@ -52,7 +52,7 @@ def test_feed_add_list_remove_by_admin_and_refused_for_member(tmp_path):
 
                 listed = await h.command("feed list", admin=True)
                 text = message_text(listed.original)
-                assert "Feeds (1)" in text and "Harbour Gazette" in text and "1 items" in text
+                assert "Feeds (1)" in text and "Harbour Gazette" in text and "1 items seen" in text
                 other = await h.command("feed list", admin=True, guild=beta)
                 assert "No feeds" in message_text(other.original)  # per server
                 nope = await h.command(

@@ -376,7 +376,7 @@ def feed() -> None:
 
 def _feed_line(f) -> str:
     polled = (f.last_polled_at or "never")[:16].replace("T", " ")
-    line = f"{f.id:>3}  {f.name}  {f.url}  (polled {polled}, {f.items_seen} items)"
+    line = f"{f.id:>3}  {f.name}  {f.url}  (polled {polled}, {f.items_seen} items seen)"
     return line + (f"\n     last error: {f.last_error}" if f.last_error else "")
 
 
