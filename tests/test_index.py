@@ -176,3 +176,18 @@ def test_shrinks_back_to_exact(tmp_path, store):
         index.remove(pids)
     index.checkpoint()
     assert index.kind == FLAT and index.ntotal == 100
+
+
+def test_open_of_an_index_in_step_skips_listing_ids(tmp_path, store, monkeypatch):
+    vectors = clustered_vectors(600)
+    fill(store, "g1", vectors)
+    make_index(tmp_path).open(store)
+
+    def no_listing(*args, **kwargs):
+        raise AssertionError("the fingerprint should have matched")
+
+    monkeypatch.setattr(store, "passage_ids", no_listing)
+    assert make_index(tmp_path).open(store) == "loaded"
+    monkeypatch.undo()
+    store.delete_article("g1", "a10")  # now it differs: listed and repaired
+    assert make_index(tmp_path).open(store) == "repaired"

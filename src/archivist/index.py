@@ -64,6 +64,27 @@ def index_paths(directory: Path, collection: str) -> tuple[Path, Path]:
     return directory / f"{key}.faiss", directory / f"{key}.json"
 
 
+_HASH_MUL, _HASH_MOD = 2654435761, 4294967291
+
+
+def fingerprint(ids: np.ndarray) -> list[int]:
+    """count, sum, max and a hashed sum of passage ids: equal for equal id sets (in practice),
+    cheap to compute in SQL, so a large index is checked at open without listing its ids."""
+    ids = np.asarray(ids, dtype=np.uint64)
+    hashed = (ids * np.uint64(_HASH_MUL)) % np.uint64(_HASH_MOD)
+    return [int(len(ids)), int(ids.sum()), int(ids.max(initial=0)), int(hashed.sum())]
+
+
+def store_fingerprint(store: Store, collection: str) -> list[int]:
+    row = store.db.execute(
+        "SELECT count(*), coalesce(sum(id), 0), coalesce(max(id), 0),"
+        f" coalesce(sum((id * {_HASH_MUL}) % {_HASH_MOD}), 0)"
+        " FROM passages WHERE collection = ?",
+        [collection],
+    ).fetchone()
+    return [int(v) for v in row]
+
+
 def nlist_for(n: int) -> int:
     """~4 sqrt(n) inverted lists, a power of two, with enough points each to train on."""
     ideal = 2 ** round(math.log2(4 * math.sqrt(max(n, 1))))
@@ -95,6 +116,7 @@ class VectorIndex:
         self.mapped = False  # memory-mapped, read-only until the first write
         self._store: Store | None = None
         self._changes = 0  # rows added or removed since the last save
+        self._fingerprint: list[int] | None = None  # of the ids, as loaded; None once changed
         self._first_change = 0.0
         self.dirty = False
 
@@ -139,7 +161,12 @@ class VectorIndex:
                 log.info("building the index of %r from the store (%s)", self.collection, action)
                 self.rebuild(store)
                 return action
-            repaired = self._reconcile(store, store.passage_ids(self.collection))
+            if self._fingerprint is not None and self._fingerprint == store_fingerprint(
+                store, self.collection
+            ):  # the file holds exactly the stored ids: no need to list a million of them
+                repaired = False
+            else:
+                repaired = self._reconcile(store, store.passage_ids(self.collection))
             self.checkpoint()  # saves a repair; retypes an index whose size calls for it
             return "repaired" if repaired else "loaded"
 
@@ -195,6 +222,7 @@ class VectorIndex:
         self.nprobe = int(meta.get("nprobe") or 0)
         self.trained_at = int(meta.get("trained_at") or 0)
         self.mapped = kind != FLAT
+        self._fingerprint = meta.get("ids")
         self.loaded = True
         self.dirty = False
         self._changes = 0
@@ -328,7 +356,8 @@ class VectorIndex:
             tmp_index = self.path.with_suffix(".faiss.tmp")
             tmp_meta = self.sidecar.with_suffix(".json.tmp")
             _faiss().write_index(self._index, str(tmp_index))
-            meta = {**self._expected_meta(), "type": self.kind, "count": self.ntotal}
+            meta = {**self._expected_meta(), "type": self.kind, "count": self.ntotal,
+                    "ids": fingerprint(self.ids())}
             if self.is_ivf:
                 meta.update(nprobe=self.nprobe, trained_at=self.trained_at)
             tmp_meta.write_text(json.dumps(meta, indent=2))
@@ -341,6 +370,7 @@ class VectorIndex:
             os.replace(tmp_meta, self.sidecar)
             self.dirty = False
             self._changes = 0
+            self._fingerprint = meta["ids"]
 
     # -- changes -----------------------------------------------------------------------------
     def _writable(self) -> None:
@@ -365,6 +395,7 @@ class VectorIndex:
                  self.collection, time.perf_counter() - started)
 
     def _mark(self, changed: int) -> None:
+        self._fingerprint = None
         if not self.dirty:
             self._first_change = time.monotonic()
         self.dirty = True
