@@ -226,6 +226,11 @@ class Archive:
                     if not passages:
                         report.failed.append({"path": origin, "error": "the article has no text"})
                         continue
+                    if len(passages) > self.limits.max_passages_per_article:
+                        report.failed.append({"path": origin, "error": (
+                            f"the article is too long: {len(passages):,} passages, over the "
+                            f"limit of {self.limits.max_passages_per_article:,}")})
+                        continue
                     chunked.append((origin, article, article_id, digest, passages))
                 texts = [
                     embed_text(article.title, p.heading, p.text)

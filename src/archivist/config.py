@@ -17,6 +17,7 @@ class Limits:
     upload_max_bytes: int = 10 * 1024 * 1024
     max_articles_per_file: int = 100_000
     max_paragraphs_per_article: int = 5_000
+    max_passages_per_article: int = 2_000  # ~300k words: far past any news article
     max_zip_entries: int = 1_000
     max_zip_total_bytes: int = 200 * 1024 * 1024
     max_zip_ratio: float = 100.0

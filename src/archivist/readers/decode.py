@@ -5,6 +5,22 @@ from __future__ import annotations
 import unicodedata
 
 
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
+
+
+def looks_binary(data: bytes, sample: int = 65536) -> bool:
+    """True for data that is not text in any encoding we read (an image, random bytes).
+
+    NULs are ignored (text with stray NULs, or UTF-16 without a BOM, is still text); other
+    control characters are rare in text and common in binary data.
+    """
+    head = data[:sample].replace(b"\x00", b"")
+    if not head:
+        return False
+    controls = sum(head.count(bytes([c])) for c in _CONTROL)
+    return controls / len(head) > 0.02
+
+
 def decode_text(data: bytes) -> str:
     data = data.replace(b"\x00", b"")
     if data.startswith(b"\xef\xbb\xbf"):

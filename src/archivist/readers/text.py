@@ -21,7 +21,7 @@ import re
 from archivist.config import Limits
 from archivist.errors import ReadError
 from archivist.models import Article, Paragraph, ReadResult
-from archivist.readers.decode import decode_text
+from archivist.readers.decode import decode_text, looks_binary
 
 EXTENSIONS = (".txt", ".md")
 
@@ -44,6 +44,8 @@ MAX_HEADING_CHARS = 120
 
 
 def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
+    if looks_binary(data):
+        raise ReadError(origin, "this is a binary file, not text")
     article = parse_text(decode_text(data), origin=origin)
     if len(article.paragraphs) > limits.max_paragraphs_per_article:
         raise ReadError(
