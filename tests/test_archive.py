@@ -12,7 +12,7 @@ from archivist.embedding import HashingEmbedder
 from archivist.errors import ArticleNotFound, ConfigError, InvalidQuestion
 from archivist.models import Article, Paragraph
 from archivist.search import SearchConfig
-from conftest import SEED
+from conftest import SEED, need
 
 
 def art(title: str, *paras: str, **kw) -> Article:
@@ -199,7 +199,7 @@ def test_add_paths_reports_every_bad_input(fake_archive, tmp_path):
     (folder / "empty.txt").write_bytes(b"")
     (folder / "pic.png").write_bytes(b"\x89PNG")
     (folder / "sub").mkdir()
-    (folder / "sub" / "seed.txt").write_bytes(SEED.read_bytes())
+    (folder / "sub" / "seed.txt").write_bytes(need(SEED).read_bytes())
     report = fake_archive.add_paths([folder, tmp_path / "missing.txt"], collection="g")
     assert sorted(a["title"] for a in report.added) == [
         "Good title", "Lavrov sees China as a partner against the West"]

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from archivist.cli import cli
-from conftest import SAMPLES, SEED
+from conftest import SAMPLES, SEED, need
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ def run(tmp_path, real_embedder):
 
 
 def test_ingest_json_shape_and_exit_codes(run, tmp_path):
-    result = run("ingest", str(SEED), "--json")
+    result = run("ingest", str(need(SEED)), "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert set(out) == {"added", "duplicates", "failed"}
@@ -33,11 +33,11 @@ def test_ingest_json_shape_and_exit_codes(run, tmp_path):
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"title": "Ok", "paragraphs": ["A fine paragraph of text."]}\n{oops\n')
-    result = run("ingest", str(SEED), str(bad), "--json")
+    result = run("ingest", str(need(SEED)), str(bad), "--json")
     assert result.exit_code == 1
     out = json.loads(result.output)
     assert len(out["added"]) == 1
-    assert out["duplicates"] == [{"origin": str(SEED), "title": "Lavrov sees China as a partner "
+    assert out["duplicates"] == [{"origin": str(need(SEED)), "title": "Lavrov sees China as a partner "
                                   "against the West", "existing_id": json.loads(
                                       run("list", "--json").output)[-1]["id"]}]
     assert out["failed"] == [{"path": f"{bad}:2", "error": "not valid JSON (Expecting property "
@@ -114,7 +114,7 @@ def test_chat_answers_then_quits(run):
 
 
 def test_reindex(run):
-    run("ingest", str(SEED))
+    run("ingest", str(need(SEED)))
     result = run("reindex")
     assert result.exit_code == 0 and "reindexed 6 passages" in result.output
 
@@ -122,7 +122,7 @@ def test_reindex(run):
 def test_start_without_token_loads_samples_once_then_chats(tmp_path, real_embedder):
     data = tmp_path / "d"
     (data / "samples").mkdir(parents=True)
-    (data / "samples" / "seed.txt").write_bytes(SEED.read_bytes())
+    (data / "samples" / "seed.txt").write_bytes(need(SEED).read_bytes())
     runner = CliRunner()
     first = runner.invoke(cli, ["--data-dir", str(data), "start"], input="\n")
     assert first.exit_code == 0, first.output

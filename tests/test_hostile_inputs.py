@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from archivist.cli import cli
 from archivist.errors import InvalidQuestion
 from archivist.maintenance import check
-from conftest import SEED
+from conftest import SEED, need
 
 
 def zip_bytes(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
@@ -61,7 +61,7 @@ def hostile_files(folder: Path) -> dict[str, bytes]:
 
 
 def test_hostile_corpus(fake_archive, tmp_path):
-    fake_archive.add_paths([SEED], collection="g")
+    fake_archive.add_paths([need(SEED)], collection="g")
     before = fake_archive.stats(collection="g")
     folder = tmp_path / "hostile"
     folder.mkdir()
@@ -103,7 +103,7 @@ def test_hostile_corpus_through_the_cli_prints_no_traceback(tmp_path, real_embed
 @given(st.text(max_size=300))
 def test_any_question_is_answered_or_refused_clearly(fake_archive, question):
     if not fake_archive.count(collection="g"):
-        fake_archive.add_paths([SEED], collection="g")
+        fake_archive.add_paths([need(SEED)], collection="g")
     try:
         answer = fake_archive.ask(question, collection="g")
     except InvalidQuestion as exc:
@@ -118,7 +118,7 @@ def test_any_question_is_answered_or_refused_clearly(fake_archive, question):
      '"', "-", "a" * 2000, "\x00\x01\x02 what?"],
 )
 def test_odd_questions(fake_archive, question):
-    fake_archive.add_paths([SEED], collection="g")
+    fake_archive.add_paths([need(SEED)], collection="g")
     try:
         fake_archive.ask(question, collection="g")
     except InvalidQuestion as exc:

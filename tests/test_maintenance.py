@@ -11,14 +11,14 @@ from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
 from archivist.maintenance import backup, check, export_jsonl
 from archivist.readers import read_bytes
-from conftest import SAMPLES, SEED
+from conftest import SAMPLES, SEED, need
 
 
 @pytest.fixture
 def filled(fake_archive):
-    report = fake_archive.add_paths([SAMPLES, SEED], collection="g1")
+    report = fake_archive.add_paths([SAMPLES, need(SEED)], collection="g1")
     assert len(report.added) == 11
-    fake_archive.add_paths([SEED], collection="g2")
+    fake_archive.add_paths([need(SEED)], collection="g2")
     return fake_archive
 
 
@@ -82,7 +82,7 @@ def test_writes_by_another_archive_are_seen(tmp_path):
     bot_side = Archive(tmp_path, embedder=HashingEmbedder())
     cli_side = Archive(tmp_path, embedder=HashingEmbedder())
     assert bot_side.ask("Lavrov Beijing", collection="g").hits == ()
-    cli_side.add_paths([SEED], collection="g")
+    cli_side.add_paths([need(SEED)], collection="g")
     answer = bot_side.ask("Lavrov Beijing Wang Yi", collection="g")
     assert answer.hits and answer.hits[0].title.startswith("Lavrov")
     article_id = answer.hits[0].article_id

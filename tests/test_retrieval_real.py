@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SAMPLES, SEED
+from conftest import SAMPLES, SEED, need
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
     ],
 )
 def test_seed_questions_answered_from_the_right_paragraph(real_archive, question, expected):
-    real_archive.add_paths([SEED], collection="g")
+    real_archive.add_paths([need(SEED)], collection="g")
     answer = real_archive.ask(question, k=3, collection="g")
     assert answer.answered
     top = answer.hits[0]
