@@ -108,9 +108,15 @@ def main() -> None:
         if n < 0:
             continue
         paths = corpus_paths(name, n, work)
-        items = []
+        from archivist.store import content_hash
+
+        items, seen = [], set()
         for p in paths:
-            items.extend(read_items(p))
+            for origin, article in read_items(p):
+                digest = content_hash(article)  # the ingest stores a duplicate once
+                if digest not in seen:
+                    seen.add(digest)
+                    items.append((origin, article))
         texts = passage_texts(items)
         plain, ours, phases_all = [], [], []
         for r in range(args.repeats):

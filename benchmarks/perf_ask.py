@@ -1,0 +1,279 @@
+"""`Archive.ask` at 10k, 100k and 1M passages: latency (warm, in process), its parts, dense
+recall of the index against exact search, hit@5 on SQuAD questions, cold `archivist ask`, peak
+RSS, database and index size on disk.
+
+    .venv/bin/python benchmarks/perf_ask.py all --sizes 10000,100000,1000000
+    .venv/bin/python benchmarks/perf_ask.py build|ask|recall|cold --size N
+
+The archives are built from real MiniLM vectors (the shared cache, see perf_cache.py): every
+SQuAD v1.1 dev paragraph (so its questions have a gold passage at every size), then BBC and
+Reuters passages, then, past what is cached, copies of those with their vectors perturbed
+(unit noise of norm 0.4, cosine ~0.93 to the original) and the same text. Never random vectors.
+They are written straight into the store (no dedup, no model) under
+ARCHIVIST_BENCH_CACHE/archives/<size>, then the index is built as `Archive` would build it.
+Each step runs in its own process so peak RSS is per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from perf_common import (
+    CACHE,
+    ROOT,
+    dir_bytes,
+    news_items,
+    peak_rss_mb,
+    percentiles,
+    save_result,
+    squad_items,
+)
+
+COLLECTION = "default"  # what `archivist ask` searches
+QUESTIONS = 300
+NOISE = 0.4
+
+
+def archive_dir(size: int) -> Path:
+    return CACHE / "archives" / str(size)
+
+
+def _pool():
+    """(Article, article id, passages, vectors) for every article whose passages are cached."""
+    from archivist.chunking import chunk_article, embed_text
+    from archivist.embedding import count_model_tokens
+    from archivist.evaluation import CachingEmbedder, _key
+    from archivist.embedding import default_embedder
+
+    cache = CachingEmbedder(default_embedder(), CACHE / "vectors")
+    matrix = cache._all()
+    squad, _ = squad_items()
+    out, skipped = [], 0
+    for group in (squad, news_items()):
+        for origin, article in group:
+            passages = chunk_article(article, count_model_tokens)
+            rows = [cache._rows.get(_key(embed_text(article.title, p.heading, p.text)))
+                    for p in passages]
+            if not passages or any(r is None for r in rows):
+                skipped += 1
+                continue
+            out.append((article, article.id or origin, passages, matrix[rows]))
+    print(f"pool: {len(out)} articles, {sum(len(p[2]) for p in out)} passages cached "
+          f"({skipped} articles not cached yet)", flush=True)
+    return out
+
+
+def build(size: int) -> dict:
+    from archivist.archive import Archive
+    from archivist.embedding import default_embedder
+    from archivist.store import NewArticle
+
+    folder = archive_dir(size)
+    marker = folder / "built.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    pool = _pool()
+    rng = np.random.default_rng(size)
+    archive = Archive(folder, embedder=default_embedder())
+    started = time.perf_counter()
+    total, batch, copy = 0, [], 0
+    while total < size:
+        for article, article_id, passages, vectors in pool:
+            if total >= size:
+                break
+            if copy and article_id.startswith("squad:"):
+                continue  # copies of a gold paragraph would compete with it for hit@5
+            passages = passages[: size - total]
+            vectors = vectors[: len(passages)]
+            aid = article_id
+            if copy:
+                noise = rng.normal(size=vectors.shape).astype(np.float32)
+                noise *= NOISE / np.linalg.norm(noise, axis=1, keepdims=True)
+                vectors = vectors + noise
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                aid = f"{article_id}~{copy}"
+            batch.append(NewArticle(article, aid, f"bench:{aid}", passages,
+                                    np.ascontiguousarray(vectors, dtype=np.float32), "bench"))
+            total += len(passages)
+            if len(batch) >= 2000:
+                archive.store.insert_articles(COLLECTION, batch, "bench")
+                batch = []
+        copy += 1
+    if batch:
+        archive.store.insert_articles(COLLECTION, batch, "bench")
+    stored_s = time.perf_counter() - started
+    print(f"{size}: {total} passages stored in {stored_s:.0f}s ({copy} rounds)", flush=True)
+    started = time.perf_counter()
+    index = archive.index(COLLECTION)
+    index_s = time.perf_counter() - started
+    info = {"passages": total, "store_s": round(stored_s, 1), "index_build_s": round(index_s, 1),
+            "index_type": index.kind, "nprobe": index.nprobe,
+            "rounds_of_copies": copy - 1, "peak_rss_build_mb": round(peak_rss_mb())}
+    archive.close()
+    info["db_mb"] = round(sum(p.stat().st_size for p in (folder / "store").glob("archive.db*"))
+                          / 2**20, 1)
+    info["index_mb"] = round(dir_bytes(folder / "store" / "index") / 2**20, 1)
+    marker.write_text(json.dumps(info, indent=2))
+    print(info, flush=True)
+    return info
+
+
+def questions(n: int = QUESTIONS):
+    _, qs = squad_items()
+    random.Random(5).shuffle(qs)
+    return qs[:n]
+
+
+def fts_or(terms: list[str]) -> str:
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def fts_and(terms: list[str]) -> str:
+    return " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def ask(size: int) -> dict:
+    from archivist.archive import Archive
+    from archivist.embedding import default_embedder
+    from archivist.search import question_terms
+
+    started = time.perf_counter()
+    archive = Archive(archive_dir(size), embedder=default_embedder())
+    index = archive.index(COLLECTION)
+    archive.embedder.encode(["warm up"])
+    open_s = time.perf_counter() - started
+    qs = questions()
+    for q in qs[:20]:  # warm: page in the lists and the SQLite pages the questions touch
+        archive.ask(q.text, collection=COLLECTION)
+    total, embed, dense, lex_or, lex_and, hits = [], [], [], [], [], 0
+    and_empty = 0
+    for q in qs:
+        t0 = time.perf_counter()
+        answer = archive.ask(q.text, collection=COLLECTION)
+        total.append((time.perf_counter() - t0) * 1000)
+        hits += any(h.article_id == q.gold for h in answer.hits[:5])
+        t0 = time.perf_counter()
+        vector = archive.embedder.encode([q.text])[0]
+        embed.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        index.search(vector, 50)
+        dense.append((time.perf_counter() - t0) * 1000)
+        terms = question_terms(q.text)
+        if terms:
+            t0 = time.perf_counter()
+            archive.store.fts_search(fts_or(terms), COLLECTION, 50)
+            lex_or.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            found = archive.store.fts_search(fts_and(terms), COLLECTION, 50)
+            lex_and.append((time.perf_counter() - t0) * 1000)
+            and_empty += not found
+    result = {
+        "passages": index.ntotal, "index_type": index.kind, "nprobe": index.nprobe,
+        "open_s": round(open_s, 2),
+        "ask_ms": {k: round(v, 2) for k, v in percentiles(total).items()},
+        "embed_query_ms": {k: round(v, 2) for k, v in percentiles(embed).items()},
+        "dense_top50_ms": {k: round(v, 2) for k, v in percentiles(dense).items()},
+        "fts_or_all_terms_ms": {k: round(v, 2) for k, v in percentiles(lex_or).items()},
+        "fts_and_all_terms_ms": {k: round(v, 2) for k, v in percentiles(lex_and).items()},
+        "fts_and_empty_share": round(and_empty / max(1, len(lex_and)), 3),
+        "hit_at_5": round(hits / len(qs), 4), "questions": len(qs),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+    archive.close()
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def recall(size: int) -> dict:
+    """The index's top-10 / top-50 against exact inner product over every stored vector."""
+    from archivist.archive import Archive
+    from archivist.embedding import default_embedder
+
+    archive = Archive(archive_dir(size), embedder=default_embedder())
+    index = archive.index(COLLECTION)
+    qs = questions(200)
+    qv = archive.embedder.encode([q.text for q in qs])
+    k = 50
+    best_s = np.full((len(qs), k), -np.inf, dtype=np.float32)
+    best_i = np.full((len(qs), k), -1, dtype=np.int64)
+    for ids, vectors in archive.store.iter_vectors(COLLECTION, archive.embedder.dim):
+        scores = qv @ vectors.T
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+        cs = np.concatenate([best_s, np.take_along_axis(scores, top, 1)], 1)
+        ci = np.concatenate([best_i, ids[top]], 1)
+        keep = np.argsort(-cs, axis=1)[:, :k]
+        best_s, best_i = np.take_along_axis(cs, keep, 1), np.take_along_axis(ci, keep, 1)
+    r10, r50 = [], []
+    for v, exact in zip(qv, best_i, strict=True):
+        found, _ = index.search(v, k)
+        r10.append(len(set(found[:10]) & set(exact[:10])) / 10)
+        r50.append(len(set(found) & set(exact)) / k)
+    result = {"recall_at_10": round(float(np.mean(r10)), 4),
+              "recall_at_50": round(float(np.mean(r50)), 4), "index_type": index.kind,
+              "nprobe": index.nprobe}
+    archive.close()
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def cold(size: int, repeats: int = 5) -> dict:
+    """`archivist ask` in a fresh process, wall time to its answer (the model cached on disk)."""
+    exe = ROOT / ".venv" / "bin" / "archivist"
+    times = []
+    for q in questions(repeats):
+        t0 = time.perf_counter()
+        out = subprocess.run([str(exe), "--data-dir", str(archive_dir(size)), "ask", q.text,
+                              "--json"], capture_output=True, text=True, check=False)
+        times.append(time.perf_counter() - t0)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert json.loads(out.stdout)["hits"]
+    result = {"cold_ask_s": {k: round(v, 3) for k, v in percentiles(times).items()},
+              "runs": [round(t, 2) for t in times]}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def run_step(step: str, size: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, step, "--size", str(size)],
+                         capture_output=True, text=True, check=False)
+    if out.returncode:
+        print(out.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"{step} {size} failed")
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise SystemExit(f"{step} {size}: no result in {out.stdout[-500:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("step", choices=["build", "ask", "recall", "cold", "all"])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--steps", default="build,ask,recall,cold")
+    args = parser.parse_args()
+    if args.step != "all":
+        result = {"build": build, "ask": ask, "recall": recall, "cold": cold}[args.step](args.size)
+        print(json.dumps(result), flush=True)
+        return
+    previous = CACHE / "results" / "perf_ask.json"
+    results = json.loads(previous.read_text()).get("sizes", {}) if previous.exists() else {}
+    for size in [int(s) for s in re.split(r"[ ,]+", args.sizes) if s]:
+        entry = results.setdefault(str(size), {})
+        for step in args.steps.split(","):
+            print(f"== {step} {size}", flush=True)
+            entry[step] = run_step(step, size)
+            print(entry[step], flush=True)
+            save_result("perf_ask", {"sizes": results})
+
+
+if __name__ == "__main__":
+    main()
