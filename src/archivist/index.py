@@ -29,6 +29,8 @@ import math
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,22 @@ def _faiss():
     import faiss
 
     return faiss
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (POSIX); a no-op where fcntl is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def index_paths(directory: Path, collection: str) -> tuple[Path, Path]:
@@ -353,8 +371,9 @@ class VectorIndex:
         """Atomic: write to temp files, then rename over the old ones."""
         with self._lock:
             self.directory.mkdir(parents=True, exist_ok=True)
-            tmp_index = self.path.with_suffix(".faiss.tmp")
-            tmp_meta = self.sidecar.with_suffix(".json.tmp")
+            unique = f"{os.getpid()}-{threading.get_ident()}"
+            tmp_index = self.path.with_suffix(f".faiss.{unique}.tmp")
+            tmp_meta = self.sidecar.with_suffix(f".json.{unique}.tmp")
             _faiss().write_index(self._index, str(tmp_index))
             meta = {**self._expected_meta(), "type": self.kind, "count": self.ntotal,
                     "ids": fingerprint(self.ids())}
@@ -365,9 +384,11 @@ class VectorIndex:
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
             # the sidecar goes last: a crash between the two renames leaves a count mismatch,
-            # which the next open detects and repairs
-            os.replace(tmp_index, self.path)
-            os.replace(tmp_meta, self.sidecar)
+            # which the next open detects and repairs. Another process saving the same
+            # collection waits, so a file and its sidecar always come from the same save.
+            with _file_lock(self.path.with_suffix(".lock")):
+                os.replace(tmp_index, self.path)
+                os.replace(tmp_meta, self.sidecar)
             self.dirty = False
             self._changes = 0
             self._fingerprint = meta["ids"]
