@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import replace
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +18,18 @@ from archivist.errors import ArchivistError, ArticleNotFound, ConfigError, ReadE
 from archivist.index import VectorIndex
 from archivist.models import AddReport, Answer, Article, ReadResult, StoredArticle
 from archivist.search import (
+    Ranked,
+    Retrieval,
     SearchConfig,
-    best_sentence,
     build_answer,
-    fts_query,
+    confidence,
     make_hit,
-    rrf_fuse,
+    query_terms,
+    question_terms,
+    rank,
+    scalable_fts_query,
+    sentence_scores,
+    stem,
     validate_question,
 )
 from archivist.store import NewArticle, Store, content_hash
@@ -313,58 +319,109 @@ class Archive:
         question = validate_question(question, self.limits.max_question_chars)
         k = max(1, min(int(k), MAX_K))
         offset = max(0, int(offset))
+        retrieval = self._retrieve(question, collection, source, since, k + offset)
+        return self._answer(retrieval, k, offset, self.search_config)
+
+    def _retrieve(
+        self,
+        question: str,
+        collection: str,
+        source: str | None = None,
+        since: str | None = None,
+        depth: int = 5,
+        vector: np.ndarray | None = None,
+    ) -> Retrieval:
+        """Both candidate lists for a question (dense from FAISS, lexical from FTS5)."""
         cfg = self.search_config
         index = self.index(collection)
-        query_vector = self.embedder.encode([question])[0]
+        if vector is None:
+            vector = self.embedder.encode([question])[0]
         filtered = bool(source or since)
-        n = max(cfg.candidates, k + offset) * (10 if filtered else 1)
-
-        dense_ids, _ = index.search(query_vector, n)
-        match = fts_query(question)
-        lexical = self.store.fts_search(match, collection, n) if match else []
-        lexical_ids = [pid for pid, _ in lexical]
-        dense_list = [int(i) for i in dense_ids]
+        n = max(cfg.candidates, depth) * (10 if filtered else 1)
+        words = question_terms(question)
+        doc_freq = self.store.doc_freqs([stem(w) for w in words])
+        terms = query_terms(question, doc_freq, self.store.passage_total())
+        dense_ids, dense_scores = index.search(vector, n)
+        dense = [(int(i), float(s)) for i, s in zip(dense_ids, dense_scores, strict=True)]
+        match = scalable_fts_query(terms, doc_freq, cfg)
+        lexical = self.store.fts_top(match, collection, n) if match else []
         if filtered:
             allowed = self.store.passage_filter(
-                sorted(set(dense_list) | set(lexical_ids)), collection, source, since
+                sorted({i for i, _ in dense} | {i for i, _ in lexical}), collection, source, since
             )
-            dense_list = [i for i in dense_list if i in allowed]
-            lexical_ids = [i for i in lexical_ids if i in allowed]
-        fused = rrf_fuse([dense_list, lexical_ids], cfg.rrf_k)
-        page = fused[offset : offset + k]
+            dense = [c for c in dense if c[0] in allowed]
+            lexical = [c for c in lexical if c[0] in allowed]
+        return Retrieval(question, vector, terms, dense, lexical)
+
+    def _answer(self, retrieval: Retrieval, k: int, offset: int, cfg: SearchConfig) -> Answer:
+        return self._ranked_answer(retrieval, k, offset, cfg)[0]
+
+    def _ranked_answer(
+        self, retrieval: Retrieval, k: int, offset: int, cfg: SearchConfig,
+        highlight: int | None = None,
+    ) -> tuple[Answer, Ranked]:
+        """The answer, and the ranking it came from; `highlight` limits how many hits get a
+        highlight (the evaluation needs only the first)."""
+        ranked = rank(retrieval, cfg, _ArchiveSource(self), offset + k)
+        page = list(zip(ranked.ids, ranked.scores, strict=True))[offset : offset + k]
         if not page:
-            return build_answer(question, False, [])
+            return build_answer(retrieval.question, False, []), ranked
         page_ids = [pid for pid, _ in page]
-        rows = self.store.passages_by_ids(page_ids)
-        cosines = self._cosines(collection, page_ids, query_vector)
-        answered = max(cosines.values(), default=0.0) >= cfg.answer_threshold
-        highlights = self._highlights(question, query_vector, [rows[i].text for i in page_ids])
+        rows = {pid: ranked.rows[pid] for pid in page_ids if pid in ranked.rows}
+        missing = [pid for pid in page_ids if pid not in rows]
+        if missing:
+            rows.update(self.store.passages_by_ids(missing))
+        if cfg.mode == "hybrid":
+            answered = confidence(ranked.signal) >= cfg.answer_threshold
+        else:  # the comparison modes keep the first rule: the best cosine on the page
+            cosines = self._cosines(page_ids, retrieval.vector)
+            ranked.signal = max(cosines.values(), default=0.0)
+            answered = ranked.signal >= cfg.answer_cosine
+        wanted = page_ids if highlight is None else page_ids[:highlight]
+        need = [pid for pid in wanted if pid in rows and pid not in ranked.highlights]
+        highlights = dict(ranked.highlights)
+        if need:
+            found = self._highlights(retrieval, [rows[pid].text for pid in need])
+            highlights.update(zip(need, found, strict=True))
         hits = [
-            make_hit(rows[pid], score, highlight)
-            for (pid, score), highlight in zip(page, highlights, strict=True)
-            if pid in rows
+            make_hit(rows[pid], score, highlights.get(pid)) for pid, score in page if pid in rows
         ]
-        return build_answer(question, answered, hits)
+        return build_answer(retrieval.question, answered, hits), ranked
 
-    def _cosines(self, collection: str, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
-        out: dict[int, float] = {}
-        for pids, vectors in self.store.iter_vectors(collection, self.embedder.dim, ids=ids):
-            for pid, score in zip(pids, vectors @ query_vector, strict=True):
-                out[int(pid)] = float(score)
-        return out
+    def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
+        vectors = self.store.vectors_by_ids(ids, self.embedder.dim)
+        return {pid: float(v @ query_vector) for pid, v in vectors.items()}
 
-    def _highlights(
-        self, question: str, query_vector: np.ndarray, passages: list[str]
-    ) -> list[str | None]:
+    def _highlights(self, retrieval: Retrieval, passages: list[str]) -> list[str | None]:
         per_passage = [split_sentences(p) for p in passages]
         flat = [s for sentences in per_passage for s in sentences]
         vectors = self.embedder.encode(flat) if flat else np.zeros((0, self.embedder.dim))
-        out, start = [], 0
+        out: list[str | None] = []
+        start = 0
         for sentences in per_passage:
-            out.append(best_sentence(query_vector, sentences,
-                                     vectors[start : start + len(sentences)], question))
+            scores = sentence_scores(
+                retrieval.vector, retrieval.terms, sentences,
+                vectors[start : start + len(sentences)],
+            )
+            out.append(sentences[int(np.argmax(scores))] if sentences else None)
             start += len(sentences)
         return out
+
+
+class _ArchiveSource:
+    """The archive as `search.rank` sees it."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+
+    def passages(self, ids):
+        return self.archive.store.passages_by_ids(ids)
+
+    def vectors(self, ids):
+        return self.archive.store.vectors_by_ids(ids, self.archive.embedder.dim)
+
+    def encode(self, texts):
+        return self.archive.embedder.encode(texts)
 
 
 def _with_source(article: Article, source: str) -> Article:

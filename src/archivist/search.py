@@ -1,11 +1,22 @@
-"""Question -> ranked hits: dense (FAISS) and lexical (FTS5 bm25) candidates, fused, with the
-best-answering sentence of each passage picked out for highlighting."""
+"""Question -> ranked hits: dense (FAISS) and lexical (FTS5) candidates, re-scored together.
+
+The shipped ranking (`mode="hybrid"`) scores the union of both candidate lists with a small
+linear model over features that are cheap to compute for a hundred passages: the passage's
+cosine to the question, its bm25, how much of the question's weight (idf) its best sentence,
+its title and the passage cover, and matched word pairs. The best few are then re-scored with
+their sentences' own vectors (the best sentence is also the highlight). The weights were fitted
+by `benchmarks/quality.py` on one half of SQuAD and checked on the other (docs/benchmarks.md).
+`bm25`, `dense` and `rrf` are kept as modes for comparison.
+"""
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -27,14 +38,43 @@ STOP_WORDS = frozenset(
 )
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY_TERMS = 32
+MODES = ("hybrid", "rrf", "bm25", "dense")
+
+# Features of a (question, passage) pair, in this order (see `candidate_features`).
+FEATURES = (
+    "dense",  # cosine of question and passage vectors
+    "bm25",  # FTS5 bm25 / the best bm25 among this question's candidates (0 when not matched)
+    "sentence_lexical",  # share of the question's idf weight in the passage's best sentence
+    "passage_lexical",  # share of the question's idf weight in title + heading + passage
+    "pairs",  # share of the question's adjacent term pairs found adjacent in the passage
+)
+# The second stage adds the best cosine between the question and one of the passage's sentences.
+
+# Fitted by `benchmarks/quality.py --fit` on the SQuAD tune half (listwise softmax regression on
+# standardized features, given back on the raw scale, so no scaler ships); checked on the
+# held-out half and with news distractors (docs/benchmarks.md). Title coverage and the two
+# lists' ranks were tried as features and added nothing.
+FIRST_STAGE_WEIGHTS = (12.53, 2.04, 3.02, 3.48, 2.45)
+SECOND_STAGE_WEIGHTS = (8.29, 1.93, 1.67, 3.86, 2.18, 5.94)
 
 
 @dataclass(frozen=True)
 class SearchConfig:
+    mode: str = "hybrid"  # one of MODES
     candidates: int = 50  # from each side
     rrf_k: int = 60
-    # below this cosine between question and best passage, the archive holds no answer
-    answer_threshold: float = 0.30
+    rerank: int = 3  # passages re-scored with their sentences' vectors (0: none)
+    sentence_pool: int = 2  # sentences of each such passage embedded (those sharing most words)
+    weights: tuple[float, ...] = FIRST_STAGE_WEIGHTS
+    rerank_weights: tuple[float, ...] = SECOND_STAGE_WEIGHTS
+    # hybrid: `answered` is false when the best passage's `confidence` is below this
+    answer_threshold: float = 0.5
+    # the other modes: when the best cosine on the page is below this
+    answer_cosine: float = 0.30
+    # terms in more than this many passages are left out of the FTS5 query (their posting
+    # lists cost the most and weigh the least); the rarest `min_query_terms` always stay
+    max_term_docs: int = 5_000
+    min_query_terms: int = 3
 
 
 def question_terms(question: str) -> list[str]:
@@ -47,15 +87,19 @@ def question_terms(question: str) -> list[str]:
     return list(seen)[:MAX_QUERY_TERMS]
 
 
-def fts_query(question: str) -> str | None:
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def fts_query(question: str, terms: Sequence[str] | None = None) -> str | None:
     """A MATCH expression that cannot be a syntax error: each term a quoted string, OR'ed.
 
     Quoting makes FTS5 read `AND`, `NEAR`, `*`, `-`, `(`, `:` as plain text.
     """
-    terms = question_terms(question)
+    terms = question_terms(question) if terms is None else list(terms)
     if not terms:
         return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    return " OR ".join(_quote(t) for t in terms)
 
 
 def validate_question(question: str, max_chars: int) -> str:
@@ -71,6 +115,149 @@ def validate_question(question: str, max_chars: int) -> str:
     return question
 
 
+# -- terms as FTS5 sees them ---------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _stemmer():
+    try:
+        import Stemmer
+    except ImportError:  # pragma: no cover - a dependency, but degrade rather than fail
+        return None
+    return Stemmer.Stemmer("porter")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The Porter stem of a lower-cased word: the form FTS5's `porter` tokenizer indexes."""
+    stemmer = _stemmer()
+    return stemmer.stemWord(word) if stemmer is not None else word
+
+
+def stems(text: str) -> list[str]:
+    return [stem(t) for t in _TOKEN.findall(text.lower())]
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """The question's content words: surface form (for FTS5), stem, and idf weight."""
+
+    words: tuple[str, ...]
+    stems: tuple[str, ...]
+    idf: Mapping[str, float]  # stem -> idf
+    total: int  # passages the document frequencies were counted over
+
+    @property
+    def weight(self) -> float:
+        return sum(self.idf.values()) or 1.0
+
+
+def query_terms(question: str, doc_freq: Mapping[str, int], total: int) -> QueryTerms:
+    """Terms with idf from the stored document frequencies (`doc_freq`: stem -> passages)."""
+    words = question_terms(question)
+    stemmed = [stem(w) for w in words]
+    idf = {}
+    for s in stemmed:
+        df = min(doc_freq.get(s, 0), total)
+        idf[s] = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+    return QueryTerms(tuple(words), tuple(stemmed), idf, max(total, 1))
+
+
+def scalable_fts_query(
+    terms: QueryTerms, doc_freq: Mapping[str, int], cfg: SearchConfig
+) -> str | None:
+    """An OR of the question's terms without the very common ones.
+
+    An OR over a common word walks a posting list as long as the archive (about 1 s at a
+    million passages); such a word adds little to bm25. The rarest few always stay in, so
+    a question made only of common words still finds something.
+    """
+    if not terms.words:
+        return None
+    limit = cfg.max_term_docs
+    by_rarity = sorted(
+        zip(terms.words, terms.stems, strict=True), key=lambda ws: doc_freq.get(ws[1], 0)
+    )
+    keep = [
+        w
+        for i, (w, s) in enumerate(by_rarity)
+        if i < cfg.min_query_terms or doc_freq.get(s, 0) <= limit
+    ]
+    keep = [w for w in terms.words if w in set(keep)]  # the question's own order
+    return fts_query("", keep)
+
+
+# -- features ------------------------------------------------------------------------------------
+def _coverage(terms: QueryTerms, present) -> float:
+    present = present if isinstance(present, (set, frozenset)) else set(present)
+    return sum(w for s, w in terms.idf.items() if s in present) / terms.weight
+
+
+def candidate_features(
+    terms: QueryTerms,
+    question_vector: np.ndarray,
+    rows: Sequence[PassageRow],
+    vectors: np.ndarray,
+    lexical: Mapping[int, float],
+) -> tuple[np.ndarray, list[list[str]], list[list[float]]]:
+    """The FEATURES of each candidate (rows align with `rows`), its sentences, and the share
+    of the question's weight each sentence covers.
+
+    `lexical`: passage id -> bm25 for the candidates FTS5 found."""
+    out = np.zeros((len(rows), len(FEATURES)), dtype=np.float32)
+    best_bm25 = max(lexical.values(), default=0.0) or 1.0
+    pairs = set(zip(terms.stems, terms.stems[1:], strict=False))
+    cosines = vectors @ question_vector if len(rows) else np.zeros(0)
+    all_sentences, all_coverage = [], []
+    for i, row in enumerate(rows):
+        sentences, sentence_stems = _analysed(row.text)
+        coverage = [_coverage(terms, s) for s in sentence_stems] or [0.0]
+        body = [t for s in sentence_stems for t in s]
+        around = set(stems(row.title)) | (set(stems(row.heading)) if row.heading else set())
+        all_sentences.append(sentences)
+        all_coverage.append(coverage)
+        out[i] = (
+            float(cosines[i]),
+            lexical.get(row.id, 0.0) / best_bm25,
+            max(coverage),
+            _coverage(terms, set(body) | around),
+            len(pairs & set(zip(body, body[1:], strict=False))) / len(pairs) if pairs else 0.0,
+        )
+    return out, all_sentences, all_coverage
+
+
+@lru_cache(maxsize=50_000)
+def _analysed(text: str) -> tuple[list[str], list[list[str]]]:
+    """A passage's sentences and their stems (cached: the same passages come up again)."""
+    sentences = split_sentences(text)
+    return sentences, [stems(s) for s in sentences]
+
+
+def sentence_scores(
+    question_vector: np.ndarray,
+    terms: QueryTerms,
+    sentences: Sequence[str],
+    sentence_vectors: np.ndarray,
+) -> np.ndarray:
+    """How well each sentence answers: its cosine plus the share of the question it covers."""
+    if not sentences:
+        return np.zeros(0)
+    dense = sentence_vectors @ question_vector
+    lexical = np.array([_coverage(terms, set(stems(s))) for s in sentences])
+    return dense + 0.5 * lexical
+
+
+# The second-stage score at which the best passage is taken to answer the question: fitted by
+# `benchmarks/quality.py` so that 95% of the tune half's questions are answered from an archive
+# of the tune half (docs/benchmarks.md, "Out of archive").
+SCORE_CENTER = 11.0
+
+
+def confidence(score: float) -> float:
+    """The best passage's score as a 0..1 value, 0.5 at SCORE_CENTER (logistic: monotone, so
+    a threshold on it is a threshold on the score)."""
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score - SCORE_CENTER))))
+
+
+# -- plain rank fusion (kept as a mode to compare against) ---------------------------------------
 def rrf_fuse(rankings: Sequence[Sequence[int]], k: int) -> list[tuple[int, float]]:
     scores: dict[int, float] = {}
     for ranking in rankings:
@@ -80,7 +267,9 @@ def rrf_fuse(rankings: Sequence[Sequence[int]], k: int) -> list[tuple[int, float
 
 
 def best_sentence(
-    question_vector: np.ndarray, sentences: Sequence[str], sentence_vectors: np.ndarray,
+    question_vector: np.ndarray,
+    sentences: Sequence[str],
+    sentence_vectors: np.ndarray,
     question: str,
 ) -> str | None:
     """The sentence nearest the question, dense similarity plus a little word overlap."""
@@ -113,3 +302,113 @@ def make_hit(row: PassageRow, score: float, highlight: str | None) -> Hit:
 
 def build_answer(question: str, answered: bool, hits: list[Hit]) -> Answer:
     return Answer(question=question, answered=answered, hits=tuple(hits))
+
+
+# -- the ranking ---------------------------------------------------------------------------------
+@dataclass
+class Retrieval:
+    """What one question fetched: its vector and terms, and both candidate lists (filtered)."""
+
+    question: str
+    vector: np.ndarray
+    terms: QueryTerms
+    dense: list[tuple[int, float]]  # (passage id, cosine), best first
+    lexical: list[tuple[int, float]]  # (passage id, bm25; higher is better), best first
+
+
+@dataclass
+class Ranked:
+    """A question's ranking before it becomes an `Answer`: ids best first, their scores, the
+    signal `answered` is decided on, and the best sentence of each re-scored passage."""
+
+    ids: list[int]
+    scores: list[float]
+    signal: float
+    highlights: dict[int, str] = field(default_factory=dict)
+    rows: dict[int, PassageRow] = field(default_factory=dict)
+    top_features: np.ndarray | None = None  # the best passage's FEATURES + its sentence cosine
+
+
+class SearchSource(Protocol):
+    """What ranking needs from the archive: passages, their vectors, and the model."""
+
+    def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]: ...
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def rank(retrieval: Retrieval, cfg: SearchConfig, source: SearchSource, depth: int) -> Ranked:
+    """Order the candidates by `cfg.mode`; `depth` (offset + k) is how far the caller reads."""
+    dense_ids = [pid for pid, _ in retrieval.dense]
+    lexical_ids = [pid for pid, _ in retrieval.lexical]
+    top_cosine = retrieval.dense[0][1] if retrieval.dense else 0.0
+    if cfg.mode == "dense":
+        return Ranked(dense_ids, [s for _, s in retrieval.dense], top_cosine)
+    if cfg.mode == "bm25":
+        best = retrieval.lexical[0][1] if retrieval.lexical else 0.0
+        return Ranked(lexical_ids, [s for _, s in retrieval.lexical], best)
+    if cfg.mode == "rrf":
+        fused = rrf_fuse([dense_ids, lexical_ids], cfg.rrf_k)
+        return Ranked([p for p, _ in fused], [s for _, s in fused], top_cosine)
+    if cfg.mode != "hybrid":
+        raise ValueError(f"unknown search mode {cfg.mode!r}; one of {', '.join(MODES)}")
+
+    candidates = list(dict.fromkeys(dense_ids + lexical_ids))
+    if not candidates:
+        return Ranked([], [], 0.0)
+    rows = source.passages(candidates)
+    candidates = [pid for pid in candidates if pid in rows]
+    cosine = dict(retrieval.dense)
+    missing = [pid for pid in candidates if pid not in cosine]
+    vectors = dict(source.vectors(missing)) if missing else {}
+    dim = len(retrieval.vector)
+    matrix = np.stack(
+        [vectors[pid] if pid in vectors else np.zeros(dim, np.float32) for pid in candidates]
+    )
+    # the dense side's cosines are exact already (and an IVF index may not hand back vectors)
+    ordered_rows = [rows[pid] for pid in candidates]
+    features, sentences, coverage = candidate_features(
+        retrieval.terms, retrieval.vector, ordered_rows, matrix, dict(retrieval.lexical)
+    )
+    for i, pid in enumerate(candidates):
+        if pid in cosine:
+            features[i, 0] = cosine[pid]
+    scores = features @ np.asarray(cfg.weights, dtype=np.float32)
+    second = np.asarray(cfg.rerank_weights, dtype=np.float32)
+    order = list(np.argsort(-scores, kind="stable"))
+
+    # second stage: the best few re-scored with the vectors of their sentences that share the
+    # most with the question (encoding every sentence would cost more than the rest of `ask`)
+    top = order[: cfg.rerank]
+    pools = {
+        i: sorted(range(len(sentences[i])), key=lambda j: -coverage[i][j])[: cfg.sentence_pool]
+        for i in top
+    }
+    flat = [sentences[i][j] for i in top for j in pools[i]]
+    sentence_vectors = source.encode(flat) if flat else np.zeros((0, dim), np.float32)
+    highlights: dict[int, str] = {}
+    rescored = {}
+    sentence_cosine = {}
+    start = 0
+    for i in top:
+        pool = pools[i]
+        if not pool:
+            continue
+        cosines = sentence_vectors[start : start + len(pool)] @ retrieval.vector
+        start += len(pool)
+        pick = cosines + 0.5 * np.array([coverage[i][j] for j in pool])
+        highlights[candidates[i]] = sentences[i][pool[int(np.argmax(pick))]]
+        sentence_cosine[i] = float(cosines.max())
+        rescored[i] = float(features[i] @ second[:-1]) + float(second[-1]) * sentence_cosine[i]
+    for i in order[:depth]:  # the rest of the page: the sentence sharing most with the question
+        if candidates[i] not in highlights and sentences[i]:
+            highlights[candidates[i]] = sentences[i][int(np.argmax(coverage[i]))]
+    head = sorted(rescored, key=lambda i: -rescored[i])
+    tail = [i for i in order if i not in rescored]
+    final = head + tail
+    final_scores = [rescored.get(i, float(scores[i])) for i in final]
+    ids = [candidates[i] for i in final]
+    top_features = np.append(features[final[0]], sentence_cosine.get(final[0], 0.0))
+    return Ranked(ids, final_scores, final_scores[0], highlights, rows, top_features)

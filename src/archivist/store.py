@@ -77,9 +77,16 @@ def m002_collection_state(db: sqlite_utils.Database) -> None:
     )
 
 
+def m003_fts_vocab(db: sqlite_utils.Database) -> None:
+    """Document frequencies of the FTS5 terms (a view of the index, no data of its own): the
+    search weighs question words by them and leaves the commonest out of its FTS5 query."""
+    db.execute("CREATE VIRTUAL TABLE passages_fts_vocab USING fts5vocab(passages_fts, 'row')")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_create_tables,
     m002_collection_state,
+    m003_fts_vocab,
 ]
 
 
@@ -371,6 +378,85 @@ class Store:
             [match, collection, limit],
         ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
+
+    _DF_TTL_S = 600.0
+    _DF_MAX_TERMS = 200_000
+
+    def doc_freqs(self, terms: Sequence[str]) -> dict[str, int]:
+        """Passages (of every collection) holding each FTS5 term (a Porter stem).
+
+        fts5vocab counts by walking the term's posting list, as slow for a common word as the
+        query this is meant to spare; the counts move slowly, so they are kept for a while."""
+        terms = list(dict.fromkeys(terms))
+        now = time.monotonic()
+        cache = self.__dict__.setdefault("_df_cache", {})
+        out, wanted = {}, []
+        for term in terms:
+            hit = cache.get(term)
+            if hit is not None and now - hit[1] < self._DF_TTL_S:
+                if hit[0]:
+                    out[term] = hit[0]
+            else:
+                wanted.append(term)
+        if wanted:
+            rows = self.db.execute(
+                "SELECT term, doc FROM passages_fts_vocab"
+                f" WHERE term IN ({','.join('?' * len(wanted))})",
+                wanted,
+            ).fetchall()
+            found = {r[0]: int(r[1]) for r in rows}
+            if len(cache) > self._DF_MAX_TERMS:
+                cache.clear()
+            for term in wanted:
+                cache[term] = (found.get(term, 0), now)
+            out.update(found)
+        return out
+
+    _TOTAL_TTL_S = 30.0
+
+    def passage_total(self) -> int:
+        """Passages of every collection (the document count for idf); cached for a while,
+        since counting costs milliseconds at a million rows and idf hardly moves."""
+        cached = getattr(self._local, "passage_total", None)
+        now = time.monotonic()
+        if cached is None or now - cached[1] > self._TOTAL_TTL_S:
+            total = self.db.execute("SELECT count(*) FROM passages").fetchone()[0]
+            cached = (int(total), now)
+            self._local.passage_total = cached
+        return cached[0]
+
+    def vectors_by_ids(self, ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        for pids, vectors in self.iter_vectors("", dim, ids=ids):
+            for pid, vector in zip(pids.tolist(), vectors, strict=True):
+                out[pid] = vector
+        return out
+
+    def fts_top(self, match: str, collection: str, limit: int) -> list[tuple[int, float]]:
+        """`fts_search` without joining every match to its passage: FTS5 ranks the matches of
+        all collections, and only the best few are checked for `collection` (an archive is
+        mostly one collection). When too few of them are this collection's, `fts_search`."""
+        weights = "2.0, 1.0, 1.0"
+        rows = self.db.execute(
+            f"SELECT rowid, -bm25(passages_fts, {weights}) FROM passages_fts"
+            f" WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts, {weights}) LIMIT ?",
+            [match, limit * 4],
+        ).fetchall()
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        mine = {
+            r[0]
+            for r in self.db.execute(
+                f"SELECT id FROM passages WHERE id IN ({','.join('?' * len(ids))})"
+                " AND collection = ?",
+                [*ids, collection],
+            )
+        }
+        kept = [(r[0], float(r[1])) for r in rows if r[0] in mine]
+        if len(kept) >= limit or len(rows) < limit * 4:
+            return kept[:limit]
+        return self.fts_search(match, collection, limit)
 
     def passage_ids(self, collection: str) -> np.ndarray:
         rows = self.db.execute(

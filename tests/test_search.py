@@ -1,0 +1,183 @@
+"""Search: the scalable FTS5 query, the hybrid ranking's modes and paging, and the evaluation's
+own arithmetic (fast: the hashing embedder, no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from archivist.evaluation import (
+    SECTION,
+    CachingEmbedder,
+    Outcome,
+    declined_at,
+    quality,
+    threshold_for,
+    write_section,
+)
+from archivist.models import Article, Paragraph
+from archivist.search import (
+    MODES,
+    SearchConfig,
+    query_terms,
+    scalable_fts_query,
+    stem,
+    stems,
+)
+
+ARTICLES = [
+    (
+        "ferry",
+        "Night ferry to Oslo returns",
+        [
+            "The night ferry between Kiel and Oslo returns in May after a two-year pause.",
+            "Tickets for the crossing cost from 89 euros; cabins sell out quickly in summer.",
+        ],
+    ),
+    (
+        "orchard",
+        "Apple harvest in the Altes Land",
+        [
+            "Growers in the Altes Land expect a record apple harvest of 330,000 tonnes"
+            " this autumn.",
+            "A warm spring and little frost helped the blossom, the growers' association said.",
+        ],
+    ),
+    (
+        "robots",
+        "Robots sort parcels in Leipzig",
+        [
+            "A new parcel centre in Leipzig sorts 50,000 parcels an hour with robot arms.",
+            "The operator said 400 people still work there, mostly in maintenance and control.",
+        ],
+    ),
+]
+
+
+def add_articles(archive, collection="c"):
+    items = [
+        (key, Article(title=title, paragraphs=tuple(Paragraph(t) for t in texts), id=key))
+        for key, title, texts in ARTICLES
+    ]
+    report = archive.add_articles(items, collection=collection)
+    assert not report.failed
+
+
+def test_stems_match_fts5_porter():
+    assert stem("harvests") == stem("harvest") == "harvest"
+    assert stems("Parcels sorted") == ["parcel", "sort"]
+
+
+def test_scalable_query_leaves_out_common_terms_but_keeps_the_rarest():
+    doc_freq = {"ferri": 3, "oslo": 5, "return": 900, "night": 800, "mai": 950}
+    terms = query_terms("When does the night ferry to Oslo return in May?", doc_freq, 1000)
+    cfg = SearchConfig(max_term_docs=50, min_query_terms=3)
+    match = scalable_fts_query(terms, doc_freq, cfg)
+    assert match == '"night" OR "ferry" OR "oslo"'  # the 3 rarest kept, in the question's order
+    cfg = SearchConfig(max_term_docs=50, min_query_terms=1)
+    assert scalable_fts_query(terms, doc_freq, cfg) == '"ferry" OR "oslo"'
+    assert terms.idf["ferri"] > terms.idf["return"]
+
+
+def test_scalable_query_quotes_fts_syntax():
+    terms = query_terms('AND NEAR( "x* -y" OR', {}, 10)
+    match = scalable_fts_query(terms, {}, SearchConfig())
+    assert match is not None and all(part.startswith('"') for part in match.split(" OR "))
+
+
+def test_doc_freqs_come_from_the_store(fake_archive):
+    add_articles(fake_archive)
+    freqs = fake_archive.store.doc_freqs(["parcel", "harvest", "zzz"])
+    assert freqs["parcel"] >= 1 and freqs["harvest"] >= 1 and "zzz" not in freqs
+    assert fake_archive.store.passage_total() >= 3
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "rrf", "bm25"])  # dense needs a real model
+def test_every_mode_finds_the_article(fake_archive, mode):
+    add_articles(fake_archive)
+    fake_archive.search_config = SearchConfig(mode=mode)
+    answer = fake_archive.ask("How many parcels does the Leipzig centre sort?", collection="c")
+    assert answer.hits[0].article_id == "robots"
+    assert answer.hits[0].highlight in answer.hits[0].passage
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fts_syntax_never_raises(fake_archive, mode):
+    add_articles(fake_archive)
+    fake_archive.search_config = SearchConfig(mode=mode)
+    for question in ['"unbalanced', "AND OR NOT", "NEAR(a b)", "col:umn*", "-x +y ^z", "a*"]:
+        fake_archive.ask(question, collection="c")
+
+
+def test_hybrid_pages_do_not_overlap(fake_archive):
+    add_articles(fake_archive)
+    first = fake_archive.ask("apple harvest parcels ferry", k=2, collection="c")
+    second = fake_archive.ask("apple harvest parcels ferry", k=2, offset=2, collection="c")
+    ids = [(h.article_id, h.position) for h in first.hits + second.hits]
+    assert len(ids) == len(set(ids)) == 3  # each article is one passage
+
+
+def test_hybrid_stays_in_its_collection(fake_archive):
+    add_articles(fake_archive, "a")
+    answer = fake_archive.ask("apple harvest", collection="b")
+    assert answer.hits == () and not answer.answered
+
+
+def test_source_filter_applies_to_hybrid(fake_archive):
+    add_articles(fake_archive)
+    answer = fake_archive.ask("apple harvest", collection="c", source="nobody")
+    assert answer.hits == ()
+
+
+# -- the evaluation's arithmetic ------------------------------------------------------------------
+def test_quality_metrics():
+    outcomes = [
+        Outcome(0, 1.0, True, True),
+        Outcome(3, 0.5, True, None),
+        Outcome(None, 0.1, False, None),
+        Outcome(0, 0.9, True, False),
+    ]
+    q = quality(outcomes)
+    assert q["hit@1"] == 0.5 and q["hit@5"] == 0.75 and q["hit@10"] == 0.75
+    assert q["mrr@10"] == pytest.approx((1 + 0.25 + 1) / 4)
+    assert q["bold"] == 0.5
+
+
+def test_threshold_answers_95_percent():
+    inside = np.linspace(0, 1, 101)
+    t = threshold_for(inside)
+    assert np.mean(inside >= t) >= 0.95
+    assert declined_at([0.0, 0.01, 0.9], t) == pytest.approx(2 / 3)
+
+
+def test_write_section_keeps_other_sections(tmp_path):
+    path = tmp_path / "benchmarks.md"
+    path.write_text(
+        "# Benchmarks\n\n## Ingest\n\nfast\n\n## Answer quality\n\nold\n\n## Ask\n\nq\n"
+    )
+    write_section(path, f"{SECTION}\n\nnew\n")
+    text = path.read_text()
+    assert "old" not in text and "new" in text and "## Ingest\n\nfast" in text
+    assert text.index("## Ingest") < text.index(SECTION) < text.index("## Ask")
+    write_section(tmp_path / "fresh.md", f"{SECTION}\n\nx\n")
+    assert SECTION in (tmp_path / "fresh.md").read_text()
+
+
+def test_caching_embedder_reuses_vectors_across_instances(tmp_path):
+    from archivist.embedding import HashingEmbedder
+
+    class Counting(HashingEmbedder):
+        calls = 0
+
+        def encode(self, texts):
+            Counting.calls += len(texts)
+            return super().encode(texts)
+
+    first = CachingEmbedder(Counting(), tmp_path)
+    a = first.encode(["one", "two", "one"])
+    first.save()
+    assert Counting.calls == 2
+    second = CachingEmbedder(Counting(), tmp_path)
+    b = second.encode(["two", "one"])
+    assert Counting.calls == 2
+    assert np.allclose(a[[1, 0]], b)
