@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +143,31 @@ def fts_and(terms: list[str]) -> str:
     return " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
+class Clock:
+    """Wall and CPU time per named step: on a busy machine the wall time includes waiting for
+    a core; the process CPU time is close to what a quiet machine's wall time would be (for
+    ONNX Runtime's 2 threads it is an upper bound)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        w, c = time.perf_counter(), time.process_time()
+        yield
+        self.wall.setdefault(name, []).append((time.perf_counter() - w) * 1000)
+        self.cpu.setdefault(name, []).append((time.process_time() - c) * 1000)
+
+    def summary(self) -> dict:
+        out = {}
+        for name, samples in self.wall.items():
+            out[f"{name}_ms"] = {k: round(v, 2) for k, v in percentiles(samples).items()}
+            out[f"{name}_cpu_ms"] = {k: round(v, 2)
+                                     for k, v in percentiles(self.cpu[name]).items()}
+        return out
+
+
 def ask(size: int) -> dict:
     from archivist.archive import Archive
     from archivist.embedding import default_embedder
@@ -154,75 +181,60 @@ def ask(size: int) -> dict:
     qs = questions()
     for q in qs[:20]:  # warm: page in the lists and the SQLite pages the questions touch
         archive.ask(q.text, collection=COLLECTION)
-    total, embed, dense, lex_or, lex_and, core, hits = [], [], [], [], [], [], 0
-    and_empty = 0
+    clock, hits, and_empty, scalable_empty, asked = Clock(), 0, 0, 0, 0
     try:  # the lexical query search.py builds at scale (issue 4), when it is there
         from archivist.search import query_terms, scalable_fts_query, stem
     except ImportError:
         scalable_fts_query = None
-    scalable, scalable_empty = [], 0
     for n, q in enumerate(qs):
         if n < ASK_QUESTIONS:  # the whole ask (with its reranking) is slow: fewer of them
-            t0 = time.perf_counter()
-            answer = archive.ask(q.text, collection=COLLECTION)
-            total.append((time.perf_counter() - t0) * 1000)
+            with clock("ask"):
+                answer = archive.ask(q.text, collection=COLLECTION)
             hits += any(h.article_id == q.gold for h in answer.hits[:5])
+            asked += 1
         if scalable_fts_query is not None:
-            t0 = time.perf_counter()
-            words = question_terms(q.text)
-            doc_freq = archive.store.doc_freqs([stem(w) for w in words])
-            qt = query_terms(q.text, doc_freq, archive.store.passage_total())
-            match = scalable_fts_query(qt, doc_freq, archive.search_config)
-            found = archive.store.fts_search(match, COLLECTION, 50) if match else []
-            scalable.append((time.perf_counter() - t0) * 1000)
+            with clock("fts_issue4_query"):
+                words = question_terms(q.text)
+                doc_freq = archive.store.doc_freqs([stem(w) for w in words])
+                qt = query_terms(q.text, doc_freq, archive.store.passage_total())
+                match = scalable_fts_query(qt, doc_freq, archive.search_config)
+                found = archive.store.fts_search(match, COLLECTION, 50) if match else []
             scalable_empty += not found
-        t0 = time.perf_counter()
-        vector = archive.embedder.encode([q.text])[0]
-        embed.append((time.perf_counter() - t0) * 1000)
-        t0 = time.perf_counter()
-        index.search(vector, 50)
-        dense.append((time.perf_counter() - t0) * 1000)
+        with clock("embed_query"):
+            vector = archive.embedder.encode([q.text])[0]
+        with clock("dense_top50"):
+            index.search(vector, 50)
         terms = question_terms(q.text)
         if terms:
-            t0 = time.perf_counter()
-            archive.store.fts_search(fts_or(terms), COLLECTION, 50)
-            lex_or.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            found = archive.store.fts_search(fts_and(terms), COLLECTION, 50)
-            lex_and.append((time.perf_counter() - t0) * 1000)
+            with clock("fts_or_all_terms"):
+                archive.store.fts_search(fts_or(terms), COLLECTION, 50)
+            with clock("fts_and_all_terms"):
+                found = archive.store.fts_search(fts_and(terms), COLLECTION, 50)
             and_empty += not found
         # the retrieval core without any reranking: embed, dense top-50, lexical top-50
         # (AND of the content words, OR when that finds nothing), fuse, fetch the top 5
-        t0 = time.perf_counter()
-        vector = archive.embedder.encode([q.text])[0]
-        dense_ids, _ = index.search(vector, 50)
-        lexical = []
-        if terms:
-            lexical = archive.store.fts_search(fts_and(terms), COLLECTION, 50) or \
-                archive.store.fts_search(fts_or(terms), COLLECTION, 50)
-        scores: dict[int, float] = {}
-        for ranking in ([int(i) for i in dense_ids], [i for i, _ in lexical]):
-            for r, pid in enumerate(ranking):
-                scores[pid] = scores.get(pid, 0.0) + 1.0 / (61 + r)
-        top = sorted(scores, key=lambda pid: -scores[pid])[:5]
-        archive.store.passages_by_ids(top)
-        core.append((time.perf_counter() - t0) * 1000)
+        with clock("core_retrieval"):
+            vector = archive.embedder.encode([q.text])[0]
+            dense_ids, _ = index.search(vector, 50)
+            lexical = []
+            if terms:
+                lexical = archive.store.fts_search(fts_and(terms), COLLECTION, 50) or \
+                    archive.store.fts_search(fts_or(terms), COLLECTION, 50)
+            scores: dict[int, float] = {}
+            for ranking in ([int(i) for i in dense_ids], [i for i, _ in lexical]):
+                for r, pid in enumerate(ranking):
+                    scores[pid] = scores.get(pid, 0.0) + 1.0 / (61 + r)
+            top = sorted(scores, key=lambda pid: -scores[pid])[:5]
+            archive.store.passages_by_ids(top)
+    n_fts = len(clock.wall.get("fts_and_all_terms", [])) or 1
     result = {
         "passages": index.ntotal, "index_type": index.kind, "nprobe": index.nprobe,
-        "open_s": round(open_s, 2),
-        "ask_ms": {k: round(v, 2) for k, v in percentiles(total).items()},
-        "core_retrieval_ms": {k: round(v, 2) for k, v in percentiles(core).items()},
-        "embed_query_ms": {k: round(v, 2) for k, v in percentiles(embed).items()},
-        "dense_top50_ms": {k: round(v, 2) for k, v in percentiles(dense).items()},
-        "fts_or_all_terms_ms": {k: round(v, 2) for k, v in percentiles(lex_or).items()},
-        "fts_and_all_terms_ms": {k: round(v, 2) for k, v in percentiles(lex_and).items()},
-        "fts_and_empty_share": round(and_empty / max(1, len(lex_and)), 3),
-        "fts_scalable_ms": ({k: round(v, 2) for k, v in percentiles(scalable).items()}
-                            if scalable else None),
-        "fts_scalable_empty_share": round(scalable_empty / max(1, len(scalable)), 3),
-        "hit_at_5": round(hits / len(total), 4), "questions": len(qs),
-        "ask_questions": len(total),
-        "peak_rss_mb": round(peak_rss_mb()),
+        "open_s": round(open_s, 2), **clock.summary(),
+        "fts_and_empty_share": round(and_empty / n_fts, 3),
+        "fts_issue4_empty_share": round(scalable_empty / len(qs), 3),
+        "hit_at_5": round(hits / max(1, asked), 4), "questions": len(qs),
+        "ask_questions": asked, "peak_rss_mb": round(peak_rss_mb()),
+        "load_average": os.getloadavg()[0],
     }
     archive.close()
     print(json.dumps(result), flush=True)
@@ -248,14 +260,28 @@ def recall(size: int) -> dict:
         ci = np.concatenate([best_i, ids[top]], 1)
         keep = np.argsort(-cs, axis=1)[:, :k]
         best_s, best_i = np.take_along_axis(cs, keep, 1), np.take_along_axis(ci, keep, 1)
-    r10, r50 = [], []
-    for v, exact in zip(qv, best_i, strict=True):
-        found, _ = index.search(v, k)
-        r10.append(len(set(found[:10]) & set(exact[:10])) / 10)
-        r50.append(len(set(found) & set(exact)) / k)
-    result = {"recall_at_10": round(float(np.mean(r10)), 4),
-              "recall_at_50": round(float(np.mean(r50)), 4), "index_type": index.kind,
-              "nprobe": index.nprobe}
+    def measure():
+        r10, r50, took = [], [], []
+        for v, exact in zip(qv, best_i, strict=True):
+            t0 = time.perf_counter()
+            found, _ = index.search(v, k)
+            took.append((time.perf_counter() - t0) * 1000)
+            r10.append(len(set(found[:10]) & set(exact[:10])) / 10)
+            r50.append(len(set(found) & set(exact)) / k)
+        return (round(float(np.mean(r10)), 4), round(float(np.mean(r50)), 4),
+                round(float(np.median(took)), 2))
+
+    r10, r50, took = measure()
+    result = {"recall_at_10": r10, "recall_at_50": r50, "dense_ms_p50": took,
+              "index_type": index.kind, "nprobe": index.nprobe}
+    if index.is_ivf:  # what a deeper probe would give
+        sweep = {}
+        base = index.nprobe
+        for nprobe in (base // 2, base * 2, base * 4):
+            index._index.nprobe = nprobe
+            sweep[nprobe] = measure()
+        index._index.nprobe = base
+        result["nprobe_sweep (r@10, r@50, ms)"] = sweep
     archive.close()
     print(json.dumps(result), flush=True)
     return result
@@ -278,6 +304,21 @@ def cold(size: int, repeats: int = 5) -> dict:
     return result
 
 
+def calibrate(size: int) -> dict:
+    """Re-choose nprobe for an archive built by an earlier version (no retraining)."""
+    from archivist.archive import Archive
+    from archivist.embedding import default_embedder
+
+    archive = Archive(archive_dir(size), embedder=default_embedder())
+    index = archive.index(COLLECTION)
+    t0 = time.perf_counter()
+    nprobe = index.calibrate(archive.store)
+    result = {"nprobe": nprobe, "calibrate_s": round(time.perf_counter() - t0, 1)}
+    archive.close()
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def run_step(step: str, size: int) -> dict:
     out = subprocess.run([sys.executable, __file__, step, "--size", str(size)],
                          capture_output=True, text=True, check=False)
@@ -292,13 +333,15 @@ def run_step(step: str, size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["build", "ask", "recall", "cold", "all"])
+    parser.add_argument("step", choices=["build", "calibrate", "ask", "recall", "cold", "all"])
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--steps", default="build,ask,recall,cold")
     args = parser.parse_args()
     if args.step != "all":
-        result = {"build": build, "ask": ask, "recall": recall, "cold": cold}[args.step](args.size)
+        steps = {"build": build, "calibrate": calibrate, "ask": ask, "recall": recall,
+                 "cold": cold}
+        result = steps[args.step](args.size)
         print(json.dumps(result), flush=True)
         return
     previous = CACHE / "results" / "perf_ask.json"
