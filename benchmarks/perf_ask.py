@@ -290,15 +290,21 @@ def recall(size: int) -> dict:
 def cold(size: int, repeats: int = 5) -> dict:
     """`archivist ask` in a fresh process, wall time to its answer (the model cached on disk)."""
     exe = ROOT / ".venv" / "bin" / "archivist"
-    times = []
+    import resource
+
+    times, cpus = [], []
     for q in questions(repeats):
         t0 = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run([str(exe), "--data-dir", str(archive_dir(size)), "ask", q.text,
                               "--json"], capture_output=True, text=True, check=False)
         times.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         assert out.returncode == 0, out.stderr[-2000:]
         assert json.loads(out.stdout)["hits"]
     result = {"cold_ask_s": {k: round(v, 3) for k, v in percentiles(times).items()},
+              "cold_ask_cpu_s": {k: round(v, 3) for k, v in percentiles(cpus).items()},
               "runs": [round(t, 2) for t in times]}
     print(json.dumps(result), flush=True)
     return result

@@ -31,6 +31,7 @@ def section(notes: str) -> str:
     out = ["## Performance", ""]
     ingest, ask, peer, peer_news = (load("perf_ingest"), load("perf_ask"), load("perf_peer"),
                                     load("perf_peer_news"))
+    parity = load("perf_parity")
     first = next(r for r in (ingest, ask, peer) if r)
     out += [f"`benchmarks/perf_*.py`. Measured {first['when']} on {first['machine']} "
             f"(commit {first['rev']} plus work in progress), while other jobs kept both cores "
@@ -42,20 +43,35 @@ def section(notes: str) -> str:
                 "subsets (every k-th BBC txt file; the first Reuters JSONL lines); runs "
                 "alternate with plain `SentenceTransformer.encode` (fp32, its defaults) of the "
                 "same passage texts; medians of 3.", "",
-                "| corpus | articles | passages | plain ST encode /s | archivist ingest (ONNX) /s "
-                "| ratio (median of runs) | ingest with the PyTorch back end /s |",
+                "Wall: passages per second of elapsed time; CPU: passages per CPU-second of "
+                "the process (all threads), which other jobs on the machine disturb much less.",
+                "",
+                "| corpus | articles | passages | plain ST encode /s wall (CPU) | archivist ingest, "
+                "ONNX /s wall (CPU) | ratio wall (CPU), median of runs | archivist ingest, "
+                "PyTorch back end /s wall (CPU) |",
                 "|---|---:|---:|---:|---:|---:|---:|"]
         for name in ("bbc", "reuters"):
             r = ingest.get(name)
             if r:
                 out.append(f"| {name} | {r['articles']} | {r['passages']} | "
-                           f"{r['plain_st_encode_per_s']} | {r['ingest_onnx_per_s']} | "
-                           f"{r['speedup']}x | {r.get('ingest_torch_per_s', '-')} |")
+                           f"{r['plain_st_encode_per_s']} ({r.get('plain_st_per_cpu_s', '-')}) | "
+                           f"{r['ingest_onnx_per_s']} ({r.get('ingest_onnx_per_cpu_s', '-')}) | "
+                           f"{r['speedup']}x ({r.get('cpu_ratio', '-')}x) | "
+                           f"{r.get('ingest_torch_per_s', '-')} "
+                           f"({r.get('ingest_torch_per_cpu_s', '-')}) |")
         r = ingest.get("reuters") or ingest.get("bbc")
         phases = r["phases_s"][0]
         total = sum(v for k, v in phases.items() if k != "count tokens")
         share = ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in phases.items())
         out += ["", f"Where an ingest's time goes (first Reuters run): {share}.", ""]
+    if parity:
+        out += ["### ONNX and PyTorch give the same retrieval", "",
+                f"`perf_parity.py`: the {parity['passages']:,} SQuAD v1.1 dev passages and "
+                f"{parity['questions']} questions embedded by both back ends in one run: lowest "
+                f"cosine between the two vectors of a text {parity['min_cosine_passages']:.7f} "
+                f"(passages), {parity['min_cosine_questions']:.7f} (questions); dense hit@5 "
+                f"ONNX {parity['dense_hit_at_5_onnx']}, PyTorch {parity['dense_hit_at_5_torch']}.",
+                ""]
     if ask:
         out += ["### Ask at 10k, 100k, 1M passages", "",
                 "`perf_ask.py all --sizes 10000,100000,1000000`: archives built from real "
@@ -94,7 +110,8 @@ def section(notes: str) -> str:
                 f"({a.get('fts_and_empty_share', '-')}) | {pp('fts_issue4_query_cpu_ms')} | "
                 f"{rec.get('recall_at_10', '-')} / {rec.get('recall_at_50', '-')} | "
                 f"{a.get('hit_at_5', '-')} | {a.get('open_s', '-')} | "
-                f"{cold.get('cold_ask_s', {}).get('p50', '-')} | {a.get('peak_rss_mb', '-')} | "
+                f"{cold.get('cold_ask_s', {}).get('p50', '-')} "
+                f"({cold.get('cold_ask_cpu_s', {}).get('p50', '-')} CPU) | {a.get('peak_rss_mb', '-')} | "
                 f"{b.get('db_mb', '-')} | {b.get('index_mb', '-')} |")
         out.append("")
         builds = [f"{int(s):,}: store {e['build']['store_s']} s, index {e['build']['index_build_s']} s"

@@ -191,3 +191,18 @@ def test_open_of_an_index_in_step_skips_listing_ids(tmp_path, store, monkeypatch
     monkeypatch.undo()
     store.delete_article("g1", "a10")  # now it differs: listed and repaired
     assert make_index(tmp_path).open(store) == "repaired"
+
+
+def test_saving_a_mapped_index_writes_the_lists_not_the_mapping(tmp_path, store):
+    vectors = clustered_vectors(600)
+    ids = fill(store, "g1", vectors)
+    make_index(tmp_path).open(store)
+    mapped = make_index(tmp_path)
+    mapped.open(store)
+    assert mapped.mapped
+    mapped.save()  # e.g. after calibrate(); must not write an on-disk list reference
+    again = make_index(tmp_path)
+    assert again.open(store) == "loaded"
+    assert again.search(vectors[7], 1)[0][0] == ids[7]
+    assert again.calibrate(store) > 0
+    assert make_index(tmp_path).open(store) == "loaded"

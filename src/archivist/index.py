@@ -427,6 +427,9 @@ class VectorIndex:
     def save(self) -> None:
         """Atomic: write to temp files, then rename over the old ones."""
         with self._lock:
+            # a memory-mapped index must not be written as it is: faiss would serialize the
+            # mapping (an on-disk list reference), not the lists
+            self._writable()
             self.directory.mkdir(parents=True, exist_ok=True)
             unique = f"{os.getpid()}-{threading.get_ident()}"
             tmp_index = self.path.with_suffix(f".faiss.{unique}.tmp")
