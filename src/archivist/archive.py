@@ -18,6 +18,8 @@ from archivist.errors import ArchivistError, ArticleNotFound, ConfigError, ReadE
 from archivist.index import VectorIndex
 from archivist.models import AddReport, Answer, Article, ReadResult, StoredArticle
 from archivist.search import (
+    FIRST_STAGE_CENTER,
+    SCORE_CENTER,
     Ranked,
     Retrieval,
     SearchConfig,
@@ -372,7 +374,8 @@ class Archive:
         if missing:
             rows.update(self.store.passages_by_ids(missing))
         if cfg.mode == "hybrid":
-            answered = confidence(ranked.signal) >= cfg.answer_threshold
+            center = SCORE_CENTER if cfg.rerank else FIRST_STAGE_CENTER
+            answered = confidence(ranked.signal, center) >= cfg.answer_threshold
         else:  # the comparison modes keep the first rule: the best cosine on the page
             cosines = self._cosines(page_ids, retrieval.vector)
             ranked.signal = max(cosines.values(), default=0.0)

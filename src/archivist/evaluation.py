@@ -426,7 +426,7 @@ def configurations() -> dict:
 
     return {
         "hybrid (shipped)": SearchConfig(),
-        "hybrid, no sentence stage": SearchConfig(rerank=0),
+        "hybrid + sentence stage": SearchConfig(rerank=3),
         "rrf": SearchConfig(mode="rrf"),
         "bm25 (FTS5)": SearchConfig(mode="bm25"),
         "dense": SearchConfig(mode="dense"),
@@ -601,6 +601,47 @@ def format_out(result: dict) -> str:
 SECTION = "## Answer quality"
 
 
+NOTES = """\
+**Shipped default** (`SearchConfig()`, mode `hybrid`, in `Archive.ask`): FAISS top 50 and FTS5
+top 50. The FTS5 query is an OR of the question's content words without those found in more
+than 5,000 passages (the 3 rarest always stay), ranked by FTS5 without joining every match
+to its passage (the collection is checked on the best 200 only). The union is scored linearly:
+cosine, bm25 / best bm25, the share of the question's idf weight in the passage's best sentence
+and in title + heading + passage, and matched adjacent word pairs; the highlight is the
+sentence covering the most of the question. Weights: listwise softmax regression on the tune
+half (`benchmarks/quality.py --fit`). `answered`: the best passage's score at or above
+`search.FIRST_STAGE_CENTER`, fitted to answer 95% of the tune half's questions.
+
+**The sentence stage** (`SearchConfig(rerank=3)`, "hybrid + sentence stage") re-scores the
+best 3 with the best cosine among each one's 2 sentences sharing most words with the question.
+It gains about 0.01 hit@1 but costs 6 sentence encodes an ask: on this machine, under the load
+of the other jobs (load average 8-10 on 2 cores), `ask` at 74,848 passages took p50 173 ms /
+p95 404 ms with it and p50 39 ms / p95 90 ms without (200 questions, both in one process,
+alternating; a single question encode took p50 13.5 ms then, about 3 ms on an idle machine).
+So it is off by default.
+
+**Tried and lost** (measured with this benchmark): plain reciprocal-rank fusion (above); the
+two lists' ranks and title coverage as features (no gain; title coverage was fitted negative
+because every paragraph of a SQuAD article shares its title, which would not carry over to
+news); cosines of every sentence of the best 8 passages (hit@1 0.868 vs 0.867 for 2 sentences
+of the best 3, on 2,000 questions, for about 8 times the encoding); 1 sentence per passage
+(-0.006 hit@1); leaving out words found in more than 5% of passages (bm25 alone lost 0.03
+hit@1 on SQuAD, hence an absolute limit); a logistic answerability model over the best
+passage's features and the share of question words unknown to the archive (declined 0.954 of
+out-of-archive questions at 95% answered, vs 0.959 for the plain score).
+
+**Left out**: a cross-encoder re-ranker (no cross-encoder weights can be had offline here);
+neighbouring-passage context and a recency preference (each SQuAD paragraph is stored as its
+own undated article, so neither can be measured on these sets, and neither ships unmeasured);
+sentence vectors stored at ingest (about twice the embedding work of an ingest, against issue
+5's ingest target).
+
+**Dense side with distractors**: at 74,848 passages the archive's index is IVF (issue 5); on
+300 of these questions its top 10 held 0.79 of the exact top 10, and dense hit@5 was 0.68
+against 0.83 with exact search. The dense and rrf rows of the distractor table carry that loss.
+"""
+
+
 def markdown(results: dict, command: str) -> str:
     import platform
     import time
@@ -723,6 +764,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     results = evaluate(sets, args.limit, args.latency)
+    results["notes"] = [NOTES]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     if args.write:
