@@ -468,6 +468,18 @@ def feed_poll(obj: Context, as_json: bool) -> None:
         sys.exit(1)
 
 
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.pass_context
+def eval(ctx: click.Context) -> None:  # noqa: A001 - the command's name
+    """Measure answer quality on the public data sets in ../shared/data (`eval --help`)."""
+    from archivist.evaluation import main as evaluate
+
+    sys.exit(evaluate(ctx.args))
+
+
 # -- running ---------------------------------------------------------------------------------
 @cli.command()
 @click.pass_obj
