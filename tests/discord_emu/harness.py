@@ -208,6 +208,7 @@ async def running_bot(
     from archivist.archive import Archive
     from archivist.config import Limits, Settings
     from archivist.embedding import HashingEmbedder
+    from archivist.search import SearchConfig
     from bot.app import ArchivistBot
 
     saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
@@ -232,7 +233,13 @@ async def running_bot(
         allow_private_urls=allow_private_urls,  # the local test server of URL and feed tests
     )
     own_archive = archive is None
-    archive = archive or Archive(data_dir, embedder=embedder or HashingEmbedder(), limits=limits)
+    # The fake embedder's cosines are not MiniLM's, so the hybrid's `answered` calibration (fitted
+    # on the real model) means nothing here; plain fusion with its cosine rule keeps these tests
+    # about the Discord layer. Ranking is tested in test_search.py and with the real model.
+    archive = archive or Archive(
+        data_dir, embedder=embedder or HashingEmbedder(), limits=limits,
+        search_config=SearchConfig(mode="rrf"),
+    )
     bot = ArchivistBot(archive, settings, guild_ready_timeout=0.2, **bot_options)
     task = asyncio.create_task(bot.start(emu.token))
     h = Harness(emu, bot, archive, gs, admin, member)
