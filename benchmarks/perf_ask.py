@@ -52,9 +52,8 @@ def archive_dir(size: int) -> Path:
 def _pool():
     """(Article, article id, passages, vectors) for every article whose passages are cached."""
     from archivist.chunking import chunk_article, embed_text
-    from archivist.embedding import count_model_tokens
+    from archivist.embedding import count_model_tokens, default_embedder
     from archivist.evaluation import CachingEmbedder, _key
-    from archivist.embedding import default_embedder
 
     cache = CachingEmbedder(default_embedder(), CACHE / "vectors")
     matrix = cache._all()

@@ -23,8 +23,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from perf_common import cached_embedder, news_items, passage_texts, peak_rss_mb, percentiles, \
-    save_result, squad_items
+from perf_common import (
+    cached_embedder,
+    news_items,
+    passage_texts,
+    peak_rss_mb,
+    percentiles,
+    save_result,
+    squad_items,
+)
 
 
 def main() -> None:

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SEED, need
 
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
 from archivist.errors import ArticleNotFound, ConfigError, InvalidQuestion
 from archivist.models import Article, Paragraph
 from archivist.search import SearchConfig
-from conftest import SEED, need
 
 
 def art(title: str, *paras: str, **kw) -> Article:
@@ -25,13 +25,15 @@ FERRY = art(
     "three week strike by deckhands over pay and rest periods ended with an agreement.",
     "The operator said timetables would return to normal by Friday and that season tickets "
     "would be extended by three weeks to compensate regular passengers for the disruption.",
-    source="Harbour Times", date="2026-03-02",
+    source="Harbour Times",
+    date="2026-03-02",
 )
 BUDGET = art(
     "Council passes budget",
     "The city council approved a budget of 412 million euros for the coming year, with the "
     "largest increases going to school buildings, bus lanes and the renovation of the library.",
-    source="City Post", date="2025-12-15",
+    source="City Post",
+    date="2025-12-15",
 )
 
 
@@ -150,9 +152,22 @@ def test_index_missing_rows_are_repaired_at_open(fake_archive):
 
 @pytest.mark.parametrize(
     "question",
-    ['"unbalanced', "ferry*", "-ferry", "ferry AND(", "NEAR(ferry strike)", "ferry OR",
-     "title:ferry", "^ferry", "ferry + strike", "'; DROP TABLE articles; --", "ferry\x00strike",
-     "💥 ferry", "паром забастовка", "渡轮罢工"],
+    [
+        '"unbalanced',
+        "ferry*",
+        "-ferry",
+        "ferry AND(",
+        "NEAR(ferry strike)",
+        "ferry OR",
+        "title:ferry",
+        "^ferry",
+        "ferry + strike",
+        "'; DROP TABLE articles; --",
+        "ferry\x00strike",
+        "💥 ferry",
+        "паром забастовка",
+        "渡轮罢工",
+    ],
 )
 def test_fts_syntax_in_questions_never_raises(fake_archive, question):
     fake_archive.add_articles([("a", FERRY)], collection="g1")
@@ -161,8 +176,10 @@ def test_fts_syntax_in_questions_never_raises(fake_archive, question):
     assert fake_archive.stats(collection="g1")["articles"] == 1
 
 
-@pytest.mark.parametrize("question, reason", [("", "empty"), ("   ", "empty"),
-                                             ("?!?...", "no words"), ("x" * 10_000, "limit")])
+@pytest.mark.parametrize(
+    "question, reason",
+    [("", "empty"), ("   ", "empty"), ("?!?...", "no words"), ("x" * 10_000, "limit")],
+)
 def test_bad_questions_get_clear_errors(fake_archive, question, reason):
     with pytest.raises(InvalidQuestion, match=reason):
         fake_archive.ask(question, collection="g1")
@@ -170,15 +187,20 @@ def test_bad_questions_get_clear_errors(fake_archive, question, reason):
 
 def test_source_and_since_filters(fake_archive):
     fake_archive.add_articles([("a", FERRY), ("b", BUDGET)], collection="g1")
-    hits = fake_archive.ask("ferry budget council harbour", collection="g1", source="city post").hits
+    hits = fake_archive.ask(
+        "ferry budget council harbour", collection="g1", source="city post"
+    ).hits
     assert hits and {h.source for h in hits} == {"City Post"}
-    hits = fake_archive.ask("ferry budget council harbour", collection="g1", since="2026-01-01").hits
+    hits = fake_archive.ask(
+        "ferry budget council harbour", collection="g1", since="2026-01-01"
+    ).hits
     assert hits and {h.title for h in hits} == {FERRY.title}
 
 
 def test_answered_threshold(tmp_path):
-    archive = Archive(tmp_path, embedder=HashingEmbedder(),
-                      search_config=SearchConfig(answer_threshold=0.99))
+    archive = Archive(
+        tmp_path, embedder=HashingEmbedder(), search_config=SearchConfig(answer_threshold=0.99)
+    )
     archive.add_articles([("a", FERRY)], collection="g")
     answer = archive.ask("ferry", collection="g")
     assert answer.hits and answer.answered is False
@@ -202,7 +224,9 @@ def test_add_paths_reports_every_bad_input(fake_archive, tmp_path):
     (folder / "sub" / "seed.txt").write_bytes(need(SEED).read_bytes())
     report = fake_archive.add_paths([folder, tmp_path / "missing.txt"], collection="g")
     assert sorted(a["title"] for a in report.added) == [
-        "Good title", "Lavrov sees China as a partner against the West"]
+        "Good title",
+        "Lavrov sees China as a partner against the West",
+    ]
     errors = {f["path"].rsplit("/", 1)[-1]: f["error"] for f in report.failed}
     assert errors["empty.txt"] == "the file is empty"
     assert "unsupported format '.png'" in errors["pic.png"]

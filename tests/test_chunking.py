@@ -10,8 +10,15 @@ def words(n: int, word: str = "word") -> str:
 
 
 def test_short_paragraphs_merge_with_the_next_under_the_same_heading():
-    article = Article("T", (Paragraph("Short one."), Paragraph(words(40)),
-                            Paragraph("Tiny.", heading="H"), Paragraph(words(30), heading="H")))
+    article = Article(
+        "T",
+        (
+            Paragraph("Short one."),
+            Paragraph(words(40)),
+            Paragraph("Tiny.", heading="H"),
+            Paragraph(words(30), heading="H"),
+        ),
+    )
     passages = chunk_article(article, count_model_tokens)
     assert [p.text.split()[0] for p in passages] == ["Short", "Tiny."]
     assert [p.heading for p in passages] == [None, "H"]
@@ -25,7 +32,9 @@ def test_trailing_short_paragraph_joins_the_previous():
 
 
 def test_long_paragraph_split_at_sentences_within_the_window():
-    sentences = [f"Sentence number {i} talks about the harbour and its many ferries." for i in range(80)]
+    sentences = [
+        f"Sentence number {i} talks about the harbour and its many ferries." for i in range(80)
+    ]
     article = Article("A title of some length", (Paragraph(" ".join(sentences)),))
     passages = chunk_article(article, count_model_tokens)
     assert len(passages) > 2
@@ -45,6 +54,9 @@ def test_huge_single_line_is_split_without_losing_words():
 def test_split_sentences_keeps_abbreviations():
     text = "Mr. Smith went to Washington. The U.S. economy grew 3.5% in May. “Fine,” he said! Next?"
     assert split_sentences(text) == [
-        "Mr. Smith went to Washington.", "The U.S. economy grew 3.5% in May.",
-        "“Fine,” he said!", "Next?"]
+        "Mr. Smith went to Washington.",
+        "The U.S. economy grew 3.5% in May.",
+        "“Fine,” he said!",
+        "Next?",
+    ]
     assert MIN_WORDS > 5

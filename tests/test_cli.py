@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import SAMPLES, SEED, need
 
 from archivist.cli import cli
-from conftest import SAMPLES, SEED, need
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +18,9 @@ def run(tmp_path, real_embedder):
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None):
-        return runner.invoke(cli, ["--data-dir", str(tmp_path / "d"), *args], input=input,
-                             catch_exceptions=False)
+        return runner.invoke(
+            cli, ["--data-dir", str(tmp_path / "d"), *args], input=input, catch_exceptions=False
+        )
 
     return invoke
 
@@ -37,11 +38,19 @@ def test_ingest_json_shape_and_exit_codes(run, tmp_path):
     assert result.exit_code == 1
     out = json.loads(result.output)
     assert len(out["added"]) == 1
-    assert out["duplicates"] == [{"origin": str(need(SEED)), "title": "Lavrov sees China as a partner "
-                                  "against the West", "existing_id": json.loads(
-                                      run("list", "--json").output)[-1]["id"]}]
-    assert out["failed"] == [{"path": f"{bad}:2", "error": "not valid JSON (Expecting property "
-                              "name enclosed in double quotes)"}]
+    assert out["duplicates"] == [
+        {
+            "origin": str(need(SEED)),
+            "title": "Lavrov sees China as a partner against the West",
+            "existing_id": json.loads(run("list", "--json").output)[-1]["id"],
+        }
+    ]
+    assert out["failed"] == [
+        {
+            "path": f"{bad}:2",
+            "error": "not valid JSON (Expecting property name enclosed in double quotes)",
+        }
+    ]
 
 
 def test_ingest_usage_errors_exit_2(run):
@@ -62,8 +71,16 @@ def test_list_show_ask_delete_stats(run):
     run("ingest", str(SAMPLES))
     listed = json.loads(run("list", "--json", "--limit", "3").output)
     assert len(listed) == 3
-    assert set(listed[0]) == {"id", "title", "source", "date", "category", "url", "added_at",
-                              "passages"}
+    assert set(listed[0]) == {
+        "id",
+        "title",
+        "source",
+        "date",
+        "category",
+        "url",
+        "added_at",
+        "passages",
+    }
     article_id = listed[0]["id"]
     shown = json.loads(run("show", article_id, "--json").output)
     assert set(shown) == {"id", "title", "source", "date", "category", "url", "passages"}
@@ -73,8 +90,17 @@ def test_list_show_ask_delete_stats(run):
     result = run("ask", "When did the Ley Bridge in Harwick reopen?", "--k", "2", "--json")
     answer = json.loads(result.output)
     assert answer["answered"] is True and len(answer["hits"]) == 2
-    assert {"article_id", "title", "source", "date", "url", "passage", "heading", "position",
-            "score"} <= set(answer["hits"][0])
+    assert {
+        "article_id",
+        "title",
+        "source",
+        "date",
+        "url",
+        "passage",
+        "heading",
+        "position",
+        "score",
+    } <= set(answer["hits"][0])
     assert "12 September 2026" in answer["hits"][0]["passage"]
 
     stats = json.loads(run("stats", "--json").output)
@@ -90,12 +116,17 @@ def test_list_show_ask_delete_stats(run):
 def test_ask_questions_file_one_line_per_question(run, tmp_path):
     run("ingest", str(SAMPLES))
     questions = tmp_path / "q.txt"
-    questions.write_text("How high did the river Aller rise in Brenning?\n\nWho won the cup final?\n")
+    questions.write_text(
+        "How high did the river Aller rise in Brenning?\n\nWho won the cup final?\n"
+    )
     result = run("ask", "--questions", str(questions), "--json")
     assert result.exit_code == 0
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert [r["question"] for r in lines] == ["How high did the river Aller rise in Brenning?", "",
-                                              "Who won the cup final?"]
+    assert [r["question"] for r in lines] == [
+        "How high did the river Aller rise in Brenning?",
+        "",
+        "Who won the cup final?",
+    ]
     assert "error" in lines[1] and lines[1]["hits"] == []
     assert any("5.82 metres" in hit["passage"] for hit in lines[0]["hits"])
 

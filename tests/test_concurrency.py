@@ -11,12 +11,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
 from archivist.maintenance import check
 from archivist.models import Article, Paragraph
-from conftest import ROOT
 
 TOPICS = ["harbour", "railway", "museum", "election", "vineyard", "glacier", "stadium", "bakery"]
 
@@ -26,12 +26,16 @@ def synthetic(n: int, tag: str) -> list[tuple[str, Article]]:
     for i in range(n):
         topic = TOPICS[i % len(TOPICS)]
         paras = tuple(
-            Paragraph(f"Report {tag}-{i} part {j}: the {topic} committee met on day {i} and "
-                      f"agreed measure {j * 7 + i} after a debate about the {topic} budget, the "
-                      f"schedule for {tag} and the views of {i % 13} local residents.")
+            Paragraph(
+                f"Report {tag}-{i} part {j}: the {topic} committee met on day {i} and "
+                f"agreed measure {j * 7 + i} after a debate about the {topic} budget, the "
+                f"schedule for {tag} and the views of {i % 13} local residents."
+            )
             for j in range(3)
         )
-        out.append((f"{tag}-{i}", Article(title=f"{topic.title()} news {tag} {i}", paragraphs=paras)))
+        out.append(
+            (f"{tag}-{i}", Article(title=f"{topic.title()} news {tag} {i}", paragraphs=paras))
+        )
     return out
 
 
@@ -87,9 +91,20 @@ def test_two_ingest_processes_and_asks_at_once(tmp_path, real_embedder):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "archivist.cli", "--data-dir", str(data_dir), "ingest",
-             str(write_folder(tmp_path / tag, tag, 150)), "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "archivist.cli",
+                "--data-dir",
+                str(data_dir),
+                "ingest",
+                str(write_folder(tmp_path / tag, tag, 150)),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=ROOT,
         )
         for tag in ("p1", "p2")
     ]

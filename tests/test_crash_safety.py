@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SHARED_DATA, need
 
 from archivist.readers import read_path
 from archivist.store import content_hash
-from conftest import ROOT, SHARED_DATA, need
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,11 @@ def archivist(data_dir: Path, *args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.Popen(
         [sys.executable, "-m", "archivist.cli", "--data-dir", str(data_dir), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT, **kwargs,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+        **kwargs,
     )
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import SEED, need
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archivist.cli import cli
 from archivist.errors import InvalidQuestion
 from archivist.maintenance import check
-from conftest import SEED, need
 
 
 def zip_bytes(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
@@ -43,14 +43,16 @@ def hostile_files(folder: Path) -> dict[str, bytes]:
         "long-line.txt": b"A long line\n\n" + b"word " * 600_000,
         "utf16-no-bom.txt": "A title\n\nSome text.".encode("utf-16-le"),
         "nested.html": b"<html><body>" + b"<div>" * 100_000 + b"x" + b"</div>" * 100_000,
-        "script-only.html": b"<html><head><script>" + b"var a=1;" * 5000 + b"</script></head></html>",
+        "script-only.html": b"<html><head><script>"
+        + b"var a=1;" * 5000
+        + b"</script></head></html>",
         "broken.pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer<<>>\n%%EOF",
         "bomb.zip": zip_bytes({"big.txt": b"A title\n\n" + b"a" * 300_000_000}),
         "slip.zip": zip_bytes({"../../x.txt": b"Escaped title\n\nA paragraph that is fine."}),
         "shape.json": json.dumps({"articles": "nope", "title": 5}).encode(),
         "list-of-numbers.json": b"[1, 2, 3]",
         "broken-lines.jsonl": b'{"title": "Kept", "paragraphs": ["A kept paragraph of text."]}\n'
-                              b"{broken\n[]\n\"str\"\n",
+        b'{broken\n[]\n"str"\n',
         "deep.json": b"[" * 100_000 + b"]" * 100_000,
         "image.png": b"\x89PNG\r\n\x1a\n" + b"\x00" * 100,
         "noext": b"plain text without an extension",
@@ -99,7 +101,9 @@ def test_hostile_corpus_through_the_cli_prints_no_traceback(tmp_path, real_embed
     assert all(str(folder) in line for line in failed_lines)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(max_size=300))
 def test_any_question_is_answered_or_refused_clearly(fake_archive, question):
     if not fake_archive.count(collection="g"):
@@ -114,8 +118,18 @@ def test_any_question_is_answered_or_refused_clearly(fake_archive, question):
 
 @pytest.mark.parametrize(
     "question",
-    ["x" * 10_000, "?!?!", "🙂🙂🙂", "Что сказал Лавров?", "拉夫罗夫说了什么", "NEAR(a b) AND c*",
-     '"', "-", "a" * 2000, "\x00\x01\x02 what?"],
+    [
+        "x" * 10_000,
+        "?!?!",
+        "🙂🙂🙂",
+        "Что сказал Лавров?",
+        "拉夫罗夫说了什么",
+        "NEAR(a b) AND c*",
+        '"',
+        "-",
+        "a" * 2000,
+        "\x00\x01\x02 what?",
+    ],
 )
 def test_odd_questions(fake_archive, question):
     fake_archive.add_paths([need(SEED)], collection="g")

@@ -9,8 +9,8 @@ import pytest
 
 from archivist import index as index_module
 from archivist.index import FLAT, VectorIndex
-from archivist.store import NewArticle, Store
 from archivist.models import Article, Paragraph, Passage
+from archivist.store import NewArticle, Store
 
 DIM = 32
 

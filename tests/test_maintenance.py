@@ -6,12 +6,12 @@ import io
 import json
 
 import pytest
+from conftest import SAMPLES, SEED, need
 
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
 from archivist.maintenance import backup, check, export_jsonl
 from archivist.readers import read_bytes
-from conftest import SAMPLES, SEED, need
 
 
 @pytest.fixture
@@ -31,9 +31,13 @@ def test_check_passes_on_a_healthy_archive(filled):
 def test_check_finds_and_repairs_damage(filled):
     store = filled.store
     with store.transaction() as db:
-        first, second = [r[0] for r in db.execute("SELECT id FROM passages WHERE collection='g1' LIMIT 2")]
+        first, second = [
+            r[0] for r in db.execute("SELECT id FROM passages WHERE collection='g1' LIMIT 2")
+        ]
         db.execute("DELETE FROM passages_fts WHERE rowid = ?", [first])
-        db.execute("INSERT INTO passages_fts (rowid, title, heading, text) VALUES (999999, 'x', '', 'y')")
+        db.execute(
+            "INSERT INTO passages_fts (rowid, title, heading, text) VALUES (999999, 'x', '', 'y')"
+        )
     filled.index("g1").remove([second])
     filled.index("g1").save()
     data_dir = filled.data_dir

@@ -3,10 +3,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import SHARED_DATA, need
 
 from archivist.errors import ReadError
 from archivist.readers import read_bytes, read_path
-from conftest import SHARED_DATA, need
 
 
 def _jsonl(*lines: str) -> bytes:

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SEED, SHARED_DATA, need
 
 from archivist.errors import ReadError, UnsupportedFormat
 from archivist.readers import read_bytes, read_path
 from archivist.readers.text import parse_text
-from conftest import SEED, SHARED_DATA, need
 
 
 def _article(path):

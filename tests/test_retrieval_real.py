@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import SAMPLES, SEED, need
 
 pytestmark = pytest.mark.slow
@@ -58,6 +57,7 @@ def test_sample_questions_top3(real_archive):
 
 def test_unrelated_question_declined(real_archive):
     real_archive.add_paths([SAMPLES], collection="g")
-    answer = real_archive.ask("What is the recipe for a good sourdough bread starter?",
-                              collection="g")
+    answer = real_archive.ask(
+        "What is the recipe for a good sourdough bread starter?", collection="g"
+    )
     assert answer.answered is False

@@ -143,7 +143,9 @@ class Archive:
         for raw in paths:
             path = Path(raw)
             if path.is_dir():
-                found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+                found = sorted(
+                    p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                )
                 files.extend(found)
                 if not found:
                     report.failed.append({"path": str(path), "error": "the folder has no files"})
@@ -178,7 +180,10 @@ class Archive:
 
     def _store_read(self, result, collection, source, added_by, progress) -> AddReport:
         report = self.add_articles(
-            result.articles, collection=collection, source=source, added_by=added_by,
+            result.articles,
+            collection=collection,
+            source=source,
+            added_by=added_by,
             progress=progress,
         )
         report.failed[:0] = [{"path": f.origin, "error": f.error} for f in result.failures]
@@ -212,10 +217,12 @@ class Archive:
                 continue
             article_id = article.id or digest[:12]
             if article_id in seen_ids or self.store.id_taken(collection, article_id):
-                report.failed.append({
-                    "path": origin,
-                    "error": f"id {article_id!r} is already used by another article",
-                })
+                report.failed.append(
+                    {
+                        "path": origin,
+                        "error": f"id {article_id!r} is already used by another article",
+                    }
+                )
                 continue
             seen_hashes[digest] = article_id
             seen_ids.add(article_id)
@@ -229,15 +236,23 @@ class Archive:
             for start in range(0, len(pending), EMBED_BATCH_ARTICLES):
                 batch = []
                 chunked = []
-                for origin, article, article_id, digest in pending[start : start + EMBED_BATCH_ARTICLES]:
+                for origin, article, article_id, digest in pending[
+                    start : start + EMBED_BATCH_ARTICLES
+                ]:
                     passages = chunk_article(article, self.embedder.count_tokens)
                     if not passages:
                         report.failed.append({"path": origin, "error": "the article has no text"})
                         continue
                     if len(passages) > self.limits.max_passages_per_article:
-                        report.failed.append({"path": origin, "error": (
-                            f"the article is too long: {len(passages):,} passages, over the "
-                            f"limit of {self.limits.max_passages_per_article:,}")})
+                        report.failed.append(
+                            {
+                                "path": origin,
+                                "error": (
+                                    f"the article is too long: {len(passages):,} passages, over the "
+                                    f"limit of {self.limits.max_passages_per_article:,}"
+                                ),
+                            }
+                        )
                         continue
                     chunked.append((origin, article, article_id, digest, passages))
                 texts = [
@@ -248,8 +263,16 @@ class Archive:
                 vectors = self.embedder.encode(texts)
                 offset = 0
                 for origin, article, article_id, digest, passages in chunked:
-                    batch.append(NewArticle(article, article_id, digest, passages,
-                                            vectors[offset : offset + len(passages)], origin))
+                    batch.append(
+                        NewArticle(
+                            article,
+                            article_id,
+                            digest,
+                            passages,
+                            vectors[offset : offset + len(passages)],
+                            origin,
+                        )
+                    )
                     offset += len(passages)
                 stored, generations = self.store.insert_articles(collection, batch, added_by)
                 for item, ids in stored:
@@ -359,7 +382,11 @@ class Archive:
         return self._ranked_answer(retrieval, k, offset, cfg)[0]
 
     def _ranked_answer(
-        self, retrieval: Retrieval, k: int, offset: int, cfg: SearchConfig,
+        self,
+        retrieval: Retrieval,
+        k: int,
+        offset: int,
+        cfg: SearchConfig,
         highlight: int | None = None,
     ) -> tuple[Answer, Ranked]:
         """The answer, and the ranking it came from; `highlight` limits how many hits get a
@@ -403,7 +430,9 @@ class Archive:
         start = 0
         for sentences in per_passage:
             scores = sentence_scores(
-                retrieval.vector, retrieval.terms, sentences,
+                retrieval.vector,
+                retrieval.terms,
+                sentences,
                 vectors[start : start + len(sentences)],
             )
             out.append(sentences[int(np.argmax(scores))] if sentences else None)

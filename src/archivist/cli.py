@@ -101,8 +101,13 @@ def ingest(obj: Context, paths: tuple[str, ...], source: str | None, as_json: bo
     files = [p for p in paths if p not in urls]
     progress, finish = _progress_bar(enabled=not as_json and sys.stderr.isatty())
     try:
-        report = archive.add_paths(files, collection=DEFAULT_COLLECTION, source=source,
-                                   progress=progress) if files else None
+        report = (
+            archive.add_paths(
+                files, collection=DEFAULT_COLLECTION, source=source, progress=progress
+            )
+            if files
+            else None
+        )
         for url in urls:
             url_report = _ingest_url(archive, url, source)
             if report is None:
@@ -115,18 +120,23 @@ def ingest(obj: Context, paths: tuple[str, ...], source: str | None, as_json: bo
     if as_json:
         _echo_json(report.to_json())
     else:
-        for item in report.added:
-            click.echo(f"added      {item['id']}  {item['title']}")
-        for item in report.duplicates:
-            click.echo(f"duplicate  {item['origin']}  (already stored as {item['existing_id']})")
-        for item in report.failed:
-            click.echo(f"failed     {item['path']}: {item['error']}", err=True)
-        click.echo(
-            f"{len(report.added)} added, {len(report.duplicates)} duplicates, "
-            f"{len(report.failed)} failed"
-        )
+        _print_report(report)
     if report.failed:
         sys.exit(1)
+
+
+def _print_report(report, label: str = "") -> None:
+    """An AddReport as text: a line an article, then the counts."""
+    for item in report.added:
+        click.echo(f"added      {item['id']}  {item['title']}")
+    for item in report.duplicates:
+        click.echo(f"duplicate  {item['origin']}  (already stored as {item['existing_id']})")
+    for item in report.failed:
+        click.echo(f"failed     {item['path']}: {item['error']}", err=True)
+    click.echo(
+        f"{label}{len(report.added)} added, {len(report.duplicates)} duplicates, "
+        f"{len(report.failed)} failed"
+    )
 
 
 def _ingest_url(archive, url: str, source: str | None):
@@ -187,12 +197,20 @@ def show(obj: Context, article_id: str, as_json: bool) -> None:
     """One article with its passages."""
     a = obj.archive.get(article_id, collection=DEFAULT_COLLECTION)
     if as_json:
-        _echo_json({
-            "id": a.id, "title": a.title, "source": a.source, "date": a.date,
-            "category": a.category, "url": a.url,
-            "passages": [{"position": p.position, "heading": p.heading, "text": p.text}
-                         for p in a.passages],
-        })
+        _echo_json(
+            {
+                "id": a.id,
+                "title": a.title,
+                "source": a.source,
+                "date": a.date,
+                "category": a.category,
+                "url": a.url,
+                "passages": [
+                    {"position": p.position, "heading": p.heading, "text": p.text}
+                    for p in a.passages
+                ],
+            }
+        )
         return
     click.echo(click.style(a.title, bold=True))
     meta = " · ".join(x for x in (a.source, a.date, a.category, a.url) if x)
@@ -209,17 +227,29 @@ def show(obj: Context, article_id: str, as_json: bool) -> None:
 # -- ask -------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("question", required=False)
-@click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 50),
-              help="How many passages.")
+@click.option(
+    "--k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="How many passages."
+)
 @click.option("--source", help="Only articles from this source.")
 @click.option("--since", help="Only articles dated on or after this day (YYYY-MM-DD).")
-@click.option("--questions", "questions_file", type=click.File("r", encoding="utf-8"),
-              help="Ask every line of this file ('-' for stdin); one JSON result a line.")
+@click.option(
+    "--questions",
+    "questions_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Ask every line of this file ('-' for stdin); one JSON result a line.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @guarded
-def ask(obj: Context, question: str | None, k: int, source: str | None, since: str | None,
-        questions_file, as_json: bool) -> None:
+def ask(
+    obj: Context,
+    question: str | None,
+    k: int,
+    source: str | None,
+    since: str | None,
+    questions_file,
+    as_json: bool,
+) -> None:
     """Answer a question from the stored articles."""
     if (question is None) == (questions_file is None):
         raise click.UsageError("give a QUESTION or --questions FILE (not both)")
@@ -228,8 +258,9 @@ def ask(obj: Context, question: str | None, k: int, source: str | None, since: s
         for line in questions_file:
             line = line.rstrip("\n")
             try:
-                result = archive.ask(line, k, collection=DEFAULT_COLLECTION, source=source,
-                                     since=since).to_json()
+                result = archive.ask(
+                    line, k, collection=DEFAULT_COLLECTION, source=source, since=since
+                ).to_json()
             except ArchivistError as exc:  # one bad line must not stop the batch
                 result = {"question": line, "answered": False, "hits": [], "error": str(exc)}
             if as_json:
@@ -381,16 +412,7 @@ def _feed_line(f) -> str:
 
 
 def _print_feed_report(f, report) -> None:
-    for item in report.added:
-        click.echo(f"added      {item['id']}  {item['title']}")
-    for item in report.duplicates:
-        click.echo(f"duplicate  {item['origin']}  (already stored as {item['existing_id']})")
-    for item in report.failed:
-        click.echo(f"failed     {item['path']}: {item['error']}", err=True)
-    click.echo(
-        f"{f.name}: {len(report.added)} added, {len(report.duplicates)} duplicates, "
-        f"{len(report.failed)} failed"
-    )
+    _print_report(report, label=f"{f.name}: ")
 
 
 @feed.command("add")
@@ -404,7 +426,10 @@ def feed_add(obj: Context, url: str, name: str | None, as_json: bool) -> None:
     from archivist.feeds import add_feed
 
     f, report = add_feed(
-        obj.archive, url, collection=DEFAULT_COLLECTION, name=name,
+        obj.archive,
+        url,
+        collection=DEFAULT_COLLECTION,
+        name=name,
         allow_private=obj.settings.allow_private_urls,
     )
     if as_json:
@@ -507,8 +532,10 @@ def start(ctx: click.Context) -> None:
     if not marker.exists() and settings.samples_dir.is_dir():
         click.echo(f"Adding the sample articles in {settings.samples_dir} ...")
         report = obj.archive.add_paths([settings.samples_dir], collection=DEFAULT_COLLECTION)
-        click.echo(f"{len(report.added)} added, {len(report.duplicates)} already there, "
-                   f"{len(report.failed)} failed")
+        click.echo(
+            f"{len(report.added)} added, {len(report.duplicates)} already there, "
+            f"{len(report.failed)} failed"
+        )
         for item in report.failed:
             click.echo(f"failed     {item['path']}: {item['error']}", err=True)
         marker.parent.mkdir(parents=True, exist_ok=True)

@@ -128,16 +128,7 @@ class FeedTable:
         done = {r[0] for r in self.store.db.execute("SELECT name FROM _migrations").fetchall()}
         if all(m.__name__ in done for m in FEED_MIGRATIONS):
             return
-        with self.store.transaction() as db:
-            done = {r[0] for r in db.execute("SELECT name FROM _migrations").fetchall()}
-            for migration in FEED_MIGRATIONS:
-                if migration.__name__ not in done:
-                    log.info("applying migration %s", migration.__name__)
-                    migration(db)
-                    db.execute(
-                        "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                        [migration.__name__, now_iso()],
-                    )
+        self.store.apply_migrations(FEED_MIGRATIONS)
 
     def _query(self, where: str, params: Sequence[Any]) -> list[Feed]:
         rows = self.store.db.execute(

@@ -33,8 +33,12 @@ class CheckReport:
         return not self.problems
 
     def to_json(self) -> dict:
-        return {"ok": self.ok, "problems": self.problems, "collections": self.collections,
-                "repaired": self.repaired}
+        return {
+            "ok": self.ok,
+            "problems": self.problems,
+            "collections": self.collections,
+            "repaired": self.repaired,
+        }
 
 
 def check(archive: Archive, repair: bool = False) -> CheckReport:
@@ -87,11 +91,17 @@ def check(archive: Archive, repair: bool = False) -> CheckReport:
             "fts": int(len(fts)),
         }
         if len(missing_index):
-            report.problems.append(f"{collection}: {len(missing_index)} passages missing from the index")
+            report.problems.append(
+                f"{collection}: {len(missing_index)} passages missing from the index"
+            )
         if len(extra_index):
-            report.problems.append(f"{collection}: {len(extra_index)} index entries have no passage")
+            report.problems.append(
+                f"{collection}: {len(extra_index)} index entries have no passage"
+            )
         if len(missing_fts):
-            report.problems.append(f"{collection}: {len(missing_fts)} passages missing from full-text search")
+            report.problems.append(
+                f"{collection}: {len(missing_fts)} passages missing from full-text search"
+            )
 
     if repair and report.problems:
         _repair(archive, [int(i) for i in fts_extra], bool(orphans))
@@ -146,11 +156,15 @@ def export_records(archive: Archive, collection: str) -> Iterator[dict]:
         if a is None:  # deleted while exporting
             continue
         record = {
-            "id": a.id, "title": a.title, "source": a.source, "date": a.date, "url": a.url,
-            "category": a.category, "agency": a.agency,
+            "id": a.id,
+            "title": a.title,
+            "source": a.source,
+            "date": a.date,
+            "url": a.url,
+            "category": a.category,
+            "agency": a.agency,
             "paragraphs": [
-                {"text": p.text, "heading": p.heading} if p.heading else p.text
-                for p in a.passages
+                {"text": p.text, "heading": p.heading} if p.heading else p.text for p in a.passages
             ],
         }
         yield {k: v for k, v in record.items() if v is not None}

@@ -181,10 +181,18 @@ class Store:
             self._local.db = None
 
     def _migrate(self) -> None:
+        self.apply_migrations(MIGRATIONS)
+
+    def apply_migrations(
+        self, migrations: Sequence[Callable[[sqlite_utils.Database], None]]
+    ) -> None:
+        """Run, in one transaction, the numbered migrations not yet recorded in `_migrations`."""
         with self.transaction() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+            )
             done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
-            for migration in MIGRATIONS:
+            for migration in migrations:
                 if migration.__name__ not in done:
                     log.info("applying migration %s", migration.__name__)
                     migration(db)
@@ -224,7 +232,8 @@ class Store:
 
     def find_duplicate(self, collection: str, digest: str) -> str | None:
         row = self.db.execute(
-            "SELECT id FROM articles WHERE collection = ? AND content_hash = ?", [collection, digest]
+            "SELECT id FROM articles WHERE collection = ? AND content_hash = ?",
+            [collection, digest],
         ).fetchone()
         return row[0] if row else None
 
@@ -250,8 +259,19 @@ class Store:
                 cursor = db.execute(
                     "INSERT INTO articles (id, collection, title, source, url, date, category, agency,"
                     " content_hash, added_at, added_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    [item.article_id, collection, a.title, a.source, a.url, a.date, a.category,
-                     a.agency, item.content_hash, added_at, added_by],
+                    [
+                        item.article_id,
+                        collection,
+                        a.title,
+                        a.source,
+                        a.url,
+                        a.date,
+                        a.category,
+                        a.agency,
+                        item.content_hash,
+                        added_at,
+                        added_by,
+                    ],
                 )
                 article_pk = cursor.lastrowid
                 ids = []
@@ -259,8 +279,14 @@ class Store:
                     cursor = db.execute(
                         "INSERT INTO passages (article, collection, position, heading, text, vector)"
                         " VALUES (?,?,?,?,?,?)",
-                        [article_pk, collection, passage.position, passage.heading, passage.text,
-                         np.asarray(vector, dtype=np.float32).tobytes()],
+                        [
+                            article_pk,
+                            collection,
+                            passage.position,
+                            passage.heading,
+                            passage.text,
+                            np.asarray(vector, dtype=np.float32).tobytes(),
+                        ],
                     )
                     ids.append(cursor.lastrowid)
                     db.execute(
@@ -515,5 +541,9 @@ class Store:
         sources = self.db.execute(
             f"SELECT count(DISTINCT source) FROM articles {where}", params
         ).fetchone()[0]
-        return {"articles": articles, "passages": passages, "sources": sources,
-                "last_added_at": last}
+        return {
+            "articles": articles,
+            "passages": passages,
+            "sources": sources,
+            "last_added_at": last,
+        }

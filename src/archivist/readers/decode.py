@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import unicodedata
 
-
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
 
 

@@ -100,7 +100,9 @@ def article_from_record(record: Any, limits: Limits | None = None) -> Article:
     """Validate one JSON object as an article (raises ValueError with the reason)."""
     limits = limits or Limits()
     if not isinstance(record, dict):
-        raise ValueError(f"expected an object with a title and paragraphs, got {type(record).__name__}")
+        raise ValueError(
+            f"expected an object with a title and paragraphs, got {type(record).__name__}"
+        )
     title = _clean_string(record.get("title"), "title")
     if not title:
         raise ValueError("missing 'title'")

@@ -110,9 +110,7 @@ def parse_text(text: str, origin: str = "<text>") -> Article:
     match = _KICKER.match(first)
     if match:
         kicker, headline = match["kicker"].strip(), match["rest"].strip()
-        header_lines = {
-            line.lower() for block in body_blocks[:3] for line in block
-        }
+        header_lines = {line.lower() for block in body_blocks[:3] for line in block}
         # Only a kicker when the layout confirms it: the kicker alone or the headline repeated.
         if kicker.lower() in header_lines or headline.lower() in header_lines:
             title, category = headline, kicker.lower()
