@@ -64,6 +64,10 @@ class ArchivistBot(commands.AutoShardedBot):
         intents.presences = False
         intents.members = False
         configure_endpoints(settings)
+        if settings.shard_count is not None:  # one of several processes (docs/scaling.md)
+            options.setdefault("shard_count", settings.shard_count)
+            if settings.shard_ids is not None:
+                options.setdefault("shard_ids", list(settings.shard_ids))
         super().__init__(
             command_prefix=commands.when_mentioned,  # no prefix commands; mentions are questions
             help_command=None,

@@ -42,6 +42,9 @@ class Settings:
     # Lets URL fetching (ingest, /upload url:, feeds) reach private and loopback addresses.
     # For tests against a local server only: never turn it on for a public bot.
     allow_private_urls: bool = False
+    # Several bot processes: each runs `shard_ids` of `shard_count` shards (docs/scaling.md).
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     @property
     def store_dir(self) -> Path:
@@ -115,4 +118,30 @@ def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) ->
         log_level=env.get("ARCHIVIST_LOG_LEVEL", "INFO"),
         feed_interval_min=_minutes_env(env, "ARCHIVIST_FEED_INTERVAL_MIN", 30.0),
         allow_private_urls=_bool_env(env, "ARCHIVIST_ALLOW_PRIVATE_URLS"),
+        **_shards(env),
     )
+
+
+def _shards(env: dict[str, str]) -> dict:
+    """ARCHIVIST_SHARD_COUNT and ARCHIVIST_SHARD_IDS ("0,1" or "0-3"), checked together."""
+    count = _int_env(env, "ARCHIVIST_SHARD_COUNT")
+    raw = (env.get("ARCHIVIST_SHARD_IDS") or "").strip()
+    if not raw:
+        if count is not None and count < 1:
+            raise ConfigError("ARCHIVIST_SHARD_COUNT must be at least 1")
+        return {"shard_count": count, "shard_ids": None}
+    if count is None:
+        raise ConfigError("ARCHIVIST_SHARD_IDS needs ARCHIVIST_SHARD_COUNT (the total of shards)")
+    ids: list[int] = []
+    try:
+        for part in raw.split(","):
+            first, _, last = part.strip().partition("-")
+            ids.extend(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise ConfigError(f"ARCHIVIST_SHARD_IDS must look like 0,1 or 0-3, got {raw!r}") from None
+    bad = [i for i in ids if not 0 <= i < count]
+    if bad or not ids:
+        raise ConfigError(
+            f"ARCHIVIST_SHARD_IDS {raw!r} must name shards from 0 to {count - 1}"
+        )
+    return {"shard_count": count, "shard_ids": tuple(sorted(set(ids)))}
