@@ -11,18 +11,10 @@ def run(coro):
     return asyncio.run(coro)
 
 
-async def _seed(h, items, guild=None):
-    rec = await h.command(
-        "upload", {"file": articles_json(items)}, admin=True, guild=guild or h.guild
-    )
-    await h.wait_final(rec, "Added")
-    return rec
-
-
 def test_ask_answers_with_buttons_more_results_and_article(tmp_path):
     async def scenario():
         async with running_bot(tmp_path) as h:
-            await _seed(h, [article(t) for t in ("harbour", "library", "wind", "school", "flood")])
+            await h.seed([article(t) for t in ("harbour", "library", "wind", "school", "flood")])
             rec = await h.command(
                 "ask", {"question": "When will the library open on Sundays?", "count": 2}
             )
@@ -53,7 +45,7 @@ def test_ask_nothing_relevant_empty_archive_dm_and_cooldown(tmp_path):
         async with running_bot(tmp_path, ask_cooldown=(2, 60.0)) as h:
             empty = await h.command("ask", {"question": "Anything about ferries?"})
             assert "archive is empty" in message_text(empty.original)
-            await _seed(h, [article("harbour"), article("library")])
+            await h.seed([article("harbour"), article("library")])
             rec = await h.command("ask", {"question": "zebra quantum saxophone"})
             text = message_text(rec.original)
             assert "Nothing relevant found" in text
@@ -76,7 +68,7 @@ def test_recent_paginates_and_filters_by_source(tmp_path):
         async with running_bot(tmp_path) as h:
             items = [article("harbour", n) for n in range(1, 8)]
             items.append(article("wind", source="Coast Weekly"))
-            await _seed(h, items)
+            await h.seed(items)
             rec = await h.command("recent", {"count": 3})
             msg = rec.original
             assert msg["embeds"][0]["title"] == "Newest articles"
@@ -106,7 +98,7 @@ def test_article_pages_and_unknown_id(tmp_path):
                     f"Paragraph {i} says the barrier gates were tested again." for i in range(400)
                 ),
             )
-            await _seed(h, [long])
+            await h.seed([long])
             article_id = h.archive.recent(collection=h.guild.id, limit=1)[0].id
             rec = await h.command("article", {"id": article_id})
             msg = rec.original
@@ -129,7 +121,7 @@ def test_article_pages_and_unknown_id(tmp_path):
 def test_stats(tmp_path):
     async def scenario():
         async with running_bot(tmp_path) as h:
-            await _seed(h, [article("harbour"), article("wind")])
+            await h.seed([article("harbour"), article("wind")])
             rec = await h.command("stats")
             fields = {f["name"]: f["value"] for f in rec.original["embeds"][0]["fields"]}
             assert fields["Articles"] == "2"
@@ -193,7 +185,7 @@ def test_upload_by_admin_refused_for_member_and_limits(tmp_path):
 def test_delete_confirm_cancel_and_refusal(tmp_path):
     async def scenario():
         async with running_bot(tmp_path) as h:
-            await _seed(h, [article("harbour"), article("wind")])
+            await h.seed([article("harbour"), article("wind")])
             ids = {a.title: a.id for a in h.archive.recent(collection=h.guild.id)}
             member = await h.command("delete", {"id": ids["Wind farm"]})
             assert member.ephemeral and "Manage Server" in member.original["content"]
@@ -224,7 +216,7 @@ def test_dev_guild_sync(tmp_path):
             assert names == {
                 "ask", "recent", "article", "stats", "upload", "delete", "channel", "feed"
             }
-            await _seed(h, [article("school")])
+            await h.seed([article("school")])
             rec = await h.command("ask", {"question": "free hot lunch for pupils?"})
             assert "School lunches" in message_text(rec.original)
 

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from discord_emu.harness import article, articles_json, buttons, message_text, running_bot
+from discord_emu.harness import article, buttons, message_text, running_bot
 
 
 def run(coro):
     return asyncio.run(coro)
-
-
-async def _seed(h, items, guild=None):
-    rec = await h.command(
-        "upload", {"file": articles_json(items)}, admin=True, guild=guild or h.guild
-    )
-    await h.wait_final(rec, "Added")
 
 
 async def _reply_to(h, msg, timeout=10.0):
@@ -36,7 +29,7 @@ async def _reply_to(h, msg, timeout=10.0):
 def test_mention_and_reply_to_an_answer(tmp_path):
     async def scenario():
         async with running_bot(tmp_path) as h:
-            await _seed(h, [article(t) for t in ("harbour", "library", "wind")])
+            await h.seed([article(t) for t in ("harbour", "library", "wind")])
             ch = h.guild.channel_id
             asked = await h.emu.send_message(
                 ch, h.member, "what will the harbour ferry be?", mention_bot=True
@@ -69,7 +62,7 @@ def test_mention_and_reply_to_an_answer(tmp_path):
 def test_watched_channel_answers_questions_only(tmp_path):
     async def scenario():
         async with running_bot(tmp_path) as h:
-            await _seed(h, [article("library"), article("school")])
+            await h.seed([article("library"), article("school")])
             news = h.emu.add_channel(h.guild, "ask-the-archive")
             watch = await h.emu.send_interaction(
                 "channel watch",
@@ -112,8 +105,8 @@ def test_two_servers_never_see_each_other(tmp_path):
     async def scenario():
         async with running_bot(tmp_path, guilds=("Alpha", "Beta")) as h:
             alpha, beta = h.guilds
-            await _seed(h, [article("harbour")], guild=alpha)
-            await _seed(h, [article("wind")], guild=beta)
+            await h.seed([article("harbour")], guild=alpha)
+            await h.seed([article("wind")], guild=beta)
             rec = await h.command("ask", {"question": "harbour ferry island route"}, guild=beta)
             assert "Harbour" not in message_text(rec.original)
             recent = await h.command("recent", guild=beta)
@@ -142,7 +135,7 @@ def test_stored_everyone_never_pings_and_markdown_is_escaped(tmp_path):
                 title="@everyone **Harbour** ferry",
                 url="javascript:alert(1)",
             )
-            await _seed(h, [hostile])
+            await h.seed([hostile])
             rec = await h.command("ask", {"question": "@everyone harbour ferry"})
             msg = rec.original
             embed = msg["embeds"][0]
@@ -184,7 +177,7 @@ def test_over_long_answer_is_cut_within_limits(tmp_path):
                 f"Gate{i} was checked by the engineers on the flood barrier." for i in range(300)
             )
             items = [article("flood", n, extra=words) for n in range(1, 6)]
-            await _seed(h, items)
+            await h.seed(items)
             rec = await h.command(
                 "ask", {"question": "who checked the flood barrier gates?", "count": 5}
             )

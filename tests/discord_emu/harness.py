@@ -104,6 +104,14 @@ class Harness:
             timeout,
         )
 
+    async def seed(self, items: list[dict], guild: Guild | None = None) -> Interaction:
+        """Upload `items` (see `article`) as an admin and wait for the upload's summary."""
+        rec = await self.command(
+            "upload", {"file": articles_json(items)}, admin=True, guild=guild or self.guild
+        )
+        await self.wait_final(rec, "Added")
+        return rec
+
     async def wait_final(self, record: Interaction, text: str, timeout: float = 60.0) -> dict:
         """Waits until the interaction's message shows `text` (deferred work with progress)."""
         return await self.emu.wait_until(
