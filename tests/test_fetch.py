@@ -156,3 +156,25 @@ def test_refused_urls(url, reason):
 def test_public_addresses_pass_the_check():
     assert address_problem("93.184.216.34") is None
     assert address_problem("2606:2800:220:1:248:1893:25c8:1946") is None
+
+
+def test_cli_ingest_url_refuses_loopback_unless_allowed(server, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    import archivist.archive
+    from archivist.cli import cli
+    from archivist.embedding import HashingEmbedder
+
+    monkeypatch.setattr(archivist.archive, "default_embedder", HashingEmbedder)
+    args = ["--data-dir", str(tmp_path), "ingest", server + "/article", "--json"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 1
+    [failure] = json.loads(refused.output)["failed"]
+    assert failure["path"] == server + "/article" and "loopback" in failure["error"]
+
+    monkeypatch.setenv("ARCHIVIST_ALLOW_PRIVATE_URLS", "1")
+    stored = CliRunner().invoke(cli, args)
+    assert stored.exit_code == 0, stored.output
+    assert len(json.loads(stored.output)["added"]) == 1

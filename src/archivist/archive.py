@@ -159,7 +159,10 @@ class Archive:
                 result.extend(readers.read_path(path, self.limits))
             except ReadError as exc:
                 report.failed.append({"path": exc.origin, "error": exc.reason})
-        report.merge(self._store_read(result, collection, source, added_by, progress))
+        report.merge(
+            self.add_read(result, collection=collection, source=source, added_by=added_by,
+                          progress=progress)
+        )
         return report
 
     def add_bytes(
@@ -176,9 +179,20 @@ class Archive:
             result = readers.read_bytes(name, data, self.limits)
         except ReadError as exc:
             return AddReport(failed=[{"path": exc.origin, "error": exc.reason}])
-        return self._store_read(result, collection, source, added_by, progress)
+        return self.add_read(
+            result, collection=collection, source=source, added_by=added_by, progress=progress
+        )
 
-    def _store_read(self, result, collection, source, added_by, progress) -> AddReport:
+    def add_read(
+        self,
+        result: ReadResult,
+        *,
+        collection: str,
+        source: str | None = None,
+        added_by: str | None = None,
+        progress: Progress | None = None,
+    ) -> AddReport:
+        """Store what a reader produced; its failures lead the report (nothing is dropped)."""
         report = self.add_articles(
             result.articles,
             collection=collection,

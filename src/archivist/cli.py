@@ -109,7 +109,7 @@ def ingest(obj: Context, paths: tuple[str, ...], source: str | None, as_json: bo
             else None
         )
         for url in urls:
-            url_report = _ingest_url(archive, url, source)
+            url_report = _ingest_url(archive, url, source, obj.settings.allow_private_urls)
             if report is None:
                 report = url_report
             else:
@@ -139,18 +139,11 @@ def _print_report(report, label: str = "") -> None:
     )
 
 
-def _ingest_url(archive, url: str, source: str | None):
-    from archivist.models import AddReport
+def _ingest_url(archive, url: str, source: str | None, allow_private: bool):
+    from archivist.fetch import add_url
 
-    try:
-        from archivist.fetch import read_url
-    except ImportError:
-        return AddReport(failed=[{"path": url, "error": "fetching URLs is not supported yet"}])
-    try:
-        result = read_url(url, archive.limits)
-    except ArchivistError as exc:
-        return AddReport(failed=[{"path": url, "error": getattr(exc, "reason", str(exc))}])
-    return archive._store_read(result, DEFAULT_COLLECTION, source, None, None)
+    return add_url(archive, url, collection=DEFAULT_COLLECTION, source=source,
+                   allow_private=allow_private)
 
 
 def _progress_bar(enabled: bool):

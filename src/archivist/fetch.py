@@ -274,12 +274,9 @@ def add_url(
         result = read_url(url, archive.limits, allow_private=allow_private)
     except ReadError as exc:
         return AddReport(failed=[{"path": url, "error": exc.reason}])
-    report = archive.add_articles(
-        result.articles, collection=collection, source=source, added_by=added_by,
-        progress=progress,
+    return archive.add_read(
+        result, collection=collection, source=source, added_by=added_by, progress=progress
     )
-    report.failed[:0] = [{"path": f.origin, "error": f.error} for f in result.failures]
-    return report
 
 
 def _mb(size: int) -> str:
