@@ -356,25 +356,6 @@ def rrf_fuse(rankings: Sequence[Sequence[int]], k: int) -> list[tuple[int, float
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def best_sentence(
-    question_vector: np.ndarray,
-    sentences: Sequence[str],
-    sentence_vectors: np.ndarray,
-    question: str,
-) -> str | None:
-    """The sentence nearest the question, dense similarity plus a little word overlap."""
-    if not sentences:
-        return None
-    if len(sentences) == 1:
-        return sentences[0]
-    terms = set(question_terms(question))
-    dense = sentence_vectors @ question_vector
-    overlap = np.array(
-        [len(terms & set(_TOKEN.findall(s.lower()))) / (len(terms) or 1) for s in sentences]
-    )
-    return sentences[int(np.argmax(dense + 0.5 * overlap))]
-
-
 def make_hit(row: PassageRow, score: float, highlight: str | None) -> Hit:
     return Hit(
         article_id=row.article_id,
