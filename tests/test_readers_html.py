@@ -63,7 +63,8 @@ def test_metadata_from_og_tags_and_json_ld():
       "headline": "Harbour channel to be dredged", "datePublished": "2024-02-12T08:00:00Z",
       "publisher": {"@type": "Organization", "name": "Coastal Post"}}</script>"""
     article = read_bytes("harbour.html", page(head=head)).articles[0][1]
-    assert article.title == "Harbour channel to be dredged"
+    # the declared og:title is kept as the publisher wrote it; only <title> loses a site name
+    assert article.title == "Harbour channel to be dredged | Coastal Post"
     assert article.source == "Coastal Post"
     assert article.url == "https://coastalpost.example/news/harbour-dredging"
     assert article.date == "2024-02-12"

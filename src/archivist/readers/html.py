@@ -6,9 +6,10 @@ become the heading of the paragraphs that follow. Comments are never part of the
 small for trafilatura is read from its own headings and paragraphs.
 
 Metadata comes from what publishers declare (`og:` tags, JSON-LD, `<link rel=canonical>`), then
-from trafilatura's guesses. A site's name appended to the headline ("Headline - Site") is dropped:
-the site's name is the article's `source`. `benchmarks/html_extraction.py` measures all this on
-181 real news pages.
+from trafilatura's guesses. A declared headline (`og:title`, JSON-LD `headline`) is kept as the
+publisher wrote it; a title taken from `<title>`, the browser tab's label, loses the site's name
+("Headline - Site"): that name is the article's `source`. `benchmarks/html_extraction.py`
+measures all this on 181 real news pages.
 """
 
 from __future__ import annotations
@@ -359,13 +360,17 @@ def _choose_title(
 ) -> str | None:
     h1s = [t for h in tree.iter("h1") if (t := _norm(h.text_content()))]
     html_title = next((t for el in tree.iter("title") if (t := _norm(el.text_content()))), None)
-    raw = meta.get("title") or html_title or _clean_field(getattr(document, "title", None))
+    if meta.get("title"):
+        # the publisher's declared headline, as written (a site name in it included)
+        return meta["title"][:MAX_TITLE_CHARS]
+    raw = html_title or _clean_field(getattr(document, "title", None))
     if not raw:
         return h1s[0][:MAX_TITLE_CHARS] if h1s else None
+    # <title> is the browser tab's label: "Headline - Site" there loses the site's name
     title = strip_site_name(raw, declared_site, guessed_site, host)
-    if title == raw and raw == html_title and not meta.get("title"):
-        # "Headline | Section | Site" in <title> with no site name declared: the page's own <h1>
-        # says where the headline ends (a declared og:title is taken as the publisher wrote it)
+    if title == raw and raw == html_title:
+        # "Headline | Section | Site" with no site name declared: the page's own <h1> says
+        # where the headline ends
         for h1 in h1s:
             if 8 <= len(h1) < len(raw) and raw.startswith(h1) and _SEPARATOR.match(raw[len(h1) :]):
                 return h1[:MAX_TITLE_CHARS]
