@@ -332,6 +332,15 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
             ),
             inline=False,
         )
+    if report.skipped:
+        embed.add_field(
+            name=f"Skipped ({len(report.skipped)})",
+            value=listing(
+                [f"{cut_escaped(s['path'], 80)}: {cut_escaped(s['reason'], 120)}"
+                 for s in report.skipped]
+            ),
+            inline=False,
+        )
     if not embed.fields:
         embed.description = "The files held no articles."
     return embed

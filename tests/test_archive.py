@@ -222,7 +222,14 @@ def test_add_paths_reports_every_bad_input(fake_archive, tmp_path):
     (folder / "pic.png").write_bytes(b"\x89PNG")
     (folder / "sub").mkdir()
     (folder / "sub" / "seed.txt").write_bytes(need(SEED).read_bytes())
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     report = fake_archive.add_paths([folder, tmp_path / "missing.txt"], collection="g")
+    assert sorted((s["path"][len(str(folder)) :], s["reason"]) for s in report.skipped) == [
+        ("/.DS_Store", "hidden file, not read"),
+        ("/.git/HEAD", "hidden file, not read"),
+    ]
     assert sorted(a["title"] for a in report.added) == [
         "Good title",
         "Lavrov sees China as a partner against the West",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
 
 from discord_emu.harness import article, articles_json, buttons, message_text, running_bot
 
@@ -178,6 +180,17 @@ def test_upload_by_admin_refused_for_member_and_limits(tmp_path):
             assert "Failed (2)" in text
             assert "big.txt" in text and "29.3 KB is over the limit of 19.5 KB per file" in text
             assert "notes.xyz" in text
+            # A ZIP from a Mac: its clutter is listed as skipped, not silently dropped.
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as bundle:
+                bundle.writestr("news/articles.json", articles_json([article("flood")])[1])
+                bundle.writestr("__MACOSX/news/._articles.json", b"\0\5\26\7")
+            rec = await h.command(
+                "upload", {"file": ("news.zip", buffer.getvalue(), "application/zip")}, admin=True
+            )
+            text = message_text(await h.wait_final(rec, "Skipped"))
+            assert "Added (1)" in text and "Skipped (1)" in text and "Failed" not in text
+            assert r"news.zip!\_\_MACOSX/news/.\_articles.json" in text  # markdown-escaped
 
     run(scenario())
 

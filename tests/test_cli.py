@@ -29,7 +29,7 @@ def test_ingest_json_shape_and_exit_codes(run, tmp_path):
     result = run("ingest", str(need(SEED)), "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert set(out) == {"added", "duplicates", "failed"}
+    assert set(out) == {"added", "duplicates", "failed", "skipped"}
     assert len(out["added"]) == 1 and out["duplicates"] == [] and out["failed"] == []
 
     bad = tmp_path / "bad.jsonl"

@@ -58,6 +58,15 @@ def test_unsupported_and_empty_entries_are_reported_not_dropped():
     failures = {f.origin: f.error for f in result.failures}
     assert set(failures) == {"bundle.zip!photo.jpg", "bundle.zip!empty.txt"}
     assert "unsupported format" in failures["bundle.zip!photo.jpg"]
+    assert [(s.origin, s.error) for s in result.skipped] == [
+        ("bundle.zip!__MACOSX/._a.txt", "operating-system file, not an article")
+    ]
+
+
+def test_a_zip_of_only_clutter_is_refused_with_that_reason():
+    data = make_zip({"__MACOSX/._a.txt": b"x", "folder/.DS_Store": b"\0\0"})
+    with pytest.raises(ReadError, match="only operating-system files"):
+        read_bytes("clutter.zip", data)
 
 
 def test_traversal_names_are_only_labels(tmp_path, monkeypatch):

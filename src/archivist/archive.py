@@ -143,10 +143,15 @@ class Archive:
         for raw in paths:
             path = Path(raw)
             if path.is_dir():
-                found = sorted(
-                    p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                )
+                found, hidden = [], []
+                for p in sorted(path.rglob("*")):
+                    if p.is_file():
+                        inside = p.relative_to(path).parts
+                        (hidden if any(part.startswith(".") for part in inside) else found).append(p)
                 files.extend(found)
+                report.skipped.extend(
+                    {"path": str(p), "reason": "hidden file, not read"} for p in hidden
+                )
                 if not found:
                     report.failed.append({"path": str(path), "error": "the folder has no files"})
             elif path.exists():
@@ -201,6 +206,7 @@ class Archive:
             progress=progress,
         )
         report.failed[:0] = [{"path": f.origin, "error": f.error} for f in result.failures]
+        report.skipped[:0] = [{"path": f.origin, "reason": f.error} for f in result.skipped]
         return report
 
     def add_articles(

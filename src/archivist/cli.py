@@ -133,9 +133,12 @@ def _print_report(report, label: str = "") -> None:
         click.echo(f"duplicate  {item['origin']}  (already stored as {item['existing_id']})")
     for item in report.failed:
         click.echo(f"failed     {item['path']}: {item['error']}", err=True)
+    for item in report.skipped:
+        click.echo(f"skipped    {item['path']}: {item['reason']}")
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
     click.echo(
         f"{label}{len(report.added)} added, {len(report.duplicates)} duplicates, "
-        f"{len(report.failed)} failed"
+        f"{len(report.failed)} failed{skipped}"
     )
 
 

@@ -45,10 +45,13 @@ class ReadResult:
 
     articles: list[tuple[str, Article]] = field(default_factory=list)  # (origin, article)
     failures: list[ReadFailure] = field(default_factory=list)
+    # left out on purpose and said so (operating-system clutter in a ZIP, hidden files)
+    skipped: list[ReadFailure] = field(default_factory=list)
 
     def extend(self, other: ReadResult) -> None:
         self.articles.extend(other.articles)
         self.failures.extend(other.failures)
+        self.skipped.extend(other.skipped)
 
 
 @dataclass(frozen=True)
@@ -139,15 +142,18 @@ class AddReport:
     added: list[dict] = field(default_factory=list)  # {"id", "title", "origin"}
     duplicates: list[dict] = field(default_factory=list)  # {"origin", "title", "existing_id"}
     failed: list[dict] = field(default_factory=list)  # {"path", "error"}
+    skipped: list[dict] = field(default_factory=list)  # {"path", "reason"}: not articles
 
     def merge(self, other: AddReport) -> None:
         self.added.extend(other.added)
         self.duplicates.extend(other.duplicates)
         self.failed.extend(other.failed)
+        self.skipped.extend(other.skipped)
 
     def to_json(self) -> dict:
         return {
             "added": [a["id"] for a in self.added],
             "duplicates": list(self.duplicates),
             "failed": list(self.failed),
+            "skipped": list(self.skipped),
         }

@@ -4,7 +4,7 @@ Each entry is read by its own reader through `archivist.readers.read_bytes`, und
 ``archive.zip!folder/file.html``. Nothing is written to disk: an entry named ``../../x`` is only a
 label. Entries that cannot be read (unsupported formats, encrypted or damaged entries, ZIPs nested
 too deeply) are reported as failures, never dropped silently; operating-system clutter
-(``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) is skipped.
+(``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) is skipped, and listed as skipped.
 
 Limits (`Limits`): the number of entries, their total uncompressed size, and the compression
 ratio. The sizes an archive declares are checked before anything is inflated, and the bytes
@@ -52,6 +52,7 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
         name = info.filename.replace("\x00", "")
         entry_origin = f"{origin}!{name}"
         if name.startswith(_CLUTTER_DIRS) or PurePosixPath(name).name.lower() in _CLUTTER_FILES:
+            result.skipped.append(ReadFailure(entry_origin, "operating-system file, not an article"))
             continue
         if info.flag_bits & 0x1:
             result.failures.append(ReadFailure(entry_origin, "the entry is encrypted"))
@@ -84,7 +85,8 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
         except ReadError as exc:
             result.failures.append(ReadFailure(entry_origin, exc.reason))
     if not result.articles and not result.failures:
-        raise ReadError(origin, "the ZIP archive has no files")
+        what = "only operating-system files" if result.skipped else "no files"
+        raise ReadError(origin, f"the ZIP archive has {what}")
     return result
 
 
