@@ -62,14 +62,19 @@ def _pool():
     for group in (squad, news_items()):
         for origin, article in group:
             passages = chunk_article(article, count_model_tokens)
-            rows = [cache._rows.get(_key(embed_text(article.title, p.heading, p.text)))
-                    for p in passages]
+            rows = [
+                cache._rows.get(_key(embed_text(article.title, p.heading, p.text)))
+                for p in passages
+            ]
             if not passages or any(r is None for r in rows):
                 skipped += 1
                 continue
             out.append((article, article.id or origin, passages, matrix[rows]))
-    print(f"pool: {len(out)} articles, {sum(len(p[2]) for p in out)} passages cached "
-          f"({skipped} articles not cached yet)", flush=True)
+    print(
+        f"pool: {len(out)} articles, {sum(len(p[2]) for p in out)} passages cached "
+        f"({skipped} articles not cached yet)",
+        flush=True,
+    )
     return out
 
 
@@ -102,8 +107,16 @@ def build(size: int) -> dict:
                 vectors = vectors + noise
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
                 aid = f"{article_id}~{copy}"
-            batch.append(NewArticle(article, aid, f"bench:{aid}", passages,
-                                    np.ascontiguousarray(vectors, dtype=np.float32), "bench"))
+            batch.append(
+                NewArticle(
+                    article,
+                    aid,
+                    f"bench:{aid}",
+                    passages,
+                    np.ascontiguousarray(vectors, dtype=np.float32),
+                    "bench",
+                )
+            )
             total += len(passages)
             if len(batch) >= 2000:
                 archive.store.insert_articles(COLLECTION, batch, "bench")
@@ -116,12 +129,19 @@ def build(size: int) -> dict:
     started = time.perf_counter()
     index = archive.index(COLLECTION)
     index_s = time.perf_counter() - started
-    info = {"passages": total, "store_s": round(stored_s, 1), "index_build_s": round(index_s, 1),
-            "index_type": index.kind, "nprobe": index.nprobe,
-            "rounds_of_copies": copy - 1, "peak_rss_build_mb": round(peak_rss_mb())}
+    info = {
+        "passages": total,
+        "store_s": round(stored_s, 1),
+        "index_build_s": round(index_s, 1),
+        "index_type": index.kind,
+        "nprobe": index.nprobe,
+        "rounds_of_copies": copy - 1,
+        "peak_rss_build_mb": round(peak_rss_mb()),
+    }
     archive.close()
-    info["db_mb"] = round(sum(p.stat().st_size for p in (folder / "store").glob("archive.db*"))
-                          / 2**20, 1)
+    info["db_mb"] = round(
+        sum(p.stat().st_size for p in (folder / "store").glob("archive.db*")) / 2**20, 1
+    )
     info["index_mb"] = round(dir_bytes(folder / "store" / "index") / 2**20, 1)
     marker.write_text(json.dumps(info, indent=2))
     print(info, flush=True)
@@ -162,8 +182,7 @@ class Clock:
         out = {}
         for name, samples in self.wall.items():
             out[f"{name}_ms"] = {k: round(v, 2) for k, v in percentiles(samples).items()}
-            out[f"{name}_cpu_ms"] = {k: round(v, 2)
-                                     for k, v in percentiles(self.cpu[name]).items()}
+            out[f"{name}_cpu_ms"] = {k: round(v, 2) for k, v in percentiles(self.cpu[name]).items()}
         return out
 
 
@@ -217,8 +236,9 @@ def ask(size: int) -> dict:
             dense_ids, _ = index.search(vector, 50)
             lexical = []
             if terms:
-                lexical = archive.store.fts_search(fts_and(terms), COLLECTION, 50) or \
-                    archive.store.fts_search(fts_or(terms), COLLECTION, 50)
+                lexical = archive.store.fts_search(
+                    fts_and(terms), COLLECTION, 50
+                ) or archive.store.fts_search(fts_or(terms), COLLECTION, 50)
             scores: dict[int, float] = {}
             for ranking in ([int(i) for i in dense_ids], [i for i, _ in lexical]):
                 for r, pid in enumerate(ranking):
@@ -227,12 +247,17 @@ def ask(size: int) -> dict:
             archive.store.passages_by_ids(top)
     n_fts = len(clock.wall.get("fts_and_all_terms", [])) or 1
     result = {
-        "passages": index.ntotal, "index_type": index.kind, "nprobe": index.nprobe,
-        "open_s": round(open_s, 2), **clock.summary(),
+        "passages": index.ntotal,
+        "index_type": index.kind,
+        "nprobe": index.nprobe,
+        "open_s": round(open_s, 2),
+        **clock.summary(),
         "fts_and_empty_share": round(and_empty / n_fts, 3),
         "fts_issue4_empty_share": round(scalable_empty / len(qs), 3),
-        "hit_at_5": round(hits / max(1, asked), 4), "questions": len(qs),
-        "ask_questions": asked, "peak_rss_mb": round(peak_rss_mb()),
+        "hit_at_5": round(hits / max(1, asked), 4),
+        "questions": len(qs),
+        "ask_questions": asked,
+        "peak_rss_mb": round(peak_rss_mb()),
         "load_average": os.getloadavg()[0],
     }
     archive.close()
@@ -259,6 +284,7 @@ def recall(size: int) -> dict:
         ci = np.concatenate([best_i, ids[top]], 1)
         keep = np.argsort(-cs, axis=1)[:, :k]
         best_s, best_i = np.take_along_axis(cs, keep, 1), np.take_along_axis(ci, keep, 1)
+
     def measure():
         r10, r50, took = [], [], []
         for v, exact in zip(qv, best_i, strict=True):
@@ -267,12 +293,20 @@ def recall(size: int) -> dict:
             took.append((time.perf_counter() - t0) * 1000)
             r10.append(len(set(found[:10]) & set(exact[:10])) / 10)
             r50.append(len(set(found) & set(exact)) / k)
-        return (round(float(np.mean(r10)), 4), round(float(np.mean(r50)), 4),
-                round(float(np.median(took)), 2))
+        return (
+            round(float(np.mean(r10)), 4),
+            round(float(np.mean(r50)), 4),
+            round(float(np.median(took)), 2),
+        )
 
     r10, r50, took = measure()
-    result = {"recall_at_10": r10, "recall_at_50": r50, "dense_ms_p50": took,
-              "index_type": index.kind, "nprobe": index.nprobe}
+    result = {
+        "recall_at_10": r10,
+        "recall_at_50": r50,
+        "dense_ms_p50": took,
+        "index_type": index.kind,
+        "nprobe": index.nprobe,
+    }
     if index.is_ivf:  # what a deeper probe would give
         sweep = {}
         base = index.nprobe
@@ -295,16 +329,22 @@ def cold(size: int, repeats: int = 5) -> dict:
     for q in questions(repeats):
         t0 = time.perf_counter()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = subprocess.run([str(exe), "--data-dir", str(archive_dir(size)), "ask", q.text,
-                              "--json"], capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [str(exe), "--data-dir", str(archive_dir(size)), "ask", q.text, "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         times.append(time.perf_counter() - t0)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         assert out.returncode == 0, out.stderr[-2000:]
         assert json.loads(out.stdout)["hits"]
-    result = {"cold_ask_s": {k: round(v, 3) for k, v in percentiles(times).items()},
-              "cold_ask_cpu_s": {k: round(v, 3) for k, v in percentiles(cpus).items()},
-              "runs": [round(t, 2) for t in times]}
+    result = {
+        "cold_ask_s": {k: round(v, 3) for k, v in percentiles(times).items()},
+        "cold_ask_cpu_s": {k: round(v, 3) for k, v in percentiles(cpus).items()},
+        "runs": [round(t, 2) for t in times],
+    }
     print(json.dumps(result), flush=True)
     return result
 
@@ -325,8 +365,12 @@ def calibrate(size: int) -> dict:
 
 
 def run_step(step: str, size: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, step, "--size", str(size)],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, step, "--size", str(size)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode:
         print(out.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"{step} {size} failed")
@@ -344,8 +388,7 @@ def main() -> None:
     parser.add_argument("--steps", default="build,ask,recall,cold")
     args = parser.parse_args()
     if args.step != "all":
-        steps = {"build": build, "calibrate": calibrate, "ask": ask, "recall": recall,
-                 "cold": cold}
+        steps = {"build": build, "calibrate": calibrate, "ask": ask, "recall": recall, "cold": cold}
         result = steps[args.step](args.size)
         print(json.dumps(result), flush=True)
         return

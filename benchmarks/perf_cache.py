@@ -38,8 +38,10 @@ def main(which: list[str]) -> None:
             cache.save()
             done += len(part)
             rate = done / (time.perf_counter() - started)
-            print(f"{name}: {start + 2048}/{len(texts)} walked, {done} embedded ({rate:.0f}/s)",
-                  flush=True)
+            print(
+                f"{name}: {start + 2048}/{len(texts)} walked, {done} embedded ({rate:.0f}/s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

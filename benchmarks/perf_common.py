@@ -139,7 +139,11 @@ def save_result(name: str, result: dict) -> Path:
     """Results as JSON under CACHE/results/ (the docs section is written from them)."""
     out = CACHE / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
-              "rev": git_rev(), **result}
+    result = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+        "rev": git_rev(),
+        **result,
+    }
     out.write_text(json.dumps(result, indent=2))
     return out

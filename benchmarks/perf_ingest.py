@@ -63,8 +63,9 @@ def ingest(paths: list[Path], embedder) -> tuple[float, int, dict]:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     cpu = phases.pop("cpu")
-    phases["other (read, chunk, dedup)"] = elapsed - sum(phases.values()) + phases.get(
-        "count tokens", 0.0)
+    phases["other (read, chunk, dedup)"] = (
+        elapsed - sum(phases.values()) + phases.get("count tokens", 0.0)
+    )
     phases["cpu"] = cpu
     return elapsed, passages, phases
 
@@ -132,21 +133,27 @@ def main() -> None:
             ours.append(passages / elapsed)
             ours_cpu.append(passages / phases.pop("cpu"))
             phases_all.append({k: round(v, 2) for k, v in phases.items()})
-            print(f"{name} #{r + 1}: {len(items)} articles, {len(texts)} passages; plain "
-                  f"SentenceTransformer.encode {plain[-1]:.1f}/s; archivist ingest (ONNX, end "
-                  f"to end) {ours[-1]:.1f}/s; per CPU-second {plain_cpu[-1]:.1f} and "
-                  f"{ours_cpu[-1]:.1f}; phases {phases_all[-1]}", flush=True)
+            print(
+                f"{name} #{r + 1}: {len(items)} articles, {len(texts)} passages; plain "
+                f"SentenceTransformer.encode {plain[-1]:.1f}/s; archivist ingest (ONNX, end "
+                f"to end) {ours[-1]:.1f}/s; per CPU-second {plain_cpu[-1]:.1f} and "
+                f"{ours_cpu[-1]:.1f}; phases {phases_all[-1]}",
+                flush=True,
+            )
         result = {
-            "articles": len(items), "passages": len(texts),
+            "articles": len(items),
+            "passages": len(texts),
             "plain_st_encode_per_s": round(statistics.median(plain), 1),
             "ingest_onnx_per_s": round(statistics.median(ours), 1),
             "speedup": round(statistics.median(o / p for o, p in zip(ours, plain, strict=True)), 2),
-            "runs_plain": [round(x, 1) for x in plain], "runs_ingest": [round(x, 1) for x in ours],
+            "runs_plain": [round(x, 1) for x in plain],
+            "runs_ingest": [round(x, 1) for x in ours],
             # passages per CPU-second (all threads): robust to other jobs on the machine
             "plain_st_per_cpu_s": round(statistics.median(plain_cpu), 1),
             "ingest_onnx_per_cpu_s": round(statistics.median(ours_cpu), 1),
-            "cpu_ratio": round(statistics.median(o / p for o, p in zip(ours_cpu, plain_cpu,
-                                                                        strict=True)), 2),
+            "cpu_ratio": round(
+                statistics.median(o / p for o, p in zip(ours_cpu, plain_cpu, strict=True)), 2
+            ),
             "phases_s": phases_all,
         }
         if args.torch:
@@ -154,8 +161,11 @@ def main() -> None:
             result["ingest_torch_per_s"] = round(passages / elapsed, 1)
             result["ingest_torch_per_cpu_s"] = round(passages / phases.pop("cpu"), 1)
             result["phases_torch_s"] = {k: round(v, 2) for k, v in phases.items()}
-            print(f"{name}: archivist ingest (sentence-transformers back end) "
-                  f"{result['ingest_torch_per_s']}/s {result['phases_torch_s']}", flush=True)
+            print(
+                f"{name}: archivist ingest (sentence-transformers back end) "
+                f"{result['ingest_torch_per_s']}/s {result['phases_torch_s']}",
+                flush=True,
+            )
         results[name] = result
         print(name, result, flush=True)
     shutil.rmtree(work, ignore_errors=True)

@@ -43,7 +43,9 @@ def main() -> None:
     for name, (p, q) in vectors.items():
         top = np.argsort(-(q @ p.T), axis=1)[:, :5]
         result[f"dense_hit_at_5_{name}"] = round(
-            float(np.mean([qq.gold in set(owners[t]) for qq, t in zip(sample, top, strict=True)])), 4)
+            float(np.mean([qq.gold in set(owners[t]) for qq, t in zip(sample, top, strict=True)])),
+            4,
+        )
     print(result, flush=True)
     print(save_result("perf_parity", result))
 

@@ -56,8 +56,11 @@ def main() -> None:
     sample = questions[: args.questions]
     embedder.encode([q.text for q in questions])
     work = Path(tempfile.mkdtemp(prefix="perf-peer-"))
-    result: dict = {"passages": len(texts), "questions": len(sample),
-                    "corpus": "SQuAD v1.1 dev" + (" + BBC + Reuters" if args.news else "")}
+    result: dict = {
+        "passages": len(texts),
+        "questions": len(sample),
+        "corpus": "SQuAD v1.1 dev" + (" + BBC + Reuters" if args.news else ""),
+    }
     try:
         # -- ours ------------------------------------------------------------------------
         archive = Archive(work / "archivist", embedder=embedder)
@@ -67,7 +70,8 @@ def main() -> None:
         index = archive.index("bench")
         gold_pids: dict[str, set[int]] = {}
         for pid, row in archive.store.passages_by_ids(
-                [int(i) for i in archive.store.passage_ids("bench")]).items():
+            [int(i) for i in archive.store.passage_ids("bench")]
+        ).items():
             if row.article_id.startswith("squad:"):
                 gold_pids.setdefault(row.article_id, set()).add(pid)
         from archivist.embedding import default_embedder
@@ -96,7 +100,8 @@ def main() -> None:
         result["archivist_index"] = index.kind
         archive.close()
         result["archivist_disk_mb"] = round(
-            sum(p.stat().st_size for p in (work / "archivist").rglob("*") if p.is_file()) / 2**20, 1)
+            sum(p.stat().st_size for p in (work / "archivist").rglob("*") if p.is_file()) / 2**20, 1
+        )
 
         # -- chroma ----------------------------------------------------------------------
         class Cached(EmbeddingFunction):
@@ -118,8 +123,9 @@ def main() -> None:
                 return Cached()
 
         client = chromadb.PersistentClient(path=str(work / "chroma"))
-        collection = client.create_collection("bench", embedding_function=Cached(),
-                                              metadata={"hnsw:space": "cosine"})
+        collection = client.create_collection(
+            "bench", embedding_function=Cached(), metadata={"hnsw:space": "cosine"}
+        )
         ids = [f"p{i}" for i in range(len(texts))]
         owner = []
         for origin, article in items:
@@ -130,8 +136,11 @@ def main() -> None:
         batch = min(5000, client.get_max_batch_size())
         t0 = time.perf_counter()
         for start in range(0, len(texts), batch):
-            collection.add(ids=ids[start : start + batch], documents=texts[start : start + batch],
-                           metadatas=[{"article": a} for a in owner[start : start + batch]])
+            collection.add(
+                ids=ids[start : start + batch],
+                documents=texts[start : start + batch],
+                metadatas=[{"article": a} for a in owner[start : start + batch]],
+            )
         result["chroma_ingest_s"] = round(time.perf_counter() - t0, 2)
         for q in sample[:10]:
             collection.query(query_texts=[q.text], n_results=5)
@@ -144,7 +153,8 @@ def main() -> None:
         result["chroma_query_ms"] = {k: round(v, 2) for k, v in percentiles(chroma_ms).items()}
         result["chroma_hit_at_5"] = round(chroma_hits / len(sample), 4)
         result["chroma_disk_mb"] = round(
-            sum(p.stat().st_size for p in (work / "chroma").rglob("*") if p.is_file()) / 2**20, 1)
+            sum(p.stat().st_size for p in (work / "chroma").rglob("*") if p.is_file()) / 2**20, 1
+        )
         result["chromadb"] = chromadb.__version__
         result["peak_rss_mb"] = round(peak_rss_mb())
     finally:

@@ -85,7 +85,8 @@ class ArchivistBot(commands.AutoShardedBot):
         self._inflight: set[asyncio.Future] = set()
         self._closing = False
         self.feeds: FeedScheduler | None = None
-        self.tree.on_error = self.on_app_command_error  # one handler for every slash command
+        # one handler for every slash command
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
         if self.settings.discord_gateway_url:

@@ -336,8 +336,10 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
         embed.add_field(
             name=f"Skipped ({len(report.skipped)})",
             value=listing(
-                [f"{cut_escaped(s['path'], 80)}: {cut_escaped(s['reason'], 120)}"
-                 for s in report.skipped]
+                [
+                    f"{cut_escaped(s['path'], 80)}: {cut_escaped(s['reason'], 120)}"
+                    for s in report.skipped
+                ]
             ),
             inline=False,
         )

@@ -227,7 +227,14 @@ def test_dev_guild_sync(tmp_path):
             assert set(h.emu.commands) == {h.guild.id}
             names = {c["name"] for c in h.emu.commands[h.guild.id]}
             assert names == {
-                "ask", "recent", "article", "stats", "upload", "delete", "channel", "feed"
+                "ask",
+                "recent",
+                "article",
+                "stats",
+                "upload",
+                "delete",
+                "channel",
+                "feed",
             }
             await h.seed([article("school")])
             rec = await h.command("ask", {"question": "free hot lunch for pupils?"})

@@ -20,7 +20,9 @@ def test_token_never_logged_even_on_errors(tmp_path, caplog):
         token, replies = asyncio.run(scenario())
     assert len(token) > 20
     logged = "\n".join(r.getMessage() + " " + str(r.exc_info or "") for r in caplog.records)
-    assert "IDENTIFY" in logged or "READY" in logged or "shard" in logged.lower()  # logs were captured
+    assert (
+        "IDENTIFY" in logged or "READY" in logged or "shard" in logged.lower()
+    )  # logs were captured
     assert token not in logged
     assert all(token not in reply for reply in replies)
 

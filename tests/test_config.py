@@ -18,20 +18,24 @@ def test_defaults(monkeypatch, tmp_path):
     assert s.limits.upload_max_bytes == 10 * 1024 * 1024
 
 
-@pytest.mark.parametrize("ids, expected", [("2,3", (2, 3)), ("0-3", (0, 1, 2, 3)), ("5", (5,)),
-                                           ("1, 0-1", (0, 1))])
+@pytest.mark.parametrize(
+    "ids, expected", [("2,3", (2, 3)), ("0-3", (0, 1, 2, 3)), ("5", (5,)), ("1, 0-1", (0, 1))]
+)
 def test_shard_ids(monkeypatch, ids, expected):
     s = settings_with(monkeypatch, ARCHIVIST_SHARD_COUNT="8", ARCHIVIST_SHARD_IDS=ids)
     assert s.shard_count == 8 and s.shard_ids == expected
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"ARCHIVIST_SHARD_IDS": "0,1"}, "needs ARCHIVIST_SHARD_COUNT"),
-    ({"ARCHIVIST_SHARD_COUNT": "2", "ARCHIVIST_SHARD_IDS": "2"}, "from 0 to 1"),
-    ({"ARCHIVIST_SHARD_COUNT": "2", "ARCHIVIST_SHARD_IDS": "a"}, "must look like"),
-    ({"ARCHIVIST_SHARD_COUNT": "x"}, "whole number"),
-    ({"ARCHIVIST_MAX_FILE_MB": "lots"}, "must be a number"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"ARCHIVIST_SHARD_IDS": "0,1"}, "needs ARCHIVIST_SHARD_COUNT"),
+        ({"ARCHIVIST_SHARD_COUNT": "2", "ARCHIVIST_SHARD_IDS": "2"}, "from 0 to 1"),
+        ({"ARCHIVIST_SHARD_COUNT": "2", "ARCHIVIST_SHARD_IDS": "a"}, "must look like"),
+        ({"ARCHIVIST_SHARD_COUNT": "x"}, "whole number"),
+        ({"ARCHIVIST_MAX_FILE_MB": "lots"}, "must be a number"),
+    ],
+)
 def test_bad_settings_say_what_is_wrong(monkeypatch, env, message):
     with pytest.raises(ConfigError, match=message):
         settings_with(monkeypatch, **env)

@@ -46,7 +46,9 @@ def hostile_files(folder: Path) -> dict[str, bytes]:
         "script-only.html": b"<html><head><script>"
         + b"var a=1;" * 5000
         + b"</script></head></html>",
-        "broken.pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer<<>>\n%%EOF",
+        "broken.pdf": (
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer<<>>\n%%EOF"
+        ),
         "bomb.zip": zip_bytes({"big.txt": b"A title\n\n" + b"a" * 300_000_000}),
         "slip.zip": zip_bytes({"../../x.txt": b"Escaped title\n\nA paragraph that is fine."}),
         "shape.json": json.dumps({"articles": "nope", "title": 5}).encode(),

@@ -32,11 +32,16 @@ def fill(store: Store, collection: str, vectors: np.ndarray, start: int = 0) -> 
     for a in range(0, len(vectors), 10):
         chunk = vectors[a : a + 10]
         title = f"article {start + a}"
-        items.append(NewArticle(
-            Article(title=title, paragraphs=(Paragraph("x"),)), f"a{start + a}",
-            f"hash{start + a}", [Passage(i, f"text {start + a + i}") for i in range(len(chunk))],
-            chunk, "test",
-        ))
+        items.append(
+            NewArticle(
+                Article(title=title, paragraphs=(Paragraph("x"),)),
+                f"a{start + a}",
+                f"hash{start + a}",
+                [Passage(i, f"text {start + a + i}") for i in range(len(chunk))],
+                chunk,
+                "test",
+            )
+        )
     result = store.insert_articles(collection, items, None)
     stored = result[0] if isinstance(result, tuple) else result
     for _, pids in stored:
@@ -93,9 +98,12 @@ def test_ivf_recall_of_exact_search(tmp_path, store):
     queries = clustered_vectors(100, seed=2)
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     ids = store.passage_ids("g1")
-    recall = np.mean([
-        len(set(index.search(q, 10)[0]) & set(ids[e])) / 10 for q, e in zip(queries, exact)
-    ])
+    recall = np.mean(
+        [
+            len(set(index.search(q, 10)[0]) & set(ids[e])) / 10
+            for q, e in zip(queries, exact, strict=True)
+        ]
+    )
     assert recall >= 0.95
 
 

@@ -14,8 +14,14 @@ def _jsonl(*lines: str) -> bytes:
 
 
 def test_jsonl_ids_kept_and_broken_line_reported():
-    good = {"id": "a-1", "title": "One", "paragraphs": ["First para.", "Second para."],
-            "source": "Wire", "date": "2024-01-02", "url": "https://example.org/1"}
+    good = {
+        "id": "a-1",
+        "title": "One",
+        "paragraphs": ["First para.", "Second para."],
+        "source": "Wire",
+        "date": "2024-01-02",
+        "url": "https://example.org/1",
+    }
     other = {"title": "Two", "text": "Para one.\n\nPara two."}
     data = _jsonl(json.dumps(good), "{broken json", json.dumps(other), json.dumps([1, 2]))
     result = read_bytes("news.jsonl", data)

@@ -68,7 +68,10 @@ def test_simple_layout_fixture_lists_are_not_headings():
 
 
 def test_paragraph_ending_in_photo_word_is_kept():
-    text = "Title here\n\nFirst paragraph of the story.\n\nThe mayor then posed for a photo\n\nLast one."
+    text = (
+        "Title here\n\nFirst paragraph of the story.\n\n"
+        "The mayor then posed for a photo\n\nLast one."
+    )
     article = parse_text(text)
     assert "The mayor then posed for a photo" in [p.text for p in article.paragraphs] or any(
         p.heading == "The mayor then posed for a photo" for p in article.paragraphs

@@ -143,11 +143,14 @@ class Archive:
         for raw in paths:
             path = Path(raw)
             if path.is_dir():
-                found, hidden = [], []
+                found: list[Path] = []
+                hidden: list[Path] = []
                 for p in sorted(path.rglob("*")):
                     if p.is_file():
                         inside = p.relative_to(path).parts
-                        (hidden if any(part.startswith(".") for part in inside) else found).append(p)
+                        (hidden if any(part.startswith(".") for part in inside) else found).append(
+                            p
+                        )
                 files.extend(found)
                 report.skipped.extend(
                     {"path": str(p), "reason": "hidden file, not read"} for p in hidden
@@ -165,8 +168,9 @@ class Archive:
             except ReadError as exc:
                 report.failed.append({"path": exc.origin, "error": exc.reason})
         report.merge(
-            self.add_read(result, collection=collection, source=source, added_by=added_by,
-                          progress=progress)
+            self.add_read(
+                result, collection=collection, source=source, added_by=added_by, progress=progress
+            )
         )
         return report
 
@@ -268,7 +272,8 @@ class Archive:
                             {
                                 "path": origin,
                                 "error": (
-                                    f"the article is too long: {len(passages):,} passages, over the "
+                                    f"the article is too long: {len(passages):,} passages, "
+                                    "over the "
                                     f"limit of {self.limits.max_passages_per_article:,}"
                                 ),
                             }
@@ -429,7 +434,7 @@ class Archive:
             answered = ranked.signal >= cfg.answer_cosine
         wanted = page_ids if highlight is None else page_ids[:highlight]
         need = [pid for pid in wanted if pid in rows and pid not in ranked.highlights]
-        highlights = dict(ranked.highlights)
+        highlights: dict[int, str | None] = dict(ranked.highlights)
         if need:
             found = self._highlights(retrieval, [rows[pid].text for pid in need])
             highlights.update(zip(need, found, strict=True))

@@ -145,8 +145,9 @@ def _print_report(report, label: str = "") -> None:
 def _ingest_url(archive, url: str, source: str | None, allow_private: bool):
     from archivist.fetch import add_url
 
-    return add_url(archive, url, collection=DEFAULT_COLLECTION, source=source,
-                   allow_private=allow_private)
+    return add_url(
+        archive, url, collection=DEFAULT_COLLECTION, source=source, allow_private=allow_private
+    )
 
 
 def _progress_bar(enabled: bool):

@@ -141,7 +141,5 @@ def _shards(env: dict[str, str]) -> dict:
         raise ConfigError(f"ARCHIVIST_SHARD_IDS must look like 0,1 or 0-3, got {raw!r}") from None
     bad = [i for i in ids if not 0 <= i < count]
     if bad or not ids:
-        raise ConfigError(
-            f"ARCHIVIST_SHARD_IDS {raw!r} must name shards from 0 to {count - 1}"
-        )
+        raise ConfigError(f"ARCHIVIST_SHARD_IDS {raw!r} must name shards from 0 to {count - 1}")
     return {"shard_count": count, "shard_ids": tuple(sorted(set(ids)))}

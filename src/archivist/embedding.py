@@ -217,7 +217,8 @@ def export_onnx(target: Path) -> Path:
 
             def forward(self, input_ids, attention_mask, token_type_ids):
                 hidden = self.bert(
-                    input_ids=input_ids, attention_mask=attention_mask,
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
                     token_type_ids=token_type_ids,
                 ).last_hidden_state
                 mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
@@ -265,8 +266,12 @@ def export_onnx(target: Path) -> Path:
         if target.exists():
             shutil.rmtree(target, ignore_errors=True)
         os.replace(work, target)
-        log.info("exported %s to ONNX in %.1fs (probe cosine >= %.6f)",
-                 MODEL_NAME, time.perf_counter() - started, worst)
+        log.info(
+            "exported %s to ONNX in %.1fs (probe cosine >= %.6f)",
+            MODEL_NAME,
+            time.perf_counter() - started,
+            worst,
+        )
         return target
     finally:
         if work.exists():
@@ -313,8 +318,11 @@ def _run(session, tokenizer, texts: list[str], batch_size: int = BATCH_ROWS) -> 
     while start < len(order):
         # rows sorted by length: the last row of a batch sets its padded width
         end = start + 1
-        while (end < len(order) and end - start < batch_size
-               and (end - start + 1) * lengths[order[end]] <= BATCH_TOKENS):
+        while (
+            end < len(order)
+            and end - start < batch_size
+            and (end - start + 1) * lengths[order[end]] <= BATCH_TOKENS
+        ):
             end += 1
         rows = order[start:end]
         width = int(lengths[rows[-1]])
@@ -368,8 +376,10 @@ class OnnxEmbedder:
                 self._session = self._open()
             except Exception as exc:  # any failure: the reference model still works
                 self.fallback_reason = str(exc) or type(exc).__name__
-                log.warning("ONNX embedder unavailable (%s): using sentence-transformers",
-                            self.fallback_reason)
+                log.warning(
+                    "ONNX embedder unavailable (%s): using sentence-transformers",
+                    self.fallback_reason,
+                )
                 self._fallback = SentenceTransformerEmbedder()
 
     def _open(self):

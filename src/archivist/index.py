@@ -157,8 +157,14 @@ def ivf_type(nlist: int) -> str:
 class VectorIndex:
     """The FAISS index of one collection."""
 
-    def __init__(self, directory: Path, collection: str, dim: int, model: str,
-                 ivf_threshold: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        collection: str,
+        dim: int,
+        model: str,
+        ivf_threshold: int | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.collection = collection
         self.dim = dim
@@ -237,7 +243,9 @@ class VectorIndex:
         extra = np.setdiff1d(indexed, stored, assume_unique=True)
         log.warning(
             "index of %r out of step with the store (%d missing, %d stale): repairing",
-            self.collection, len(missing), len(extra),
+            self.collection,
+            len(missing),
+            len(extra),
         )
         if len(extra):
             self.remove(extra)
@@ -251,8 +259,12 @@ class VectorIndex:
             return self._load()
 
     def _expected_meta(self) -> dict:
-        return {"model": self.model, "dim": self.dim, "version": FORMAT_VERSION,
-                "collection": self.collection}
+        return {
+            "model": self.model,
+            "dim": self.dim,
+            "version": FORMAT_VERSION,
+            "collection": self.collection,
+        }
 
     def _load(self) -> str:
         if not self.path.exists() or not self.sidecar.exists():
@@ -325,8 +337,14 @@ class VectorIndex:
             self._reconcile(store, store.passage_ids(self.collection))
             self._mark(self.ntotal)
             self.save()
-        log.info("index of %r rebuilt: %s, %d passages, nprobe %d, %.1fs",
-                 self.collection, kind, self.ntotal, nprobe, time.perf_counter() - started)
+        log.info(
+            "index of %r rebuilt: %s, %d passages, nprobe %d, %.1fs",
+            self.collection,
+            kind,
+            self.ntotal,
+            nprobe,
+            time.perf_counter() - started,
+        )
 
     def _build_ivf(self, store: Store, n: int):
         faiss = _faiss()
@@ -335,15 +353,16 @@ class VectorIndex:
         want = min(n, nlist * TRAIN_POINTS_PER_LIST)
         step = max(1, n // want)
         rng = np.random.default_rng(0)
-        sample_parts, probe_parts, seen = [], [], 0
+        sample_parts, seen = [], 0
         for ids, vectors in store.iter_vectors(self.collection, self.dim):
             offset = (-seen) % step
             sample_parts.append(vectors[offset::step].copy())
             seen += len(ids)
         sample = np.ascontiguousarray(np.concatenate(sample_parts)[:want])
         del sample_parts
-        probes = sample[rng.choice(len(sample), min(CALIBRATION_QUERIES, len(sample)),
-                                   replace=False)].copy()
+        probes = sample[
+            rng.choice(len(sample), min(CALIBRATION_QUERIES, len(sample)), replace=False)
+        ].copy()
         quantizer = faiss.IndexFlatIP(self.dim)
         index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.spherical = True
@@ -370,9 +389,10 @@ class VectorIndex:
             return 0
         n = len(store.passage_ids(self.collection))
         step = max(1, n // CALIBRATION_QUERIES)
-        picked = [vectors[(-seen) % step :: step].copy()
-                  for seen, (_, vectors) in _running(store.iter_vectors(self.collection,
-                                                                        self.dim))]
+        picked = [
+            vectors[(-seen) % step :: step].copy()
+            for seen, (_, vectors) in _running(store.iter_vectors(self.collection, self.dim))
+        ]
         sample = np.concatenate(picked)[:CALIBRATION_QUERIES]
         tracker = _Neighbours(sample)
         for ids, vectors in store.iter_vectors(self.collection, self.dim):
@@ -396,8 +416,7 @@ class VectorIndex:
                 return index.nlist
             index.nprobe = nprobe
             _, found = index.search(queries, k)
-            recall = np.mean([len(set(f) & set(e)) / k for f, e in zip(found, exact,
-                                                                       strict=True)])
+            recall = np.mean([len(set(f) & set(e)) / k for f, e in zip(found, exact, strict=True)])
             if recall >= TARGET_RECALL:
                 return min(index.nlist, 2 * nprobe)
         return min(NPROBES[-1] * 2, index.nlist)
@@ -435,8 +454,12 @@ class VectorIndex:
             tmp_index = self.path.with_suffix(f".faiss.{unique}.tmp")
             tmp_meta = self.sidecar.with_suffix(f".json.{unique}.tmp")
             _faiss().write_index(self._index, str(tmp_index))
-            meta = {**self._expected_meta(), "type": self.kind, "count": self.ntotal,
-                    "ids": fingerprint(self.ids())}
+            meta = {
+                **self._expected_meta(),
+                "type": self.kind,
+                "count": self.ntotal,
+                "ids": fingerprint(self.ids()),
+            }
             if self.is_ivf:
                 meta.update(nprobe=self.nprobe, trained_at=self.trained_at)
             tmp_meta.write_text(json.dumps(meta, indent=2))
@@ -472,8 +495,11 @@ class VectorIndex:
         self._index.replace_invlists(dst, True)
         dst.this.disown()
         self.mapped = False
-        log.info("index of %r copied into memory for writing in %.1fs",
-                 self.collection, time.perf_counter() - started)
+        log.info(
+            "index of %r copied into memory for writing in %.1fs",
+            self.collection,
+            time.perf_counter() - started,
+        )
 
     def _mark(self, changed: int) -> None:
         self._fingerprint = None

@@ -60,7 +60,8 @@ def check(archive: Archive, repair: bool = False) -> CheckReport:
     if bad_vectors:
         report.problems.append(f"{bad_vectors} passages have no vector of {dim_bytes} bytes")
     stray_passages = db.execute(
-        "SELECT count(*) FROM passages p WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.pk = p.article)"
+        "SELECT count(*) FROM passages p"
+        " WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.pk = p.article)"
     ).fetchone()[0]
     if stray_passages:
         report.problems.append(f"{stray_passages} passages belong to no article")

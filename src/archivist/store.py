@@ -257,7 +257,8 @@ class Store:
             for item in items:
                 a = item.article
                 cursor = db.execute(
-                    "INSERT INTO articles (id, collection, title, source, url, date, category, agency,"
+                    "INSERT INTO articles"
+                    " (id, collection, title, source, url, date, category, agency,"
                     " content_hash, added_at, added_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     [
                         item.article_id,
@@ -274,10 +275,11 @@ class Store:
                     ],
                 )
                 article_pk = cursor.lastrowid
-                ids = []
+                ids: list[int] = []
                 for passage, vector in zip(item.passages, item.vectors, strict=True):
                     cursor = db.execute(
-                        "INSERT INTO passages (article, collection, position, heading, text, vector)"
+                        "INSERT INTO passages"
+                        " (article, collection, position, heading, text, vector)"
                         " VALUES (?,?,?,?,?,?)",
                         [
                             article_pk,
@@ -288,10 +290,11 @@ class Store:
                             np.asarray(vector, dtype=np.float32).tobytes(),
                         ],
                     )
-                    ids.append(cursor.lastrowid)
+                    rowid = int(cursor.lastrowid)  # type: ignore[arg-type]  # set after INSERT
+                    ids.append(rowid)
                     db.execute(
                         "INSERT INTO passages_fts (rowid, title, heading, text) VALUES (?,?,?,?)",
-                        [cursor.lastrowid, a.title, passage.heading or "", passage.text],
+                        [rowid, a.title, passage.heading or "", passage.text],
                     )
                 out.append((item, ids))
         return out, generations
@@ -321,7 +324,7 @@ class Store:
     )
 
     def _article(self, row, passages: tuple[Passage, ...] = ()) -> StoredArticle:
-        return StoredArticle(*row, passages=passages)
+        return StoredArticle(*row, passages=passages)  # type: ignore[misc]  # row = columns
 
     def recent(
         self, collection: str, limit: int, offset: int = 0, source: str | None = None
@@ -399,7 +402,8 @@ class Store:
         rows = self.db.execute(
             "SELECT f.rowid, -bm25(passages_fts, 2.0, 1.0, 1.0) AS score FROM passages_fts f"
             " JOIN passages p ON p.id = f.rowid"
-            " WHERE passages_fts MATCH ? AND p.collection = ? ORDER BY bm25(passages_fts, 2.0, 1.0, 1.0)"
+            " WHERE passages_fts MATCH ? AND p.collection = ?"
+            " ORDER BY bm25(passages_fts, 2.0, 1.0, 1.0)"
             " LIMIT ?",
             [match, collection, limit],
         ).fetchall()
@@ -491,7 +495,11 @@ class Store:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def iter_vectors(
-        self, collection: str, dim: int, batch: int = 20_000, ids: Sequence[int] | None = None
+        self,
+        collection: str,
+        dim: int,
+        batch: int = 20_000,
+        ids: Sequence[int] | np.ndarray | None = None,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) in batches, for building or repairing an index."""
         if ids is not None:
@@ -508,7 +516,8 @@ class Store:
         last = -1
         while True:
             rows = self.db.execute(
-                "SELECT id, vector FROM passages WHERE collection = ? AND id > ? ORDER BY id LIMIT ?",
+                "SELECT id, vector FROM passages"
+                " WHERE collection = ? AND id > ? ORDER BY id LIMIT ?",
                 [collection, last, batch],
             ).fetchall()
             if not rows:

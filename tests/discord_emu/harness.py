@@ -245,7 +245,9 @@ async def running_bot(
     # on the real model) means nothing here; plain fusion with its cosine rule keeps these tests
     # about the Discord layer. Ranking is tested in test_search.py and with the real model.
     archive = archive or Archive(
-        data_dir, embedder=embedder or HashingEmbedder(), limits=limits,
+        data_dir,
+        embedder=embedder or HashingEmbedder(),
+        limits=limits,
         search_config=SearchConfig(mode="rrf"),
     )
     bot = ArchivistBot(archive, settings, guild_ready_timeout=0.2, **bot_options)

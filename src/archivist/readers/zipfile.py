@@ -52,7 +52,9 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
         name = info.filename.replace("\x00", "")
         entry_origin = f"{origin}!{name}"
         if name.startswith(_CLUTTER_DIRS) or PurePosixPath(name).name.lower() in _CLUTTER_FILES:
-            result.skipped.append(ReadFailure(entry_origin, "operating-system file, not an article"))
+            result.skipped.append(
+                ReadFailure(entry_origin, "operating-system file, not an article")
+            )
             continue
         if info.flag_bits & 0x1:
             result.failures.append(ReadFailure(entry_origin, "the entry is encrypted"))
