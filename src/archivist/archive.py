@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from archivist.models import AddReport, Answer, Article, ReadResult, StoredArtic
 from archivist.search import (
     FIRST_STAGE_CENTER,
     SCORE_CENTER,
+    QueryTerms,
     Ranked,
     Retrieval,
     SearchConfig,
@@ -63,6 +65,8 @@ class Archive:
         self._indexes: dict[str, VectorIndex] = {}
         self._index_lock = threading.RLock()
         self._synced: dict[str, int] = {}  # collection -> store generation its index reflects
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._check_embedder()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -120,7 +124,19 @@ class Archive:
         for collection in self.store.collections():
             self.index(collection)
 
+    def _workers(self) -> ThreadPoolExecutor:
+        """Threads for the lexical half of a question (SQLite releases the GIL while it works,
+        so it runs beside the question's embedding on the other core)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="archivist-fts")
+            return self._pool
+
     def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)  # its threads' connections go with them
+                self._pool = None
         with self._index_lock:
             for index in self._indexes.values():
                 if index.dirty:
@@ -384,17 +400,17 @@ class Archive:
         """Both candidate lists for a question (dense from FAISS, lexical from FTS5)."""
         cfg = self.search_config
         index = self.index(collection)
-        if vector is None:
-            vector = self.embedder.encode([question])[0]
         filtered = bool(source or since)
         n = max(cfg.candidates, depth) * (10 if filtered else 1)
-        words = question_terms(question)
-        doc_freq = self.store.doc_freqs([stem(w) for w in words])
-        terms = query_terms(question, doc_freq, self.store.passage_total())
-        dense_ids, dense_scores = index.search(vector, n)
+        # the lexical side needs no vector: it runs in a worker while the question is embedded
+        lexical_job = self._workers().submit(self._lexical, question, collection, n)
+        try:
+            if vector is None:
+                vector = self.embedder.encode([question])[0]
+            dense_ids, dense_scores = index.search(vector, n)
+        finally:
+            terms, lexical = lexical_job.result()
         dense = [(int(i), float(s)) for i, s in zip(dense_ids, dense_scores, strict=True)]
-        match = scalable_fts_query(terms, doc_freq, cfg)
-        lexical = self.store.fts_top(match, collection, n) if match else []
         if filtered:
             allowed = self.store.passage_filter(
                 sorted({i for i, _ in dense} | {i for i, _ in lexical}), collection, source, since
@@ -402,6 +418,16 @@ class Archive:
             dense = [c for c in dense if c[0] in allowed]
             lexical = [c for c in lexical if c[0] in allowed]
         return Retrieval(question, vector, terms, dense, lexical)
+
+    def _lexical(
+        self, question: str, collection: str, n: int
+    ) -> tuple[QueryTerms, list[tuple[int, float]]]:
+        """The question's terms (idf from the stored counts) and FTS5's best `n` passages."""
+        words = question_terms(question)
+        doc_freq = self.store.doc_freqs([stem(w) for w in words])
+        terms = query_terms(question, doc_freq, self.store.passage_total())
+        match = scalable_fts_query(terms, doc_freq, self.search_config)
+        return terms, (self.store.fts_top(match, collection, n) if match else [])
 
     def _answer(self, retrieval: Retrieval, k: int, offset: int, cfg: SearchConfig) -> Answer:
         return self._ranked_answer(retrieval, k, offset, cfg)[0]

@@ -288,35 +288,58 @@ def candidate_features(
     """The FEATURES of each candidate (rows align with `rows`), its sentences, and the share
     of the question's weight each sentence covers.
 
-    `lexical`: passage id -> bm25 for the candidates FTS5 found."""
+    `lexical`: passage id -> bm25 for the candidates FTS5 found. Each passage's words are
+    analysed once (and cached); per question only the question's few terms are looked up."""
     out = np.zeros((len(rows), len(FEATURES)), dtype=np.float32)
     # below 1 the matched words are in most passages (a tiny archive): the ratio would be noise
     best_bm25 = max(max(lexical.values(), default=0.0), BM25_FLOOR)
-    pairs = set(zip(terms.stems, terms.stems[1:], strict=False))
+    # stems are \w+ tokens: " a " in " x a y " is a word test, " a b " a pair test
+    pairs = {f" {a} {b} " for a, b in zip(terms.stems, terms.stems[1:], strict=False)}
+    idf = [(f" {s} ", w) for s, w in terms.idf.items()]
+    weight = terms.weight
     cosines = vectors @ question_vector if len(rows) else np.zeros(0)
     all_sentences, all_coverage = [], []
     for i, row in enumerate(rows):
-        sentences, sentence_stems = _analysed(row.text)
-        coverage = [_coverage(terms, s) for s in sentence_stems] or [0.0]
-        body = [t for s in sentence_stems for t in s]
-        around = set(stems(row.title)) | (set(stems(row.heading)) if row.heading else set())
-        all_sentences.append(sentences)
+        text = _analysed(row.text)
+        coverage = [
+            sum(w for s, w in idf if s in sentence) / weight for sentence in text.sentence_stems
+        ] or [0.0]
+        body = text.body
+        around = _stem_key(row.title) + (_stem_key(row.heading) if row.heading else "")
+        all_sentences.append(text.sentences)
         all_coverage.append(coverage)
         out[i] = (
             float(cosines[i]),
             lexical.get(row.id, 0.0) / best_bm25,
             max(coverage),
-            _coverage(terms, set(body) | around),
-            len(pairs & set(zip(body, body[1:], strict=False))) / len(pairs) if pairs else 0.0,
+            sum(w for s, w in idf if s in body or s in around) / weight,
+            sum(1 for pair in pairs if pair in body) / len(pairs) if pairs else 0.0,
         )
     return out, all_sentences, all_coverage
 
 
+@dataclass(frozen=True)
+class _Text:
+    """A passage analysed for the features: its sentences, and the stems of each sentence and
+    of the whole passage, each as one string " stem stem … " (substring tests run in C)."""
+
+    sentences: list[str]
+    sentence_stems: list[str]
+    body: str
+
+
 @lru_cache(maxsize=50_000)
-def _analysed(text: str) -> tuple[list[str], list[list[str]]]:
-    """A passage's sentences and their stems (cached: the same passages come up again)."""
+def _analysed(text: str) -> _Text:
+    """A passage's analysis (cached: the same passages come up again)."""
     sentences = split_sentences(text)
-    return sentences, [stems(s) for s in sentences]
+    per_sentence = [stems(s) for s in sentences]
+    keys = [" " + " ".join(s) + " " for s in per_sentence]
+    return _Text(sentences, keys, " " + " ".join(t for s in per_sentence for t in s) + " ")
+
+
+@lru_cache(maxsize=20_000)
+def _stem_key(text: str) -> str:
+    return " " + " ".join(stems(text)) + " "
 
 
 def sentence_scores(
