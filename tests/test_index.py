@@ -214,3 +214,20 @@ def test_saving_a_mapped_index_writes_the_lists_not_the_mapping(tmp_path, store)
     assert again.search(vectors[7], 1)[0][0] == ids[7]
     assert again.calibrate(store) > 0
     assert make_index(tmp_path).open(store) == "loaded"
+
+
+def test_nprobe_never_below_the_floor_even_for_an_older_saved_index(tmp_path, store, monkeypatch):
+    monkeypatch.setattr(index_module, "MIN_PROBE_SHARE", 0.5)
+    vectors = clustered_vectors(600)
+    fill(store, "g1", vectors)
+    first = make_index(tmp_path)
+    first.open(store)
+    nlist = first._index.nlist
+    assert first.is_ivf and first.nprobe >= nlist // 2
+    # an index saved with a lower nprobe (before the floor) is raised to it when opened
+    meta = json.loads(first.sidecar.read_text())
+    meta["nprobe"] = 1
+    first.sidecar.write_text(json.dumps(meta))
+    again = make_index(tmp_path)
+    assert again.open(store) == "loaded"
+    assert again.nprobe == nlist // 2 and again._index.nprobe == nlist // 2

@@ -47,6 +47,10 @@ RETRAIN_GROWTH = 4.0  # the ideal nlist grows with sqrt(n): 4x the passages, 2x 
 # passages and lose a little more (measured at 100k: 0.97 here gave 0.965 at top-10 for SQuAD
 # questions, but 0.91 at top-50), so the target is over the 0.95 asked, at the depth ask uses
 TARGET_RECALL = 0.97
+# ... and never fewer than this share of the lists: on the 1M benchmark set (real passages plus
+# perturbed copies) the synthetic queries found 0.97 at 24 of 4096 lists, while SQuAD questions
+# needed 256 (1/16) for 0.95 at top-10 (docs/benchmarks.md)
+MIN_PROBE_SHARE = 1 / 16
 CALIBRATION_QUERIES = 200
 CALIBRATION_K = 50
 QUERY_NOISE = 1.0
@@ -142,6 +146,11 @@ def _running(batches):
     for ids, vectors in batches:
         yield seen, (ids, vectors)
         seen += len(ids)
+
+
+def probe_floor(nlist: int) -> int:
+    """The fewest lists a search probes (MIN_PROBE_SHARE of them)."""
+    return max(1, int(nlist * MIN_PROBE_SHARE))
 
 
 def nlist_for(n: int) -> int:
@@ -280,7 +289,8 @@ class VectorIndex:
             elif isinstance(kind, str) and kind.startswith("IVF"):
                 # mapped, not read: the bot is ready at once and the OS pages lists in on use
                 index = faiss.read_index(str(self.path), faiss.IO_FLAG_MMAP)
-                index.nprobe = int(meta["nprobe"])
+                # an index saved before MIN_PROBE_SHARE existed gets the floor at once
+                index.nprobe = max(int(meta["nprobe"]), probe_floor(index.nlist))
             else:
                 return "mismatched"
             if index.d != self.dim or index.ntotal != meta.get("count"):
@@ -290,7 +300,7 @@ class VectorIndex:
             return "corrupt"
         self._index = index
         self.kind = kind
-        self.nprobe = int(meta.get("nprobe") or 0)
+        self.nprobe = int(index.nprobe) if kind != FLAT else 0
         self.trained_at = int(meta.get("trained_at") or 0)
         self.mapped = kind != FLAT
         self._fingerprint = meta.get("ids")
@@ -409,8 +419,10 @@ class VectorIndex:
         """Twice the smallest nprobe whose top-k keeps TARGET_RECALL of the exact top-k for
         question-like queries. The doubling is measured, not guessed: SQuAD questions lost
         about one doubling of nprobe against these synthetic queries (at 100k passages,
-        nprobe 128 gave 0.982 here and 0.945 for real questions; 256 gave 0.976 for them)."""
+        nprobe 128 gave 0.982 here and 0.945 for real questions; 256 gave 0.976 for them).
+        Never below `probe_floor`."""
         k = exact.shape[1]
+        floor = probe_floor(index.nlist)
         for nprobe in NPROBES:
             if nprobe >= index.nlist:
                 return index.nlist
@@ -418,8 +430,8 @@ class VectorIndex:
             _, found = index.search(queries, k)
             recall = np.mean([len(set(f) & set(e)) / k for f, e in zip(found, exact, strict=True)])
             if recall >= TARGET_RECALL:
-                return min(index.nlist, 2 * nprobe)
-        return min(NPROBES[-1] * 2, index.nlist)
+                return min(index.nlist, max(floor, 2 * nprobe))
+        return min(max(floor, NPROBES[-1] * 2), index.nlist)
 
     def checkpoint(self, force: bool = False, interim: bool = False) -> None:
         """After a batch of changes: retype the index if its size calls for it, and save when
