@@ -28,6 +28,7 @@ from archivist.search import (
     build_answer,
     confidence,
     make_hit,
+    prepare,
     query_terms,
     question_terms,
     rank,
@@ -36,7 +37,7 @@ from archivist.search import (
     stem,
     validate_question,
 )
-from archivist.store import NewArticle, Store, content_hash
+from archivist.store import NewArticle, PassageRow, Store, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -409,7 +410,7 @@ class Archive:
                 vector = self.embedder.encode([question])[0]
             dense_ids, dense_scores = index.search(vector, n)
         finally:
-            terms, lexical = lexical_job.result()
+            terms, lexical, rows = lexical_job.result()
         dense = [(int(i), float(s)) for i, s in zip(dense_ids, dense_scores, strict=True)]
         if filtered:
             allowed = self.store.passage_filter(
@@ -417,17 +418,24 @@ class Archive:
             )
             dense = [c for c in dense if c[0] in allowed]
             lexical = [c for c in lexical if c[0] in allowed]
-        return Retrieval(question, vector, terms, dense, lexical)
+        return Retrieval(question, vector, terms, dense, lexical, rows)
 
     def _lexical(
         self, question: str, collection: str, n: int
-    ) -> tuple[QueryTerms, list[tuple[int, float]]]:
-        """The question's terms (idf from the stored counts) and FTS5's best `n` passages."""
+    ) -> tuple[QueryTerms, list[tuple[int, float]], dict[int, PassageRow]]:
+        """The question's terms (idf from the stored counts), FTS5's best `n` passages, and
+        the best of those read and analysed for ranking (work done before the vector is)."""
+        cfg = self.search_config
         words = question_terms(question)
         doc_freq = self.store.doc_freqs([stem(w) for w in words])
         terms = query_terms(question, doc_freq, self.store.passage_total())
-        match = scalable_fts_query(terms, doc_freq, self.search_config)
-        return terms, (self.store.fts_top(match, collection, n) if match else [])
+        match = scalable_fts_query(terms, doc_freq, cfg)
+        lexical = self.store.fts_top(match, collection, n) if match else []
+        rows: dict[int, PassageRow] = {}
+        if cfg.mode == "hybrid" and lexical:
+            rows = self.store.passages_by_ids([pid for pid, _ in lexical[: cfg.candidates]])
+            prepare(rows.values())
+        return terms, lexical, rows
 
     def _answer(self, retrieval: Retrieval, k: int, offset: int, cfg: SearchConfig) -> Answer:
         return self._ranked_answer(retrieval, k, offset, cfg)[0]

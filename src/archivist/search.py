@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -77,8 +77,10 @@ class SearchConfig:
     # the other modes: when the best cosine on the page is below this
     answer_cosine: float = 0.30
     # terms in more than this many passages are left out of the FTS5 query (their posting
-    # lists cost the most and weigh the least); the rarest `min_query_terms` always stay
-    max_term_docs: int = 5_000
+    # lists cost the most and weigh the least); the rarest `min_query_terms` always stay.
+    # SQuAD among 75k news passages, all 10,570 questions: hit@5 0.9428 at 5,000, 0.9416 at
+    # 3,000, 0.9405 at 2,000; the FTS5 query's p50 / p95 4.6 / 10.9, 4.0 / 8.6, 3.2 / 6.6 ms
+    max_term_docs: int = 3_000
     min_query_terms: int = 3
 
 
@@ -337,6 +339,16 @@ def _analysed(text: str) -> _Text:
     return _Text(sentences, keys, " " + " ".join(t for s in per_sentence for t in s) + " ")
 
 
+def prepare(rows: Iterable[PassageRow]) -> None:
+    """Analyse passages ahead of `candidate_features` (the analysis is cached), e.g. in the
+    thread that found them while the question is still being embedded."""
+    for row in rows:
+        _analysed(row.text)
+        _stem_key(row.title)
+        if row.heading:
+            _stem_key(row.heading)
+
+
 @lru_cache(maxsize=20_000)
 def _stem_key(text: str) -> str:
     return " " + " ".join(stems(text)) + " "
@@ -408,6 +420,7 @@ class Retrieval:
     terms: QueryTerms
     dense: list[tuple[int, float]]  # (passage id, cosine), best first
     lexical: list[tuple[int, float]]  # (passage id, bm25; higher is better), best first
+    rows: dict[int, PassageRow] = field(default_factory=dict)  # passages already read
 
 
 @dataclass
@@ -452,7 +465,10 @@ def rank(retrieval: Retrieval, cfg: SearchConfig, source: SearchSource, depth: i
     candidates = list(dict.fromkeys(dense_ids + lexical_ids))
     if not candidates:
         return Ranked([], [], 0.0)
-    rows = source.passages(candidates)
+    rows = {pid: retrieval.rows[pid] for pid in candidates if pid in retrieval.rows}
+    unread = [pid for pid in candidates if pid not in rows]
+    if unread:
+        rows.update(source.passages(unread))
     candidates = [pid for pid in candidates if pid in rows]
     cosine = dict(retrieval.dense)
     missing = [pid for pid in candidates if pid not in cosine]
