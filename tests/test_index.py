@@ -82,9 +82,10 @@ def test_switches_to_ivf_above_threshold_and_finds_exact_match(tmp_path, store):
     assert index.is_ivf and index.ntotal == 1000 and index.nprobe > 0
     all_ids = ids + new
     assert np.array_equal(index.ids(), np.sort(all_ids))
+    assert not index.exact_scores  # 8-bit codes: the scores are close, not exact
     for row in (0, 345, 999):
         found, scores = index.search(vectors[row], 5)
-        assert found[0] == all_ids[row] and scores[0] == pytest.approx(1.0, abs=1e-5)
+        assert found[0] == all_ids[row] and scores[0] == pytest.approx(1.0, abs=0.01)
     meta = json.loads(index.sidecar.read_text())
     assert meta["type"].startswith("IVF") and meta["count"] == 1000
 

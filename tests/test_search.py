@@ -181,3 +181,32 @@ def test_caching_embedder_reuses_vectors_across_instances(tmp_path):
     b = second.encode(["two", "one"])
     assert Counting.calls == 2
     assert np.allclose(a[[1, 0]], b)
+
+
+def test_hybrid_ranks_on_stored_cosines_when_the_index_scores_are_approximate(fake_archive):
+    from dataclasses import replace
+
+    from archivist.archive import _ArchiveSource
+    from archivist.search import rank
+
+    add_articles(fake_archive)
+    retrieval = fake_archive._retrieve("How many parcels does the Leipzig centre sort?", "c")
+    best = retrieval.dense[0][0]
+    stored = fake_archive.store.vectors_by_ids([best], fake_archive.embedder.dim)[best]
+    true_cosine = float(stored @ retrieval.vector)
+    # an 8-bit index's score is off a little; here by a lot, to make the difference visible;
+    # `best` is the only candidate, so the ranking's top features are its own
+    only = replace(retrieval, dense=[(best, true_cosine - 0.25)], lexical=[])
+
+    def dense_feature(exact_scores: bool) -> float:
+        ranked = rank(
+            replace(only, exact_scores=exact_scores),
+            SearchConfig(),
+            _ArchiveSource(fake_archive),
+            1,
+        )
+        assert ranked.ids == [best]
+        return float(ranked.top_features[0])
+
+    assert dense_feature(False) == pytest.approx(true_cosine, abs=1e-5)
+    assert dense_feature(True) == pytest.approx(true_cosine - 0.25, abs=1e-5)

@@ -418,7 +418,7 @@ class Archive:
             )
             dense = [c for c in dense if c[0] in allowed]
             lexical = [c for c in lexical if c[0] in allowed]
-        return Retrieval(question, vector, terms, dense, lexical, rows)
+        return Retrieval(question, vector, terms, dense, lexical, rows, index.exact_scores)
 
     def _lexical(
         self, question: str, collection: str, n: int

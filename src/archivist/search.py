@@ -421,6 +421,7 @@ class Retrieval:
     dense: list[tuple[int, float]]  # (passage id, cosine), best first
     lexical: list[tuple[int, float]]  # (passage id, bm25; higher is better), best first
     rows: dict[int, PassageRow] = field(default_factory=dict)  # passages already read
+    exact_scores: bool = True  # the dense scores are exact cosines (not an 8-bit index's)
 
 
 @dataclass
@@ -470,14 +471,15 @@ def rank(retrieval: Retrieval, cfg: SearchConfig, source: SearchSource, depth: i
     if unread:
         rows.update(source.passages(unread))
     candidates = [pid for pid in candidates if pid in rows]
-    cosine = dict(retrieval.dense)
+    # exact cosines: the dense side's when its index gives them, else from the stored vectors
+    cosine = dict(retrieval.dense) if retrieval.exact_scores else {}
     missing = [pid for pid in candidates if pid not in cosine]
     vectors = dict(source.vectors(missing)) if missing else {}
     dim = len(retrieval.vector)
     matrix = np.stack(
         [vectors[pid] if pid in vectors else np.zeros(dim, np.float32) for pid in candidates]
     )
-    # the dense side's cosines are exact already (and an IVF index may not hand back vectors)
+    # an index's exact cosines are kept as they are (an IVF index may not hand back vectors)
     ordered_rows = [rows[pid] for pid in candidates]
     features, sentences, coverage = candidate_features(
         retrieval.terms, retrieval.vector, ordered_rows, matrix, dict(retrieval.lexical)
