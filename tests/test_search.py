@@ -76,6 +76,13 @@ def test_scalable_query_leaves_out_common_terms_but_keeps_the_rarest():
     assert match == '"night" OR "ferry" OR "oslo"'  # the 3 rarest kept, in the question's order
     cfg = SearchConfig(max_term_docs=50, min_query_terms=1)
     assert scalable_fts_query(terms, doc_freq, cfg) == '"ferry" OR "oslo"'
+    # a common word kept for being among the rarest, only within the postings budget
+    cfg = SearchConfig(max_term_docs=50, min_query_terms=3, max_query_postings=500)
+    assert scalable_fts_query(terms, doc_freq, cfg) == '"ferry" OR "oslo"'
+    # a question whose rarest word is over the budget is left to the dense side
+    common = {"ferri": 700, "oslo": 750, "return": 900, "night": 800, "mai": 950}
+    terms = query_terms("When does the night ferry to Oslo return in May?", common, 1000)
+    assert scalable_fts_query(terms, common, cfg) is None
     assert terms.idf["ferri"] > terms.idf["return"]
 
 
