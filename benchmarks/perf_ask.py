@@ -265,6 +265,64 @@ def ask(size: int) -> dict:
     return result
 
 
+def latency(size: int, n: int = 200) -> dict:
+    """`Archive.ask` alone, warm, in process, on `n` SQuAD questions: p50 / p95 of the whole
+    call and of its stages (the question's embedding and the dense search run beside the
+    lexical side, which reads and analyses its passages; then the ranking)."""
+    import functools
+
+    import archivist.archive as archive_module
+    from archivist.archive import Archive
+    from archivist.embedding import default_embedder
+
+    archive = Archive(archive_dir(size), embedder=default_embedder())
+    index = archive.index(COLLECTION)
+    stages: dict[str, list[float]] = {}
+
+    def timed(owner, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        @functools.wraps(inner)
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                stages.setdefault(label, []).append((time.perf_counter() - started) * 1000)
+
+        setattr(owner, name, wrapper)
+
+    timed(archive.embedder, "encode", "embed question")
+    timed(index, "search", "dense top-50")
+    timed(archive, "_lexical", "lexical (FTS5 + read + analyse)")
+    timed(archive_module, "rank", "rank")
+    qs = questions(n + 20)
+    for q in qs[:20]:
+        archive.ask(q.text, collection=COLLECTION)
+    stages.clear()
+    whole, hits = [], 0
+    for q in qs[20:]:
+        started = time.perf_counter()
+        answer = archive.ask(q.text, collection=COLLECTION)
+        whole.append((time.perf_counter() - started) * 1000)
+        hits += any(h.article_id == q.gold for h in answer.hits[:5])
+    result = {
+        "passages": index.ntotal,
+        "index_type": index.kind,
+        "nprobe": index.nprobe,
+        "ask_ms": {k: round(v, 2) for k, v in percentiles(whole).items()},
+        "stages_ms": {
+            name: {k: round(v, 2) for k, v in percentiles(samples).items()}
+            for name, samples in stages.items()
+        },
+        "hit_at_5": round(hits / n, 4),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "load_average": os.getloadavg()[0],
+    }
+    archive.close()
+    return result
+
+
 def recall(size: int) -> dict:
     """The index's top-10 / top-50 against exact inner product over every stored vector."""
     from archivist.archive import Archive
@@ -382,13 +440,22 @@ def run_step(step: str, size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["build", "calibrate", "ask", "recall", "cold", "all"])
+    parser.add_argument(
+        "step", choices=["build", "calibrate", "ask", "latency", "recall", "cold", "all"]
+    )
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--steps", default="build,ask,recall,cold")
     args = parser.parse_args()
     if args.step != "all":
-        steps = {"build": build, "calibrate": calibrate, "ask": ask, "recall": recall, "cold": cold}
+        steps = {
+            "build": build,
+            "calibrate": calibrate,
+            "ask": ask,
+            "latency": latency,
+            "recall": recall,
+            "cold": cold,
+        }
         result = steps[args.step](args.size)
         print(json.dumps(result), flush=True)
         return
