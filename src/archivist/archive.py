@@ -163,11 +163,12 @@ class Archive:
                 found: list[Path] = []
                 hidden: list[Path] = []
                 for p in sorted(path.rglob("*")):
-                    if p.is_file():
-                        inside = p.relative_to(path).parts
-                        (hidden if any(part.startswith(".") for part in inside) else found).append(
-                            p
-                        )
+                    if not p.is_file():
+                        continue
+                    if any(part.startswith(".") for part in p.relative_to(path).parts):
+                        hidden.append(p)  # .DS_Store, .git/...: reported, not read
+                    else:
+                        found.append(p)
                 files.extend(found)
                 report.skipped.extend(
                     {"path": str(p), "reason": "hidden file, not read"} for p in hidden
@@ -290,8 +291,8 @@ class Archive:
                                 "path": origin,
                                 "error": (
                                     f"the article is too long: {len(passages):,} passages, "
-                                    "over the "
-                                    f"limit of {self.limits.max_passages_per_article:,}"
+                                    "over the limit of "
+                                    f"{self.limits.max_passages_per_article:,}"
                                 ),
                             }
                         )

@@ -83,7 +83,7 @@ class SearchConfig:
     max_term_docs: int = 3_000
     min_query_terms: int = 3
     # and all the terms kept bring at most this many passages (hit@5 there 0.9417 with it,
-    # 0.9416 without; at 1M passages it bounds the FTS5 query's p95 (see scalable_fts_query)
+    # 0.9416 without); at 1M passages it halves the FTS5 query's p95 (see scalable_fts_query)
     max_query_postings: int = 10_000
 
 
