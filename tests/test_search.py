@@ -217,3 +217,16 @@ def test_hybrid_ranks_on_stored_cosines_when_the_index_scores_are_approximate(fa
 
     assert dense_feature(False) == pytest.approx(true_cosine, abs=1e-5)
     assert dense_feature(True) == pytest.approx(true_cosine - 0.25, abs=1e-5)
+
+
+def test_each_thread_stems_with_its_own_stemmer():
+    # PyStemmer objects must not be shared by threads; the lexical half runs in a worker
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archivist.search import _stemmer
+
+    here = _stemmer()
+    assert here is _stemmer()
+    with ThreadPoolExecutor(1) as pool:
+        there = pool.submit(_stemmer).result()
+    assert there is not here and there.stemWord("parcels") == here.stemWord("parcels") == "parcel"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -126,13 +127,22 @@ def validate_question(question: str, max_chars: int) -> str:
 
 
 # -- terms as FTS5 sees them ---------------------------------------------------------------------
-@lru_cache(maxsize=1)
+_STEMMERS = threading.local()
+
+
 def _stemmer():
-    try:
-        import Stemmer
-    except ImportError:  # pragma: no cover - a dependency, but degrade rather than fail
-        return None
-    return Stemmer.Stemmer("porter")
+    """This thread's Porter stemmer: PyStemmer's objects must not be used by two threads at
+    once, and a question's lexical half runs in a worker thread."""
+    stemmer = getattr(_STEMMERS, "porter", False)
+    if stemmer is False:
+        try:
+            import Stemmer
+        except ImportError:  # pragma: no cover - a dependency, but degrade rather than fail
+            stemmer = None
+        else:
+            stemmer = Stemmer.Stemmer("porter")
+        _STEMMERS.porter = stemmer
+    return stemmer
 
 
 # Irregular English verb forms, so "Who did he meet?" matches "they met" (Porter leaves them
