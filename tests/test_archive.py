@@ -246,3 +246,15 @@ def test_bytes_that_fail_leave_store_untouched(fake_archive):
     report = fake_archive.add_bytes("bad.json", b"{not json", collection="g")
     assert report.failed and not report.added
     assert fake_archive.stats(collection="g") == before
+
+
+def test_close_stops_the_lexical_worker_threads(fake_archive):
+    import threading
+
+    fake_archive.add_articles([("a", FERRY)], collection="g")
+    assert fake_archive.ask("When does the night ferry return?", collection="g").hits
+    assert any(t.name.startswith("archivist-fts") for t in threading.enumerate())
+    fake_archive.close()
+    assert not any(t.name.startswith("archivist-fts") for t in threading.enumerate())
+    # a closed archive that is asked again opens what it needs again
+    assert fake_archive.ask("When does the night ferry return?", collection="g").hits
