@@ -79,6 +79,24 @@ def test_paragraphs_headings_and_running_lines():
     assert [p.heading for p in under] == ["Finance outlook", "Operations outlook", "Safety outlook"]
 
 
+def test_a_wider_gap_between_lines_ends_a_paragraph():
+    # two paragraphs of full-width lines: no short line says where the first ends, only the
+    # empty line's worth of space between them on the page
+    first = [
+        "The council met on Tuesday to discuss the new harbour plan, which would move the ferry",
+        "terminal to the northern quay and free the old pier for the fishing fleet and visitors.",
+    ]
+    second = [
+        "Residents who spoke at the meeting asked about traffic on the coast road in the summer,",
+        "when the ferries are full and the car park at the northern quay is often closed early.",
+    ]
+    article = read_bytes("minutes.pdf", make_pdf([first + [""] + second])).articles[0][1]
+    assert [p.text for p in article.paragraphs] == [" ".join(first), " ".join(second)]
+    # without the gap the same lines are one paragraph
+    article = read_bytes("minutes.pdf", make_pdf([first + second])).articles[0][1]
+    assert [p.text for p in article.paragraphs] == [" ".join(first + second)]
+
+
 def test_title_from_first_heading_without_metadata():
     pdf = make_pdf([["Budget Report"] + report_page(1, "finance")[1:8]])
     article = read_bytes("budget.pdf", pdf).articles[0][1]

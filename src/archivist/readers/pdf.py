@@ -1,11 +1,11 @@
-"""PDF documents (`.pdf`), with pypdf.
-
-pypdf gives the text of each page as lines. Paragraphs are rebuilt from them: a word hyphenated
-across a line end is joined, the lines of a paragraph are joined, and a paragraph ends at a blank
-line or at a short line that ends a sentence. Lines repeated at the top or bottom of most pages
-(running headers, footers, page numbers) are dropped. A short line without final punctuation
-standing between paragraphs is a sub-heading. The title comes from the document's metadata, or
-else from its first heading-like line.
+"""PDF documents (`.pdf`), with pypdf. pypdf gives the text of each page as lines, with where each
+line stands on the page. Paragraphs are rebuilt from them: a word hyphenated across a line end
+is joined, the lines of a paragraph are joined, and a paragraph ends where the gap to the next
+line is clearly wider than the page's line spacing, at a blank line, or at a short line that
+ends a sentence. Lines repeated at the top or bottom of most pages (running headers, footers,
+page numbers) are dropped. A short line without final punctuation standing between paragraphs is
+a sub-heading. The title comes from the document's metadata, or else from its first heading-like
+line.
 
 A PDF without a text layer (a scan) is refused with that reason: OCR is not done here.
 """
@@ -33,6 +33,8 @@ MAX_HEADING_CHARS = 120
 REPEATED_SHARE = 0.6
 EDGE_LINES = 2
 MAX_MASKED_EDGE_CHARS = 60
+# a gap between two lines this much wider than the page's usual line spacing ends a paragraph
+PARAGRAPH_GAP = 1.4
 
 _SENTENCE_END = re.compile(r"[.!?:;…\"”’)\]]$")
 _FINAL_PUNCT = re.compile(r"[.!?,;:…]$")
@@ -116,7 +118,7 @@ def _page_texts(data: bytes, origin: str) -> tuple[list[str], str | None]:
     texts = []
     for number in range(count):
         try:
-            texts.append(reader.pages[number].extract_text() or "")
+            texts.append(_page_text(reader.pages[number]))
         except RecursionError:
             raise ReadError(origin, f"page {number + 1} is nested too deeply to read") from None
         except Exception as exc:  # one damaged page must not lose the others
@@ -132,6 +134,47 @@ def _page_texts(data: bytes, origin: str) -> tuple[list[str], str | None]:
         if cleaned and not _JUNK_TITLE.match(cleaned) and len(cleaned) <= 300:
             title = cleaned
     return texts, title
+
+
+def _page_text(page) -> str:
+    """The page's text, with a blank line where the vertical gap between two lines says a
+    paragraph ends (pypdf tells where each piece of text starts)."""
+    pieces: list[tuple[str, float]] = []
+
+    def visit(text, cm, tm, font, size) -> None:
+        if text:
+            pieces.append((text, tm[4] * cm[1] + tm[5] * cm[3] + cm[5]))
+
+    text = page.extract_text(visitor_text=visit) or ""
+    if "".join(t for t, _ in pieces).split() != text.split():
+        return text  # the pieces do not add up to the text: no layout to go by
+    lines: list[tuple[str, float]] = []  # (text, height of its first piece)
+    current: str | None = None
+    current_y = 0.0
+    for piece, y in pieces:
+        segments = piece.split("\n")
+        for i, segment in enumerate(segments):
+            breaks = i < len(segments) - 1  # a line break follows this segment
+            if current is None:
+                if not segment and not breaks:
+                    continue  # nothing after the last break: the next piece starts the line
+                current, current_y = "", y
+            current += segment
+            if breaks:
+                lines.append((current, current_y))
+                current = None
+    if current:
+        lines.append((current, current_y))
+    gaps = sorted(a[1] - b[1] for a, b in zip(lines, lines[1:], strict=False) if a[1] > b[1])
+    if len(gaps) < 2:
+        return text
+    usual = gaps[len(gaps) // 2]
+    out = [lines[0][0]]
+    for (_, y_above), (line, y) in zip(lines, lines[1:], strict=False):
+        if y_above - y > PARAGRAPH_GAP * usual:
+            out.append("")
+        out.append(line)
+    return "\n".join(out)
 
 
 def _short(exc: Exception) -> str:
