@@ -1,11 +1,12 @@
-"""PDF documents (`.pdf`), with pypdf. pypdf gives the text of each page as lines, with where each
-line stands on the page. Paragraphs are rebuilt from them: a word hyphenated across a line end
-is joined, the lines of a paragraph are joined, and a paragraph ends where the gap to the next
-line is clearly wider than the page's line spacing, at a blank line, or at a short line that
-ends a sentence. Lines repeated at the top or bottom of most pages (running headers, footers,
-page numbers) are dropped. A short line without final punctuation standing between paragraphs is
-a sub-heading. The title comes from the document's metadata, or else from its first heading-like
-line.
+"""PDF documents (`.pdf`), with pypdf.
+
+pypdf gives the text of each page as lines, with where each line stands on the page. Paragraphs
+are rebuilt from them: a word hyphenated across a line end is joined, the lines of a paragraph
+are joined, and a paragraph ends where the gap to the next line is clearly wider than the page's
+line spacing, at a blank line, or at a short line that ends a sentence. Lines repeated at the
+top or bottom of most pages (running headers, footers, page numbers) are dropped. A short line
+without final punctuation standing between paragraphs is a sub-heading. The title comes from the
+document's metadata, or else from its first heading-like line.
 
 A PDF without a text layer (a scan) is refused with that reason: OCR is not done here.
 """
