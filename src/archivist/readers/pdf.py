@@ -144,9 +144,14 @@ def _page_text(page) -> str:
 
     def visit(text, cm, tm, font, size) -> None:
         if text:
-            pieces.append((text, tm[4] * cm[1] + tm[5] * cm[3] + cm[5]))
+            pieces.append((text, float(tm[4] * cm[1] + tm[5] * cm[3] + cm[5])))
 
-    text = page.extract_text(visitor_text=visit) or ""
+    try:
+        text = page.extract_text(visitor_text=visit) or ""
+    except RecursionError:
+        raise
+    except Exception:  # the layout is a refinement: never lose a page over it
+        return page.extract_text() or ""
     if "".join(t for t, _ in pieces).split() != text.split():
         return text  # the pieces do not add up to the text: no layout to go by
     lines: list[tuple[str, float]] = []  # (text, height of its first piece)
