@@ -36,26 +36,16 @@ def upload_file(passages: int) -> tuple[bytes, list[str], int, int]:
     """The first Reuters articles that chunk into `passages` passages, as JSONL bytes; some of
     their titles as questions; the article and passage counts."""
     from archivist.chunking import chunk_article
-    from archivist.config import Limits
     from archivist.embedding import count_model_tokens
-    from archivist.readers.jsonfile import article_from_record
+    from archivist.evaluation import news_articles
 
     lines, titles, total = [], [], 0
-    limits = Limits()
-    with need(DATA / "reuters-21578" / "articles.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            if record.get("duplicate_of"):
-                continue
-            try:
-                article = article_from_record(record, limits)
-            except ValueError:
-                continue
-            lines.append(line if line.endswith("\n") else line + "\n")
-            titles.append(article.title)
-            total += len(chunk_article(article, count_model_tokens))
-            if total >= passages:
-                break
+    for _, record, article in news_articles(need(DATA / "reuters-21578" / "articles.jsonl")):
+        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        titles.append(article.title)
+        total += len(chunk_article(article, count_model_tokens))
+        if total >= passages:
+            break
     step = max(1, len(titles) // 200)
     questions = [f"What happened: {t.lower()}?" for t in titles[::step]]
     return "".join(lines).encode("utf-8"), questions, len(lines), total

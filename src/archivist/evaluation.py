@@ -91,25 +91,31 @@ def load_squad(root: Path | None = None) -> tuple[list[tuple[str, Article]], lis
     return articles, questions
 
 
+def news_articles(path: Path) -> Iterator[tuple[int, dict, Article]]:
+    """(record number, record, Article) of a shared news JSONL file (the JSONL reader's own
+    mapping), exact duplicates and records it refuses left out."""
+    from archivist.readers.jsonfile import article_from_record
+
+    limits = Limits()
+    for number, record in enumerate(_jsonl(path), start=1):
+        if record.get("duplicate_of"):
+            continue
+        try:
+            yield number, record, article_from_record(record, limits)
+        except ValueError:
+            continue
+
+
 def load_news(
     root: Path | None = None, limit_passages: int | None = None
 ) -> list[tuple[str, Article]]:
-    """BBC and Reuters articles (the JSONL reader's own mapping), exact duplicates left out."""
-    from archivist.readers.jsonfile import article_from_record
-
+    """BBC and Reuters articles, exact duplicates left out."""
     root = root or data_root()
-    limits = Limits()
-    out: list[tuple[str, Article]] = []
-    for name in ("bbc-news", "reuters-21578"):
-        for line_no, record in enumerate(_jsonl(root / name / "articles.jsonl"), start=1):
-            if record.get("duplicate_of"):
-                continue
-            try:
-                article = article_from_record(record, limits)
-            except ValueError:
-                continue
-            out.append((f"{name}:{line_no}", article))
-    return out
+    return [
+        (f"{name}:{number}", article)
+        for name in ("bbc-news", "reuters-21578")
+        for number, _, article in news_articles(root / name / "articles.jsonl")
+    ]
 
 
 def data_available(root: Path | None = None) -> str | None:
