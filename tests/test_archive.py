@@ -258,3 +258,15 @@ def test_close_stops_the_lexical_worker_threads(fake_archive):
     assert not any(t.name.startswith("archivist-fts") for t in threading.enumerate())
     # a closed archive that is asked again opens what it needs again
     assert fake_archive.ask("When does the night ferry return?", collection="g").hits
+
+
+def test_a_folder_of_only_hidden_files_says_so(fake_archive, tmp_path):
+    folder = tmp_path / "mac"
+    folder.mkdir()
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    report = fake_archive.add_paths([folder], collection="g")
+    assert report.failed == [
+        {"path": str(folder), "error": "the folder has only hidden files (1, listed as skipped)"}
+    ]
+    assert [s["path"] for s in report.skipped] == [str(folder / ".DS_Store")]
+    assert fake_archive.count(collection="g") == 0

@@ -174,7 +174,12 @@ class Archive:
                     {"path": str(p), "reason": "hidden file, not read"} for p in hidden
                 )
                 if not found:
-                    report.failed.append({"path": str(path), "error": "the folder has no files"})
+                    error = (
+                        f"the folder has only hidden files ({len(hidden)}, listed as skipped)"
+                        if hidden
+                        else "the folder has no files"
+                    )
+                    report.failed.append({"path": str(path), "error": error})
             elif path.exists():
                 files.append(path)
             else:
