@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from archivist.embedding import (
+    INT8_FILE,
     MODEL_NAME,
     OnnxEmbedder,
     SentenceTransformerEmbedder,
@@ -88,3 +89,53 @@ def test_export_from_other_weights_is_not_used(tmp_path):
     embedder = OnnxEmbedder(root=tmp_path)
     embedder.encode(["x"])
     assert embedder.backend == "torch" and "other weights" in embedder.fallback_reason
+
+
+def test_passages_go_through_the_int8_model_close_to_fp32(torch_vectors):
+    onnx = OnnxEmbedder()
+    assert onnx.passage_precision == "int8"
+    passages = onnx.encode_passages(TEXTS)
+    assert passages.shape == (len(TEXTS), 384) and passages.dtype == np.float32
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
+    close = cosines(passages, torch_vectors)
+    # int8, so not the same vectors: close ones (the empty text is the farthest)
+    assert close.min() >= 0.97 and np.median(close) >= 0.99
+    assert close.max() < 0.99999  # really the int8 model, not the fp32 one
+    # questions stay fp32
+    assert cosines(onnx.encode(TEXTS), torch_vectors).min() >= 0.9999
+    assert onnx.encode_passages([]).shape == (0, 384)
+
+
+def test_fp32_passages_when_asked(monkeypatch, torch_vectors):
+    monkeypatch.setenv("ARCHIVIST_PASSAGE_PRECISION", "fp32")
+    onnx = OnnxEmbedder()
+    assert onnx.passage_precision == "fp32"
+    assert cosines(onnx.encode_passages(TEXTS), torch_vectors).min() >= 0.9999
+
+
+def test_a_bad_int8_model_leaves_passages_in_fp32(tmp_path, torch_vectors, caplog):
+    good = onnx_dir()
+    OnnxEmbedder().encode(["x"])
+    bad = onnx_dir(tmp_path)
+    bad.mkdir(parents=True)
+    for name in ("model.onnx", "meta.json", "probe.npy"):
+        (bad / name).write_bytes((good / name).read_bytes())
+    (bad / INT8_FILE).write_bytes(b"not an onnx model")
+    embedder = OnnxEmbedder(root=tmp_path)
+    got = embedder.encode_passages(TEXTS)
+    assert embedder.backend == "onnx" and embedder.passage_precision == "fp32"
+    assert "passages are embedded in fp32" in caplog.text
+    assert cosines(got, torch_vectors).min() >= 0.9999
+
+
+def test_an_export_of_an_older_format_is_made_again(tmp_path):
+    embedder = OnnxEmbedder(root=tmp_path)
+    embedder.encode(["x"])
+    folder = onnx_dir(tmp_path)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "format": 1}))
+    (folder / INT8_FILE).unlink()
+    again = OnnxEmbedder(root=tmp_path)
+    assert again.passage_precision == "int8" and again.backend == "onnx"
+    assert json.loads((folder / "meta.json").read_text())["format"] == meta["format"]
+    assert (folder / INT8_FILE).exists()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from archivist.config import Limits
-from archivist.embedding import Embedder
+from archivist.embedding import Embedder, encode_passages
 from archivist.models import Article, Paragraph
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,16 @@ class CachingEmbedder:
         return self._matrix
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [_key(t) for t in texts]
+        return self._cached(texts, "fp32", self.inner.encode)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """The inner embedder's passage vectors, kept apart from `encode`'s when they differ
+        (int8 passages: see `archivist.embedding`)."""
+        precision = getattr(self.inner, "passage_precision", "fp32")
+        return self._cached(texts, precision, lambda t: encode_passages(self.inner, t))
+
+    def _cached(self, texts: Sequence[str], precision: str, encode) -> np.ndarray:
+        keys = [_key(t if precision == "fp32" else f"{precision}\0{t}") for t in texts]
         with self._lock:
             missing = {}
             for key, text in zip(keys, texts, strict=True):
@@ -192,7 +201,7 @@ class CachingEmbedder:
             self.misses += len(missing)
             self.hits += len(keys) - len(missing)
         if missing:
-            vectors = self.inner.encode(list(missing.values()))
+            vectors = encode(list(missing.values()))
             with self._lock:
                 fresh = [k for k in missing if k not in self._rows]
                 keep = [i for i, k in enumerate(missing) if k in set(fresh)]
@@ -234,7 +243,7 @@ def split_titles(questions: Sequence[Question]) -> tuple[set[str], set[str]]:
 
 SETS = ("squad", "squad-tune", "squad-test", "mixed")
 COLLECTION = "default"
-STORE_VERSION = 1  # bump when what the stores hold changes (a migration, the chunking)
+STORE_VERSION = 2  # 2: int8 passage vectors; bump when what the stores hold changes (a migration, the chunking)
 
 
 def open_archive(name: str, embedder: Embedder, root: Path | None = None, progress=None):
