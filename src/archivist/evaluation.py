@@ -243,7 +243,7 @@ def split_titles(questions: Sequence[Question]) -> tuple[set[str], set[str]]:
 
 SETS = ("squad", "squad-tune", "squad-test", "mixed")
 COLLECTION = "default"
-STORE_VERSION = 2  # 2: int8 passage vectors; bump when what the stores hold changes (a migration, the chunking)
+STORE_VERSION = 2  # bump when what the stores hold changes (2: int8 passage vectors)
 
 
 def open_archive(name: str, embedder: Embedder, root: Path | None = None, progress=None):
