@@ -106,6 +106,14 @@ def test_passages_go_through_the_int8_model_close_to_fp32(torch_vectors):
     assert onnx.encode_passages([]).shape == (0, 384)
 
 
+def test_questions_alone_never_open_the_int8_model():
+    onnx = OnnxEmbedder()
+    onnx.encode(["Who won the match?"])
+    assert onnx._bulk is None  # a cold `archivist ask` loads one model, not two
+    onnx.encode_passages(["The home side won the match."])
+    assert onnx._bulk is not None and onnx._bulk is not onnx._session
+
+
 def test_fp32_passages_when_asked(monkeypatch, torch_vectors):
     monkeypatch.setenv("ARCHIVIST_PASSAGE_PRECISION", "fp32")
     onnx = OnnxEmbedder()

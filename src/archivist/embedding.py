@@ -440,6 +440,7 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         self._session = None
         self._bulk = None  # the passages' session: int8, or the fp32 one
+        self._int8_check: tuple = ()
         self._fallback: SentenceTransformerEmbedder | None = None
         self._lock = threading.Lock()
         self.fallback_reason: str | None = None
@@ -450,6 +451,8 @@ class OnnxEmbedder:
     def passage_precision(self) -> str:
         """What passages are embedded with: "int8" unless asked otherwise or unavailable."""
         self._load()
+        if self._fallback is None:
+            self._passage_session()
         return self._precision
 
     @property
@@ -492,12 +495,22 @@ class OnnxEmbedder:
         worst = float(_cosines(_run(session, _onnx_tokenizer(), probes), reference).min())
         if worst < MIN_PROBE_COSINE:
             raise OnnxUnavailable(f"ONNX vectors differ from the reference (cosine {worst:.6f})")
-        self._bulk = session
-        if self._precision == "int8":
-            self._bulk = self._open_int8(folder / INT8_FILE, probes, reference) or session
-            if self._bulk is session:
-                self._precision = "fp32"
+        self._int8_check = (folder / INT8_FILE, probes, reference)
         return session
+
+    def _passage_session(self):
+        """The int8 session, opened on the first upload (a question never needs it), or the
+        fp32 one when int8 is not wanted or not usable."""
+        if self._bulk is None:
+            with self._lock:
+                if self._bulk is None:
+                    bulk = None
+                    if self._precision == "int8":
+                        bulk = self._open_int8(*self._int8_check)
+                    if bulk is None:
+                        self._precision = "fp32"
+                    self._bulk = bulk or self._session
+        return self._bulk
 
     def _open_int8(self, path: Path, probes: list[str], reference: np.ndarray):
         if not path.exists():
@@ -529,7 +542,7 @@ class OnnxEmbedder:
         self._load()
         if self._fallback is not None:
             return self._fallback.encode(texts)
-        return _run(self._bulk, _onnx_tokenizer(), list(texts), self.batch_size)
+        return _run(self._passage_session(), _onnx_tokenizer(), list(texts), self.batch_size)
 
     def count_tokens(self, text: str) -> int:
         return count_model_tokens(text)
