@@ -528,21 +528,20 @@ class OnnxEmbedder:
         return bulk
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        self._load()
-        if self._fallback is not None:
-            return self._fallback.encode(texts)
-        return _run(self._session, _onnx_tokenizer(), list(texts), self.batch_size)
+        return self._encode(texts, passages=False)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passages to store: through the int8 model when it is there (module docstring)."""
+        return self._encode(texts, passages=True)
+
+    def _encode(self, texts: Sequence[str], passages: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self._load()
         if self._fallback is not None:
             return self._fallback.encode(texts)
-        return _run(self._passage_session(), _onnx_tokenizer(), list(texts), self.batch_size)
+        session = self._passage_session() if passages else self._session
+        return _run(session, _onnx_tokenizer(), list(texts), self.batch_size)
 
     def count_tokens(self, text: str) -> int:
         return count_model_tokens(text)
