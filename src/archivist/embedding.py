@@ -207,7 +207,8 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def export_onnx(target: Path) -> Path:
     """Export the model (mean pooling included) to `target`, check it against
-    sentence-transformers on PROBE_TEXTS and store those reference vectors beside it.
+    sentence-transformers on PROBE_TEXTS and store those reference vectors beside it, with
+    the int8 copy for passages (`_quantize`; left out, with a warning, if it falls short).
 
     Needs torch and sentence-transformers (a few seconds, once per machine). Atomic: the folder
     appears complete or not at all.
