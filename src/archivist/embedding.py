@@ -482,10 +482,11 @@ class OnnxEmbedder:
         _offline_env()
         folder = onnx_dir(self.root)
         meta_path = folder / "meta.json"
-        if not meta_path.exists() or json.loads(meta_path.read_text()).get("format") != ONNX_FORMAT:
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        if meta.get("format") != ONNX_FORMAT:  # none yet, or an older layout
             log.info("exporting %s to ONNX in %s (once)", MODEL_NAME, folder)
             export_onnx(folder)
-        meta = json.loads(meta_path.read_text())
+            meta = json.loads(meta_path.read_text())
         if meta.get("format") != ONNX_FORMAT or meta.get("fingerprint") != _model_fingerprint():
             raise OnnxUnavailable(f"{folder} was exported from other weights")
         session = _session(folder / "model.onnx")
