@@ -51,3 +51,50 @@ def test_bot_takes_its_shards_from_settings(monkeypatch, tmp_path):
     bot = ArchivistBot(archive, s)
     assert bot.shard_count == 8 and bot.shard_ids == [2, 3]
     archive.close()
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"ARCHIVIST_PASSAGE_PRECISION": "int4"}, "ARCHIVIST_PASSAGE_PRECISION='int4'"),
+        ({"ARCHIVIST_EMBED_WORKERS": "two"}, "ARCHIVIST_EMBED_WORKERS='two'"),
+        ({"ARCHIVIST_EMBED_THREADS": "0"}, "ARCHIVIST_EMBED_THREADS='0'"),
+    ],
+)
+def test_bad_embedding_settings_are_named(monkeypatch, env, message):
+    from archivist.embedding import OnnxEmbedder
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=message):
+        OnnxEmbedder()
+
+
+def test_embedding_settings(monkeypatch):
+    from archivist.embedding import OnnxEmbedder, embed_threads, embed_workers
+
+    monkeypatch.setenv("ARCHIVIST_PASSAGE_PRECISION", " FP32 ")
+    monkeypatch.setenv("ARCHIVIST_EMBED_WORKERS", "3")
+    monkeypatch.delenv("ARCHIVIST_EMBED_THREADS", raising=False)
+    assert OnnxEmbedder()._precision == "fp32"
+    assert embed_workers() == 3 and embed_threads() == 1
+
+
+def test_a_bad_embedding_setting_is_one_line_from_the_cli(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ARCHIVIST_PASSAGE_PRECISION": "int4"}
+    out = subprocess.run(
+        [sys.executable, "-c", "from archivist.cli import main; main()"]
+        + ["--data-dir", str(tmp_path / "d"), "ask", "Who won?"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1
+    message = "Error: ARCHIVIST_PASSAGE_PRECISION='int4' is neither int8 nor fp32"
+    assert out.stderr.strip() == message
+    assert not (tmp_path / "d").exists()  # nothing stored

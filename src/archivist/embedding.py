@@ -41,6 +41,8 @@ from typing import Protocol
 
 import numpy as np
 
+from archivist.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -353,7 +355,7 @@ def _session(path: Path):
     # threads only steal time; measured slightly faster here too
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # one thread a run: batches run side by side instead (see BATCH_TOKENS)
-    options.intra_op_num_threads = int(os.environ.get("ARCHIVIST_EMBED_THREADS", "1") or 1)
+    options.intra_op_num_threads = embed_threads()
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -380,8 +382,40 @@ BATCH_TOKENS = 512
 def _workers():
     from concurrent.futures import ThreadPoolExecutor
 
-    count = int(os.environ.get("ARCHIVIST_EMBED_WORKERS", "0") or 0) or (os.cpu_count() or 1)
+    count = embed_workers()
     return ThreadPoolExecutor(max_workers=count, thread_name_prefix="archivist-embed")
+
+
+def _env_count(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} is not a whole number of 1 or more")
+    return value
+
+
+def embed_threads() -> int:
+    """ONNX Runtime threads a run (ARCHIVIST_EMBED_THREADS, default 1)."""
+    return _env_count("ARCHIVIST_EMBED_THREADS", 1)
+
+
+def embed_workers() -> int:
+    """Batches embedded side by side (ARCHIVIST_EMBED_WORKERS, default the core count)."""
+    return _env_count("ARCHIVIST_EMBED_WORKERS", os.cpu_count() or 1)
+
+
+def passage_precision_setting() -> str:
+    """ARCHIVIST_PASSAGE_PRECISION: "int8" (the default) or "fp32"."""
+    raw = os.environ.get("ARCHIVIST_PASSAGE_PRECISION", "").strip()
+    value = raw.lower() or "int8"
+    if value not in ("int8", "fp32"):
+        raise ConfigError(f"ARCHIVIST_PASSAGE_PRECISION={raw!r} is neither int8 nor fp32")
+    return value
 
 
 def _run(session, tokenizer, texts: list[str], batch_size: int = BATCH_ROWS) -> np.ndarray:
@@ -445,8 +479,8 @@ class OnnxEmbedder:
         self._fallback: SentenceTransformerEmbedder | None = None
         self._lock = threading.Lock()
         self.fallback_reason: str | None = None
-        wanted = os.environ.get("ARCHIVIST_PASSAGE_PRECISION", "int8").strip().lower()
-        self._precision = "fp32" if wanted == "fp32" else "int8"
+        self._precision = passage_precision_setting()
+        embed_threads(), embed_workers()  # a bad setting is said now, not at the first upload
 
     @property
     def passage_precision(self) -> str:
