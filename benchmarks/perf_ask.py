@@ -201,7 +201,7 @@ def ask(size: int) -> dict:
         archive.ask(q.text, collection=COLLECTION)
     clock, hits, and_empty, scalable_empty, asked = Clock(), 0, 0, 0, 0
     try:  # the lexical query search.py builds at scale (issue 4), when it is there
-        from archivist.search import query_terms, scalable_fts_query, stem
+        from archivist.search import lookup_keys, query_terms, scalable_fts_query
     except ImportError:
         scalable_fts_query = None
     for n, q in enumerate(qs):
@@ -213,7 +213,7 @@ def ask(size: int) -> dict:
         if scalable_fts_query is not None:
             with clock("fts_issue4_query"):
                 words = question_terms(q.text)
-                doc_freq = archive.store.doc_freqs([stem(w) for w in words])
+                doc_freq = archive.store.doc_freqs(lookup_keys(words))
                 qt = query_terms(q.text, doc_freq, archive.store.passage_total())
                 match = scalable_fts_query(qt, doc_freq, archive.search_config)
                 found = archive.store.fts_search(match, COLLECTION, 50) if match else []

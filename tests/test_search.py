@@ -19,6 +19,8 @@ from archivist.models import Article, Paragraph
 from archivist.search import (
     MODES,
     SearchConfig,
+    fts_term,
+    lookup_keys,
     query_terms,
     scalable_fts_query,
     stem,
@@ -84,6 +86,25 @@ def test_scalable_query_leaves_out_common_terms_but_keeps_the_rarest():
     terms = query_terms("When does the night ferry to Oslo return in May?", common, 1000)
     assert scalable_fts_query(terms, common, cfg) is None
     assert terms.idf["ferri"] > terms.idf["return"]
+
+
+def test_scalable_query_counts_irregular_forms_by_their_own_fts5_terms():
+    # FTS5 stems "ate" to "at" (a stop word in every passage): asked for, it would score them all
+    assert fts_term("ate") == "at" and fts_term("met") == "met" and stem("met") == "meet"
+    assert set(lookup_keys(["eat", "met"])) == {"eat", "at", "eaten", "meet", "met"}
+    doc_freq = {"ctenophora": 4, "eat": 70, "at": 900, "eaten": 7, "meet": 40, "met": 60}
+    cfg = SearchConfig(max_term_docs=300, min_query_terms=3, max_query_postings=10_000)
+    terms = query_terms("What do ctenophora eat?", doc_freq, 1000)
+    assert scalable_fts_query(terms, doc_freq, cfg) == '"ctenophora" OR "eat" OR "eaten"'
+    # the other forms come within the postings budget: "met" (60) does not fit after "meet"
+    terms = query_terms("Who did the ctenophora meet?", doc_freq, 1000)
+    cfg = SearchConfig(max_term_docs=300, min_query_terms=3, max_query_postings=80)
+    assert scalable_fts_query(terms, doc_freq, cfg) == '"ctenophora" OR "meet"'
+    cfg = SearchConfig(max_term_docs=300, min_query_terms=3, max_query_postings=200)
+    assert scalable_fts_query(terms, doc_freq, cfg) == '"ctenophora" OR "meet" OR "met"'
+    # a question's own irregular word costs what FTS5 indexes for it
+    terms = query_terms("Whom had the ctenophora met?", doc_freq, 1000)
+    assert scalable_fts_query(terms, doc_freq, cfg) == '"ctenophora" OR "met" OR "meet"'
 
 
 def test_scalable_query_quotes_fts_syntax():

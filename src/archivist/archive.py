@@ -27,6 +27,7 @@ from archivist.search import (
     SearchConfig,
     build_answer,
     confidence,
+    lookup_keys,
     make_hit,
     prepare,
     query_terms,
@@ -34,7 +35,6 @@ from archivist.search import (
     rank,
     scalable_fts_query,
     sentence_scores,
-    stem,
     validate_question,
 )
 from archivist.store import NewArticle, PassageRow, Store, content_hash
@@ -433,7 +433,7 @@ class Archive:
         the best of those read and analysed for ranking (work done before the vector is)."""
         cfg = self.search_config
         words = question_terms(question)
-        doc_freq = self.store.doc_freqs([stem(w) for w in words])
+        doc_freq = self.store.doc_freqs(lookup_keys(words))
         terms = query_terms(question, doc_freq, self.store.passage_total())
         match = scalable_fts_query(terms, doc_freq, cfg)
         lexical = self.store.fts_top(match, collection, n) if match else []
