@@ -83,9 +83,12 @@ class SearchConfig:
     # 3,000, 0.9405 at 2,000; the FTS5 query's p50 / p95 4.6 / 10.9, 4.0 / 8.6, 3.2 / 6.6 ms
     max_term_docs: int = 3_000
     min_query_terms: int = 3
-    # and all the terms kept bring at most this many passages (hit@5 there 0.9417 with it,
-    # 0.9416 without); at 1M passages it halves the FTS5 query's p95 (see scalable_fts_query)
-    max_query_postings: int = 10_000
+    # and all the terms kept bring at most this many passages: FTS5 scores each, ~1 us apiece.
+    # SQuAD among 75k news passages (2026-11-28, irregular forms counted): hit@1 / hit@5
+    # 0.8267 / 0.9426 at 10,000, 0.8261 / 0.9429 at 6,000, 0.8256 / 0.9425 at 5,000,
+    # 0.8246 / 0.9416 at 4,000, 0.8182 / 0.9360 at 2,000. At 100k passages 6,000 takes ~1 ms
+    # off the ask's p95 (docs/benchmarks.md, Ask)
+    max_query_postings: int = 6_000
 
 
 def question_terms(question: str) -> list[str]:
@@ -388,9 +391,9 @@ class _Text:
 def _analysed(text: str) -> _Text:
     """A passage's analysis (cached: the same passages come up again)."""
     sentences = split_sentences(text)
-    per_sentence = [stems(s) for s in sentences]
-    keys = [" " + " ".join(s) + " " for s in per_sentence]
-    return _Text(sentences, keys, " " + " ".join(t for s in per_sentence for t in s) + " ")
+    joined = [" ".join(map(stem, _TOKEN.findall(s.lower()))) for s in sentences]
+    keys = [f" {j} " for j in joined]
+    return _Text(sentences, keys, " " + " ".join(j for j in joined if j) + " ")
 
 
 def prepare(rows: Iterable[PassageRow]) -> None:
