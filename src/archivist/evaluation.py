@@ -619,8 +619,9 @@ SECTION = "## Answer quality"
 NOTES = """\
 **Shipped default** (`SearchConfig()`, mode `hybrid`, in `Archive.ask`): FAISS top 50 and FTS5 top
 50. The FTS5 query is an OR of the question's content words without those found in more than 3,000
-passages (the 3 rarest stay), taken rarest first while they bring at most 10,000 passages in all (so
-its cost is bounded at any archive size), ranked by FTS5 without joining every match to its passage
+passages (the 3 rarest stay), taken rarest first while they bring at most 6,000 passages in all (an
+irregular verb's other forms counted as FTS5 indexes them; so its cost is bounded at any archive
+size), ranked by FTS5 without joining every match to its passage
 (the collection is checked on the best 200 only). The union is scored linearly: cosine, bm25 / best
 bm25, the share of the question's idf weight in the passage's best sentence and in title + heading +
 passage, and matched adjacent word pairs; the highlight is the sentence covering the most of the
