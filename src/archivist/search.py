@@ -246,9 +246,7 @@ def lookup_keys(words: Sequence[str]) -> list[str]:
 def stem(word: str) -> str:
     """The Porter stem of a lower-cased word (the form FTS5's `porter` tokenizer indexes), with
     irregular verb forms first brought to their base form."""
-    word = _IRREGULAR.get(word, word)
-    stemmer = _stemmer()
-    return stemmer.stemWord(word) if stemmer is not None else word
+    return fts_term(_IRREGULAR.get(word, word))
 
 
 def stems(text: str) -> list[str]:
@@ -316,9 +314,7 @@ def scalable_fts_query(
         for form in word_forms(word):
             term = fts_term(form)
             cost = 0 if term in counted else doc_freq.get(term, 0)
-            if form == word or cost > cfg.max_term_docs:
-                continue
-            if postings + cost > cfg.max_query_postings:
+            if form == word or cost > min(cfg.max_term_docs, cfg.max_query_postings - postings):
                 continue
             forms.append(form)
             counted.add(term)
@@ -360,8 +356,10 @@ def candidate_features(
     for i, row in enumerate(rows):
         text = _analysed(row.text)
         body = text.body
-        present = [(s, w) for s, w in idf if s in body]  # a term not in the passage is in
-        coverage = [  # none of its sentences: most candidates hold few of the terms
+        # a term missing from the passage is in none of its sentences (most candidates hold
+        # few of the question's terms)
+        present = [(s, w) for s, w in idf if s in body]
+        coverage = [
             sum(w for s, w in present if s in sentence) / weight for sentence in text.sentence_stems
         ] or [0.0]
         around = _stem_key(row.title) + (_stem_key(row.heading) if row.heading else "")
