@@ -4,14 +4,15 @@
 
 The cache is `archivist.evaluation.CachingEmbedder`'s (ARCHIVIST_BENCH_CACHE, default
 ~/.cache/archivist-bench/vectors/<model>), shared with the quality benchmark: vectors keyed by a
-hash of the exact text embedded. This fills it with the default (ONNX) embedder, whose vectors
-equal sentence-transformers' (cosine >= 0.9999, checked at load). The news texts are walked
+hash of the exact text embedded. This fills it with the default (ONNX) embedder in fp32, whose
+vectors equal sentence-transformers' (cosine >= 0.9999, checked at load). The news texts are walked
 from the end, so a quality run filling the same cache from the start meets this one in the
 middle; texts another process cached meanwhile are skipped.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -19,6 +20,8 @@ from perf_common import news_texts, squad_texts
 
 
 def main(which: list[str]) -> None:
+    # fp32 vectors, keyed by the text alone (`_key(t)` below), as the benchmarks read them
+    os.environ["ARCHIVIST_PRECISION"] = "fp32"
     from archivist.embedding import default_embedder
     from archivist.evaluation import CachingEmbedder, _key
 

@@ -39,8 +39,6 @@ class TimedEmbedder:
     def __init__(self, inner, phases: dict) -> None:
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
         self.encode = Timed(phases, "embed", inner.encode)
-        if hasattr(inner, "encode_passages"):
-            self.encode_passages = Timed(phases, "embed", inner.encode_passages)
         self.count_tokens = Timed(phases, "count tokens", inner.count_tokens)
 
 

@@ -56,7 +56,7 @@ def test_bot_takes_its_shards_from_settings(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     "env, message",
     [
-        ({"ARCHIVIST_PASSAGE_PRECISION": "int4"}, "ARCHIVIST_PASSAGE_PRECISION='int4'"),
+        ({"ARCHIVIST_PRECISION": "int4"}, "ARCHIVIST_PRECISION='int4'"),
         ({"ARCHIVIST_EMBED_WORKERS": "two"}, "ARCHIVIST_EMBED_WORKERS='two'"),
         ({"ARCHIVIST_EMBED_THREADS": "0"}, "ARCHIVIST_EMBED_THREADS='0'"),
     ],
@@ -73,7 +73,7 @@ def test_bad_embedding_settings_are_named(monkeypatch, env, message):
 def test_embedding_settings(monkeypatch):
     from archivist.embedding import OnnxEmbedder, embed_threads, embed_workers
 
-    monkeypatch.setenv("ARCHIVIST_PASSAGE_PRECISION", " FP32 ")
+    monkeypatch.setenv("ARCHIVIST_PRECISION", " FP32 ")
     monkeypatch.setenv("ARCHIVIST_EMBED_WORKERS", "3")
     monkeypatch.delenv("ARCHIVIST_EMBED_THREADS", raising=False)
     assert OnnxEmbedder()._precision == "fp32"
@@ -85,7 +85,7 @@ def test_a_bad_embedding_setting_is_one_line_from_the_cli(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "ARCHIVIST_PASSAGE_PRECISION": "int4"}
+    env = {**os.environ, "ARCHIVIST_PRECISION": "int4"}
     out = subprocess.run(
         [sys.executable, "-c", "from archivist.cli import main; main()"]
         + ["--data-dir", str(tmp_path / "d"), "ask", "Who won?"],
@@ -95,6 +95,6 @@ def test_a_bad_embedding_setting_is_one_line_from_the_cli(tmp_path):
         timeout=120,
     )
     assert out.returncode == 1
-    message = "Error: ARCHIVIST_PASSAGE_PRECISION='int4' is neither int8 nor fp32"
+    message = "Error: ARCHIVIST_PRECISION='int4' is neither int8 nor fp32"
     assert out.stderr.strip() == message
     assert not (tmp_path / "d").exists()  # nothing stored

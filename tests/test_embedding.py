@@ -38,7 +38,8 @@ def cosines(a, b):
     return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def test_onnx_vectors_equal_pytorch(torch_vectors):
+def test_onnx_vectors_equal_pytorch(monkeypatch, torch_vectors):
+    monkeypatch.setenv("ARCHIVIST_PRECISION", "fp32")  # the export itself (int8: below)
     onnx = OnnxEmbedder()
     got = onnx.encode(TEXTS)
     assert onnx.backend == "onnx", onnx.fallback_reason
@@ -47,7 +48,8 @@ def test_onnx_vectors_equal_pytorch(torch_vectors):
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
-def test_batching_keeps_order(torch_vectors):
+def test_batching_keeps_order(monkeypatch, torch_vectors):
+    monkeypatch.setenv("ARCHIVIST_PRECISION", "fp32")
     onnx = OnnxEmbedder(batch_size=2)
     shuffled = [TEXTS[i] for i in (4, 0, 6, 2, 5, 1, 3)]
     got = onnx.encode(shuffled)
@@ -91,37 +93,27 @@ def test_export_from_other_weights_is_not_used(tmp_path):
     assert embedder.backend == "torch" and "other weights" in embedder.fallback_reason
 
 
-def test_passages_go_through_the_int8_model_close_to_fp32(torch_vectors):
+def test_the_model_runs_int8_close_to_fp32(torch_vectors):
     onnx = OnnxEmbedder()
-    assert onnx.passage_precision == "int8"
-    passages = onnx.encode_passages(TEXTS)
-    assert passages.shape == (len(TEXTS), 384) and passages.dtype == np.float32
-    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
-    close = cosines(passages, torch_vectors)
+    assert onnx.precision == "int8"
+    got = onnx.encode(TEXTS)
+    assert got.shape == (len(TEXTS), 384) and got.dtype == np.float32
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    close = cosines(got, torch_vectors)
     # int8, so not the same vectors: close ones (the empty text is the farthest)
     assert close.min() >= 0.97 and np.median(close) >= 0.99
     assert close.max() < 0.99999  # really the int8 model, not the fp32 one
-    # questions stay fp32
+    assert onnx.encode([]).shape == (0, 384)
+
+
+def test_fp32_when_asked(monkeypatch, torch_vectors):
+    monkeypatch.setenv("ARCHIVIST_PRECISION", "fp32")
+    onnx = OnnxEmbedder()
+    assert onnx.precision == "fp32"
     assert cosines(onnx.encode(TEXTS), torch_vectors).min() >= 0.9999
-    assert onnx.encode_passages([]).shape == (0, 384)
 
 
-def test_questions_alone_never_open_the_int8_model():
-    onnx = OnnxEmbedder()
-    onnx.encode(["Who won the match?"])
-    assert onnx._bulk is None  # a cold `archivist ask` loads one model, not two
-    onnx.encode_passages(["The home side won the match."])
-    assert onnx._bulk is not None and onnx._bulk is not onnx._session
-
-
-def test_fp32_passages_when_asked(monkeypatch, torch_vectors):
-    monkeypatch.setenv("ARCHIVIST_PASSAGE_PRECISION", "fp32")
-    onnx = OnnxEmbedder()
-    assert onnx.passage_precision == "fp32"
-    assert cosines(onnx.encode_passages(TEXTS), torch_vectors).min() >= 0.9999
-
-
-def test_a_bad_int8_model_leaves_passages_in_fp32(tmp_path, torch_vectors, caplog):
+def test_a_bad_int8_model_leaves_the_model_in_fp32(tmp_path, torch_vectors, caplog):
     good = onnx_dir()
     OnnxEmbedder().encode(["x"])
     bad = onnx_dir(tmp_path)
@@ -130,9 +122,9 @@ def test_a_bad_int8_model_leaves_passages_in_fp32(tmp_path, torch_vectors, caplo
         (bad / name).write_bytes((good / name).read_bytes())
     (bad / INT8_FILE).write_bytes(b"not an onnx model")
     embedder = OnnxEmbedder(root=tmp_path)
-    got = embedder.encode_passages(TEXTS)
-    assert embedder.backend == "onnx" and embedder.passage_precision == "fp32"
-    assert "passages are embedded in fp32" in caplog.text
+    got = embedder.encode(TEXTS)
+    assert embedder.backend == "onnx" and embedder.precision == "fp32"
+    assert "the model runs in fp32" in caplog.text
     assert cosines(got, torch_vectors).min() >= 0.9999
 
 
@@ -144,6 +136,6 @@ def test_an_export_of_an_older_format_is_made_again(tmp_path):
     (folder / "meta.json").write_text(json.dumps({**meta, "format": 1}))
     (folder / INT8_FILE).unlink()
     again = OnnxEmbedder(root=tmp_path)
-    assert again.passage_precision == "int8" and again.backend == "onnx"
+    assert again.precision == "int8" and again.backend == "onnx"
     assert json.loads((folder / "meta.json").read_text())["format"] == meta["format"]
     assert (folder / INT8_FILE).exists()

@@ -14,7 +14,7 @@ import numpy as np
 from archivist import readers
 from archivist.chunking import chunk_article, embed_text, split_sentences
 from archivist.config import Limits
-from archivist.embedding import Embedder, default_embedder, encode_passages
+from archivist.embedding import Embedder, default_embedder
 from archivist.errors import ArchivistError, ArticleNotFound, ConfigError, ReadError
 from archivist.index import VectorIndex
 from archivist.models import AddReport, Answer, Article, ReadResult, StoredArticle
@@ -308,7 +308,7 @@ class Archive:
                     for _, article, _, _, passages in chunked
                     for p in passages
                 ]
-                vectors = encode_passages(self.embedder, texts)
+                vectors = self.embedder.encode(texts)
                 offset = 0
                 for origin, article, article_id, digest, passages in chunked:
                     batch.append(

@@ -12,13 +12,14 @@ searched with the other:
   off it falls back to PyTorch and logs why.
 - `SentenceTransformerEmbedder`: sentence-transformers fp32 (the reference).
 
-Passages (an upload's bulk) are embedded by an int8 copy of the ONNX model (`encode_passages`):
-ONNX Runtime's dynamic quantization, per output channel, of every weight matrix but the feed-
-forward output's (whose inputs, after GELU, have outliers that 8 bits lose). Its vectors keep a
-cosine of ~0.997 to fp32 (0.992 at worst over 1,144 BBC passages), SQuAD hit@5 is unchanged
-(0.9676 either way, docs/benchmarks.md), and it embeds 1.4x as fast on this CPU. Questions and
-highlights stay fp32. It is checked like the fp32 export (MIN_INT8_COSINE); when it is missing
-or off, passages are embedded in fp32. `ARCHIVIST_PASSAGE_PRECISION=fp32` asks for fp32.
+Passages and questions go through an int8 copy of the ONNX model: ONNX Runtime's dynamic
+quantization, per output channel, of every weight matrix but the feed-forward output's (whose
+inputs, after GELU, have outliers that 8 bits lose). Its vectors keep a cosine of ~0.997 to fp32
+(0.992 at worst over 1,144 BBC passages), SQuAD hit@5 is unchanged (docs/benchmarks.md), it
+embeds passages 1.4x as fast on this CPU, and a question reads a quarter of the weights (which
+matters beside the lexical search: both are bound by memory traffic). It is checked like the
+fp32 export (MIN_INT8_COSINE), against sentence-transformers' stored probe vectors; when it is
+missing or off, the fp32 model is used, with a warning. `ARCHIVIST_PRECISION=fp32` asks for fp32.
 
 `ARCHIVIST_EMBEDDER=torch` forces the reference; `ARCHIVIST_CACHE_DIR` moves the cache.
 """
@@ -80,13 +81,6 @@ class Embedder(Protocol):
         ...
 
     def count_tokens(self, text: str) -> int: ...
-
-
-def encode_passages(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-    """The vectors an archive stores for passages: the embedder's bulk path when it has one
-    (`OnnxEmbedder`: int8), else its `encode`."""
-    bulk = getattr(embedder, "encode_passages", None)
-    return bulk(texts) if bulk is not None else embedder.encode(texts)
 
 
 def model_path() -> Path:
@@ -409,12 +403,12 @@ def embed_workers() -> int:
     return _env_count("ARCHIVIST_EMBED_WORKERS", os.cpu_count() or 1)
 
 
-def passage_precision_setting() -> str:
-    """ARCHIVIST_PASSAGE_PRECISION: "int8" (the default) or "fp32"."""
-    raw = os.environ.get("ARCHIVIST_PASSAGE_PRECISION", "").strip()
+def precision_setting() -> str:
+    """ARCHIVIST_PRECISION: "int8" (the default) or "fp32"."""
+    raw = os.environ.get("ARCHIVIST_PRECISION", "").strip()
     value = raw.lower() or "int8"
     if value not in ("int8", "fp32"):
-        raise ConfigError(f"ARCHIVIST_PASSAGE_PRECISION={raw!r} is neither int8 nor fp32")
+        raise ConfigError(f"ARCHIVIST_PRECISION={raw!r} is neither int8 nor fp32")
     return value
 
 
@@ -474,20 +468,16 @@ class OnnxEmbedder:
         self.root = root
         self.batch_size = batch_size
         self._session = None
-        self._bulk = None  # the passages' session: int8, or the fp32 one
-        self._int8_check: tuple = ()
         self._fallback: SentenceTransformerEmbedder | None = None
         self._lock = threading.Lock()
         self.fallback_reason: str | None = None
-        self._precision = passage_precision_setting()
+        self._precision = precision_setting()
         embed_threads(), embed_workers()  # a bad setting is said now, not at the first upload
 
     @property
-    def passage_precision(self) -> str:
-        """What passages are embedded with: "int8" unless asked otherwise or unavailable."""
+    def precision(self) -> str:
+        """What the model runs in: "int8" unless asked otherwise or unavailable."""
         self._load()
-        if self._fallback is None:
-            self._passage_session()
         return self._precision
 
     @property
@@ -523,61 +513,43 @@ class OnnxEmbedder:
             meta = json.loads(meta_path.read_text())
         if meta.get("format") != ONNX_FORMAT or meta.get("fingerprint") != _model_fingerprint():
             raise OnnxUnavailable(f"{folder} was exported from other weights")
-        session = _session(folder / "model.onnx")
         # the short probes only: the whole set (with a 256-token text) was checked at export,
         # and this runs at every start
         reference = np.load(folder / "probe.npy")[list(LOAD_PROBES)]
         probes = [PROBE_TEXTS[i] for i in LOAD_PROBES]
+        if self._precision == "int8":  # one model is loaded: the int8 one when it is usable
+            session = self._open_int8(folder / INT8_FILE, probes, reference)
+            if session is not None:
+                return session
+            self._precision = "fp32"
+        session = _session(folder / "model.onnx")
         worst = float(_cosines(_run(session, _onnx_tokenizer(), probes), reference).min())
         if worst < MIN_PROBE_COSINE:
             raise OnnxUnavailable(f"ONNX vectors differ from the reference (cosine {worst:.6f})")
-        self._int8_check = (folder / INT8_FILE, probes, reference)
         return session
-
-    def _passage_session(self):
-        """The int8 session, opened on the first upload (a question never needs it), or the
-        fp32 one when int8 is not wanted or not usable."""
-        if self._bulk is None:
-            with self._lock:
-                if self._bulk is None:
-                    bulk = None
-                    if self._precision == "int8":
-                        bulk = self._open_int8(*self._int8_check)
-                    if bulk is None:
-                        self._precision = "fp32"
-                    self._bulk = bulk or self._session
-        return self._bulk
 
     def _open_int8(self, path: Path, probes: list[str], reference: np.ndarray):
         if not path.exists():
-            log.warning("no int8 model at %s: passages are embedded in fp32", path)
+            log.warning("no int8 model at %s: the model runs in fp32", path)
             return None
         try:
             bulk = _session(path)
             worst = float(_cosines(_run(bulk, _onnx_tokenizer(), probes), reference).min())
         except Exception as exc:
-            log.warning("the int8 model cannot be run (%s): passages are embedded in fp32", exc)
+            log.warning("the int8 model cannot be run (%s): the model runs in fp32", exc)
             return None
         if worst < MIN_INT8_COSINE:
-            log.warning("int8 vectors are off (cosine %.4f): passages are embedded in fp32", worst)
+            log.warning("int8 vectors are off (cosine %.4f): the model runs in fp32", worst)
             return None
         return bulk
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, passages=False)
-
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """Passages to store: through the int8 model when it is there (module docstring)."""
-        return self._encode(texts, passages=True)
-
-    def _encode(self, texts: Sequence[str], passages: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self._load()
         if self._fallback is not None:
             return self._fallback.encode(texts)
-        session = self._passage_session() if passages else self._session
-        return _run(session, _onnx_tokenizer(), list(texts), self.batch_size)
+        return _run(self._session, _onnx_tokenizer(), list(texts), self.batch_size)
 
     def count_tokens(self, text: str) -> int:
         return count_model_tokens(text)

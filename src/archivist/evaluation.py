@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from archivist.config import Limits
-from archivist.embedding import Embedder, encode_passages
+from archivist.embedding import Embedder
 from archivist.models import Article, Paragraph
 
 log = logging.getLogger(__name__)
@@ -183,13 +183,9 @@ class CachingEmbedder:
         return self._matrix
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return self._cached(texts, "fp32", self.inner.encode)
-
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """The inner embedder's passage vectors, kept apart from `encode`'s when they differ
-        (int8 passages: see `archivist.embedding`)."""
-        precision = getattr(self.inner, "passage_precision", "fp32")
-        return self._cached(texts, precision, lambda t: encode_passages(self.inner, t))
+        """The inner embedder's vectors, kept apart by the precision it runs in (int8 or fp32,
+        see `archivist.embedding`)."""
+        return self._cached(texts, getattr(self.inner, "precision", "fp32"), self.inner.encode)
 
     def _cached(self, texts: Sequence[str], precision: str, encode) -> np.ndarray:
         keys = [_key(t if precision == "fp32" else f"{precision}\0{t}") for t in texts]
