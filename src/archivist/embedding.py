@@ -534,15 +534,15 @@ class OnnxEmbedder:
             log.warning("no int8 model at %s: the model runs in fp32", path)
             return None
         try:
-            bulk = _session(path)
-            worst = float(_cosines(_run(bulk, _onnx_tokenizer(), probes), reference).min())
+            session = _session(path)
+            worst = float(_cosines(_run(session, _onnx_tokenizer(), probes), reference).min())
         except Exception as exc:
             log.warning("the int8 model cannot be run (%s): the model runs in fp32", exc)
             return None
         if worst < MIN_INT8_COSINE:
             log.warning("int8 vectors are off (cosine %.4f): the model runs in fp32", worst)
             return None
-        return bulk
+        return session
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
