@@ -332,11 +332,15 @@ def stats(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 @guarded
 def reindex(obj: Context) -> None:
-    """Rebuild every vector index from the vectors stored in SQLite."""
+    """Rebuild every vector index from the vectors stored in SQLite (and store the ranking's
+    analysis of passages stored before it was kept)."""
     archive = obj.archive
     for collection in archive.store.collections():
         archive.index(collection).rebuild(archive.store)
+    analysed = archive.analyse_stored()
     click.echo(f"reindexed {archive.stats()['indexed']} passages")
+    if analysed:
+        click.echo(f"analysed {analysed} passages stored before analyses were kept")
 
 
 @cli.command()

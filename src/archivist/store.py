@@ -83,10 +83,18 @@ def m003_fts_vocab(db: sqlite_utils.Database) -> None:
     db.execute("CREATE VIRTUAL TABLE passages_fts_vocab USING fts5vocab(passages_fts, 'row')")
 
 
+def m004_passage_stems(db: sqlite_utils.Database) -> None:
+    """Each passage's analysis for the ranking (`search.passage_stems`), made at ingest so an
+    ask reads it instead of making it. NULL for passages stored before: they are analysed when
+    asked, until `archivist reindex` fills them in."""
+    db.execute("ALTER TABLE passages ADD COLUMN stems TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_create_tables,
     m002_collection_state,
     m003_fts_vocab,
+    m004_passage_stems,
 ]
 
 
@@ -114,6 +122,7 @@ class PassageRow:
     position: int
     heading: str | None
     text: str
+    stems: str | None = None  # the ranking's analysis, stored at ingest (m004)
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,7 @@ class NewArticle:
     passages: Sequence[Passage]
     vectors: np.ndarray
     origin: str
+    stems: Sequence[str] | None = None  # one per passage (`search.passage_stems`)
 
 
 class Store:
@@ -276,11 +286,14 @@ class Store:
                 )
                 article_pk = cursor.lastrowid
                 ids: list[int] = []
-                for passage, vector in zip(item.passages, item.vectors, strict=True):
+                stems: Sequence[str | None] = item.stems or [None] * len(item.passages)
+                for passage, vector, stem_text in zip(
+                    item.passages, item.vectors, stems, strict=True
+                ):
                     cursor = db.execute(
                         "INSERT INTO passages"
-                        " (article, collection, position, heading, text, vector)"
-                        " VALUES (?,?,?,?,?,?)",
+                        " (article, collection, position, heading, text, vector, stems)"
+                        " VALUES (?,?,?,?,?,?,?)",
                         [
                             article_pk,
                             collection,
@@ -288,6 +301,7 @@ class Store:
                             passage.heading,
                             passage.text,
                             np.asarray(vector, dtype=np.float32).tobytes(),
+                            stem_text,
                         ],
                     )
                     rowid = int(cursor.lastrowid)  # type: ignore[arg-type]  # set after INSERT
@@ -371,12 +385,29 @@ class Store:
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for r in self.db.execute(
-                "SELECT p.id, a.id, a.title, a.source, a.date, a.url, p.position, p.heading, p.text"
+                "SELECT p.id, a.id, a.title, a.source, a.date, a.url, p.position, p.heading,"
+                " p.text, p.stems"
                 f" FROM passages p JOIN articles a ON a.pk = p.article WHERE p.id IN ({marks})",
                 chunk,
             ):
                 out[r[0]] = PassageRow(*r)
         return out
+
+    def unanalysed(self, limit: int) -> list[tuple[int, str]]:
+        """(id, text) of up to `limit` passages without a stored analysis (stored before m004)."""
+        return [
+            (int(r[0]), r[1])
+            for r in self.db.execute(
+                "SELECT id, text FROM passages WHERE stems IS NULL ORDER BY id LIMIT ?", [limit]
+            )
+        ]
+
+    def set_stems(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """Store analyses made later (`unanalysed`); a passage deleted meanwhile is skipped."""
+        with self.transaction() as db:
+            db.conn.executemany(
+                "UPDATE passages SET stems = ? WHERE id = ?", [(s, i) for i, s in pairs]
+            )
 
     def passage_filter(
         self, ids: Sequence[int], collection: str, source: str | None, since: str | None
