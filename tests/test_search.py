@@ -295,10 +295,20 @@ def test_passages_stored_before_the_analysis_are_analysed_when_asked_and_by_rein
     archive = Archive(folder, embedder=HashingEmbedder())
     try:
         count = archive.store.passage_total()
-        assert len(archive.store.unanalysed(100)) == count > 0
+        assert len(archive.store.unanalysed(100, "a1")) == count > 0
         assert _answer_key(archive.ask(question, collection="c")) == expected
         assert archive.analyse_stored(batch=2) == count
-        assert archive.store.unanalysed(100) == [] and archive.analyse_stored() == 0
+        assert archive.store.unanalysed(100, "a1") == [] and archive.analyse_stored() == 0
         assert _answer_key(archive.ask(question, collection="c")) == expected
+        # an analysis of an older version is made again (a version "a1x" is not "a1")
+        with archive.store.transaction() as db:
+            db.execute("UPDATE passages SET stems = 'a0' || substr(stems, 3) WHERE id % 2 = 0")
+            db.execute("UPDATE passages SET stems = 'a1x' || substr(stems, 3) WHERE id % 2 = 1")
+        assert _answer_key(archive.ask(question, collection="c")) == expected
+        assert archive.analyse_stored() == count
+        assert all(
+            r.stems and r.stems.split("\n")[0] == "a1"
+            for r in archive.store.passages_by_ids(range(1, count + 1)).values()
+        )
     finally:
         archive.close()

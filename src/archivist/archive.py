@@ -19,6 +19,7 @@ from archivist.errors import ArchivistError, ArticleNotFound, ConfigError, ReadE
 from archivist.index import VectorIndex
 from archivist.models import AddReport, Answer, Article, ReadResult, StoredArticle
 from archivist.search import (
+    ANALYSIS_VERSION,
     FIRST_STAGE_CENTER,
     SCORE_CENTER,
     QueryTerms,
@@ -368,10 +369,11 @@ class Archive:
         return article
 
     def analyse_stored(self, batch: int = 5_000) -> int:
-        """Store the ranking's analysis of passages stored without one (before migration 4);
-        returns how many. Asking works without it, only slower (`search.passage_stems`)."""
+        """Store the ranking's analysis of passages stored without one (before migration 4) or
+        with an older one; returns how many. Asking works without it, only slower
+        (`search.passage_stems`)."""
         done = 0
-        while rows := self.store.unanalysed(batch):
+        while rows := self.store.unanalysed(batch, ANALYSIS_VERSION):
             self.store.set_stems([(pid, passage_stems(text)) for pid, text in rows])
             done += len(rows)
         return done

@@ -393,12 +393,15 @@ class Store:
                 out[r[0]] = PassageRow(*r)
         return out
 
-    def unanalysed(self, limit: int) -> list[tuple[int, str]]:
-        """(id, text) of up to `limit` passages without a stored analysis (stored before m004)."""
+    def unanalysed(self, limit: int, version: str) -> list[tuple[int, str]]:
+        """(id, text) of up to `limit` passages without a stored analysis of `version` (its
+        first line): stored before m004, or by an older analysis."""
         return [
             (int(r[0]), r[1])
             for r in self.db.execute(
-                "SELECT id, text FROM passages WHERE stems IS NULL ORDER BY id LIMIT ?", [limit]
+                "SELECT id, text FROM passages WHERE stems IS NULL"
+                " OR stems || char(10) NOT LIKE ? || char(10) || '%' ORDER BY id LIMIT ?",
+                [version, limit],
             )
         ]
 
