@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # the model's window; longer input is truncated by the model
 DIM = 384
-ONNX_FORMAT = 2  # 2: with the int8 copy for passages
+ONNX_FORMAT = 2  # 2: with the int8 copy
 MIN_PROBE_COSINE = 0.9999
 MIN_INT8_COSINE = 0.97  # the empty probe text is the farthest (0.980); real passages 0.99+
 
@@ -204,7 +204,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def export_onnx(target: Path) -> Path:
     """Export the model (mean pooling included) to `target`, check it against
     sentence-transformers on PROBE_TEXTS and store those reference vectors beside it, with
-    the int8 copy for passages (`_quantize`; left out, with a warning, if it falls short).
+    the int8 copy (`_quantize`; left out, with a warning, if it falls short).
 
     Needs torch and sentence-transformers (a few seconds, once per machine). Atomic: the folder
     appears complete or not at all.
@@ -333,8 +333,8 @@ def _quantize(source: Path, target: Path, reference: np.ndarray) -> float | None
         if worst < MIN_INT8_COSINE:
             raise OnnxUnavailable(f"its vectors differ from fp32 (cosine {worst:.4f})")
         return worst
-    except Exception as exc:  # the fp32 model still serves passages
-        log.warning("no int8 model for passages (%s): passages are embedded in fp32", exc)
+    except Exception as exc:  # the fp32 model still serves
+        log.warning("no int8 model (%s): the model runs in fp32", exc)
         target.unlink(missing_ok=True)
         return None
 

@@ -185,9 +185,7 @@ class CachingEmbedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """The inner embedder's vectors, kept apart by the precision it runs in (int8 or fp32,
         see `archivist.embedding`)."""
-        return self._cached(texts, getattr(self.inner, "precision", "fp32"), self.inner.encode)
-
-    def _cached(self, texts: Sequence[str], precision: str, encode) -> np.ndarray:
+        precision = getattr(self.inner, "precision", "fp32")
         keys = [_key(t if precision == "fp32" else f"{precision}\0{t}") for t in texts]
         with self._lock:
             missing = {}
@@ -197,7 +195,7 @@ class CachingEmbedder:
             self.misses += len(missing)
             self.hits += len(keys) - len(missing)
         if missing:
-            vectors = encode(list(missing.values()))
+            vectors = self.inner.encode(list(missing.values()))
             with self._lock:
                 fresh = [k for k in missing if k not in self._rows]
                 keep = [i for i, k in enumerate(missing) if k in set(fresh)]

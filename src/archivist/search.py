@@ -250,7 +250,7 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> list[str]:
-    return [stem(t) for t in _TOKEN.findall(text.lower())]
+    return list(map(stem, _TOKEN.findall(text.lower())))
 
 
 @dataclass(frozen=True)
@@ -391,7 +391,7 @@ ANALYSIS_VERSION = "a1"
 
 
 def _sentence_stems(sentences: Iterable[str]) -> list[str]:
-    return [" ".join(map(stem, _TOKEN.findall(s.lower()))) for s in sentences]
+    return [" ".join(stems(s)) for s in sentences]
 
 
 def passage_stems(text: str) -> str:
