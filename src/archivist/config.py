@@ -22,9 +22,22 @@ class Limits:
     max_zip_total_bytes: int = 200 * 1024 * 1024
     max_zip_ratio: float = 100.0
     max_question_chars: int = 2_000
-    fetch_timeout_s: float = 15.0
+    fetch_timeout_s: float = 15.0  # connect, and the longest silence while reading
+    # one fetch (every redirect, the headers and the body) ends after this, whatever the server
+    fetch_deadline_s: float = 30.0
+    # reading one untrusted input (a file, a page, a feed) in a worker process: its wall-clock
+    # time and memory; both grow with the input's size (`read_budget`)
+    read_timeout_s: float = 30.0
+    read_memory_mb: int = 400
     feed_items_per_poll: int = 50  # new items fetched per feed and poll; the rest wait a poll
     max_feeds_per_collection: int = 50
+    feed_max_failures: int = 10  # a feed failing this many polls in a row is disabled
+
+    def read_budget(self, size: int) -> tuple[float, int]:
+        """(seconds, bytes of memory) that reading an input of `size` bytes may take: the base
+        budgets plus 1 s and 4 bytes of memory per byte for each MB of input."""
+        mb = size / (1024 * 1024)
+        return self.read_timeout_s + mb, self.read_memory_mb * 1024 * 1024 + 4 * size
 
 
 @dataclass(frozen=True)
@@ -100,13 +113,7 @@ def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) ->
         except ImportError:  # python-dotenv is a dependency; tolerate its absence all the same
             pass
     env = dict(os.environ)
-    limits = Limits()
-    max_mb = env.get("ARCHIVIST_MAX_FILE_MB")
-    if max_mb:
-        try:
-            limits = replace(limits, upload_max_bytes=int(float(max_mb) * 1024 * 1024))
-        except ValueError:
-            raise ConfigError(f"ARCHIVIST_MAX_FILE_MB must be a number, got {max_mb!r}") from None
+    limits = _limits(env)
     return Settings(
         data_dir=Path(data_dir or env.get("ARCHIVIST_DATA") or "data"),
         limits=limits,
@@ -120,6 +127,38 @@ def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) ->
         allow_private_urls=_bool_env(env, "ARCHIVIST_ALLOW_PRIVATE_URLS"),
         **_shards(env),
     )
+
+
+# environment variable -> (Limits field, unit: "s", "MB" or "n")
+LIMIT_SETTINGS = {
+    "ARCHIVIST_FETCH_DEADLINE_S": ("fetch_deadline_s", "s"),
+    "ARCHIVIST_READ_TIMEOUT_S": ("read_timeout_s", "s"),
+    "ARCHIVIST_READ_MEMORY_MB": ("read_memory_mb", "n"),
+    "ARCHIVIST_FEED_MAX_FAILURES": ("feed_max_failures", "n"),
+}
+
+
+def _limits(env: dict[str, str]) -> Limits:
+    limits = Limits()
+    max_mb = env.get("ARCHIVIST_MAX_FILE_MB")
+    if max_mb:
+        try:
+            limits = replace(limits, upload_max_bytes=int(float(max_mb) * 1024 * 1024))
+        except ValueError:
+            raise ConfigError(f"ARCHIVIST_MAX_FILE_MB must be a number, got {max_mb!r}") from None
+    for name, (field_name, unit) in LIMIT_SETTINGS.items():
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            value: float = float(raw) if unit == "s" else int(raw)
+        except ValueError:
+            kind = "a number of seconds" if unit == "s" else "a whole number"
+            raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
+        if not 0 < value < 1e9:
+            raise ConfigError(f"{name} must be above 0, got {raw!r}")
+        limits = replace(limits, **{field_name: value})
+    return limits
 
 
 def _shards(env: dict[str, str]) -> dict:
