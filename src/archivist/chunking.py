@@ -19,21 +19,32 @@ _ABBREVIATIONS = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Col|Lt|St|Jr|Sr|Inc|Ltd|Co|Corp|vs|No|Vol|"
     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|\b[A-Z])\.$"
 )
+_LONGEST_ABBREVIATION = len("Sept.")
 
 
 def split_sentences(text: str) -> list[str]:
     pieces = _SENTENCE_END.split(text)
-    # _SENTENCE_END has no groups, so split returns the sentences; re-join abbreviation breaks
-    sentences: list[str] = []
+    # _SENTENCE_END has no groups, so split returns the sentences; re-join abbreviation breaks.
+    # A sentence is kept as its pieces and joined once at the end, and only its last piece is
+    # searched for an abbreviation: "A. A. A. ..." must not re-scan an ever-growing sentence.
+    sentences: list[list[str]] = []
     for piece in pieces:
         piece = piece.strip()
         if not piece:
             continue
-        if sentences and _ABBREVIATIONS.search(sentences[-1]):
-            sentences[-1] = f"{sentences[-1]} {piece}"
+        if sentences and _ends_with_abbreviation(sentences[-1][-1]):
+            sentences[-1].append(piece)
         else:
-            sentences.append(piece)
-    return sentences or ([text.strip()] if text.strip() else [])
+            sentences.append([piece])
+    if not sentences:
+        return [text.strip()] if text.strip() else []
+    return [" ".join(parts) for parts in sentences]
+
+
+def _ends_with_abbreviation(piece: str) -> bool:
+    # an abbreviation is at most _LONGEST_ABBREVIATION characters; searching from there (the
+    # pattern's \b still sees the character before) keeps each test constant-time
+    return _ABBREVIATIONS.search(piece, max(0, len(piece) - _LONGEST_ABBREVIATION)) is not None
 
 
 def embed_text(title: str, heading: str | None, text: str) -> str:
