@@ -157,7 +157,7 @@ def _limits(env: dict[str, str]) -> Limits:
             raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
         if not 0 < value < 1e9:
             raise ConfigError(f"{name} must be above 0, got {raw!r}")
-        limits = replace(limits, **{field_name: value})
+        limits = replace(limits, **{field_name: value})  # type: ignore[arg-type]
     return limits
 
 
