@@ -1,13 +1,16 @@
 """Archive results -> Discord embeds, within Discord's limits.
 
-Article text is untrusted: it is markdown-escaped (so a stray `*` or `#` cannot break the layout),
-cut at a sentence or word boundary with an ellipsis, and only http(s) URLs become links.
-Mentions inside it never ping: every message is sent with `AllowedMentions.none()`.
+Article text is untrusted: it is markdown-escaped (so a stray `*` or `#` cannot break the layout,
+and a title or source cannot open a link of its own), cut at a sentence or word boundary with an
+ellipsis, and only http(s) URLs become links, with every character that could end the link or
+open another percent-encoded. Mentions inside it never ping: every message is sent with
+`AllowedMentions.none()`, and `@everyone`/`@here` are escaped so they do not even look like one.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 import discord
@@ -35,16 +38,28 @@ SOURCE_PREFIX = "**Source:** "
 COLOR = discord.Colour(0x2B6CB0)
 COLOR_MUTED = discord.Colour(0x718096)
 
+URL_MAX = 2048
+# discord.utils.escape_markdown leaves `[`, `]`, `(`, `)` and anything inside a URL alone, so a
+# title could close the text of the link it is shown in and open its own; and its masked-link
+# pattern backtracks (cubic on a crafted passage). This escapes every markdown character, in
+# linear time, and stays reversible (`unescape`) for the question kept in an answer.
 _MD_SPECIAL = re.compile(r"([\\*_~`|\[\]()<>])")
 _MD_LINE_START = re.compile(r"^(\s*)([-#+])", re.MULTILINE)  # lists and headings only there
+_MENTION = re.compile(r"@(?=everyone|here)")  # <@id> forms are already broken by escaping `<`
 _UNESCAPE = re.compile(r"\\(.)")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
-_HTTP_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+# scheme and host; a host with brackets, spaces or quotes (IPv6 literals included) is not linked
+_HTTP_START = re.compile(r"https?://[^\s/?#()\[\]<>`|\\\"'{}^]+(?=[/?#]|$)", re.IGNORECASE)
+# what ends a markdown link target (whitespace, `)`, `>`), nests or escapes inside it (`(`, `\`),
+# opens a link title (`"`), or is not a URL character at all; a server reads them the same encoded
+_URL_UNSAFE = re.compile(r"[\s()\[\]<>`|\\\"{}^]")
 
 
 def escape(text: str) -> str:
-    """Escape markdown characters (a backslashed punctuation mark renders as itself)."""
-    return _MD_LINE_START.sub(r"\1\\\2", _MD_SPECIAL.sub(r"\\\1", text))
+    """Escape markdown characters and mass mentions (a backslashed punctuation mark renders as
+    itself)."""
+    text = _MENTION.sub(r"\\@", _MD_SPECIAL.sub(r"\\\1", text))
+    return _MD_LINE_START.sub(r"\1\\\2", text)
 
 
 def unescape(text: str) -> str:
@@ -77,11 +92,25 @@ def cut_escaped(text: str, limit: int) -> str:
         budget -= max(1, len(out) - limit)
 
 
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode())
+
+
 def safe_url(url: str | None) -> str | None:
-    """Only absolute http(s) URLs without spaces become links."""
-    if url and len(url) <= 2048 and _HTTP_URL.fullmatch(url.strip()):
-        return url.strip()
-    return None
+    """An absolute http(s) URL fit to be a link target, or None.
+
+    Characters that could end a markdown link or start another (`)`, `]`, spaces, backticks,
+    `||` ...) are percent-encoded, which keeps the address the same for a web server; control
+    and invisible formatting characters mean it is not linked at all.
+    """
+    url = (url or "").strip()
+    start = _HTTP_START.match(url)
+    if not start or len(url) > URL_MAX:
+        return None
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in url):
+        return None
+    safe = start.group() + _URL_UNSAFE.sub(_percent, url[start.end() :])
+    return safe if len(safe) <= URL_MAX else None
 
 
 def meta_line(source: str | None, date: str | None, article_id: str | None = None) -> str:
@@ -89,6 +118,22 @@ def meta_line(source: str | None, date: str | None, article_id: str | None = Non
     if article_id:
         parts.append(f"id {article_id}")
     return " · ".join(parts)
+
+
+def whole_lines(lines: Sequence[str], limit: int) -> str:
+    """As many whole lines as fit `limit` (each line must be well under it): a cut inside a line
+    could split a link or an escape."""
+    out = ""
+    for i, line in enumerate(lines):
+        if len(out) + len(line) + 40 > limit:  # room for the note
+            return out + f"\n… and {len(lines) - i} more"
+        out += ("\n" if out else "") + line
+    return out
+
+
+def one_line(text: str) -> str:
+    """Error text as one line: a reader's message may carry the input's own line breaks."""
+    return " ".join(text.split())
 
 
 def embeds_size(embeds: Sequence[discord.Embed]) -> int:
@@ -239,7 +284,9 @@ def recent_embed(
 ) -> discord.Embed:
     if not articles:
         return discord.Embed(
-            title="No articles yet" if not source else f"No articles from {cut(source, 200)}",
+            title="No articles yet"
+            if not source
+            else f"No articles from {cut_escaped(source, 200)}",
             description="An admin can add articles with `/upload`.",
             colour=COLOR_MUTED,
         )
@@ -248,9 +295,11 @@ def recent_embed(
         title = cut_escaped(a.title, 150)
         link = safe_url(a.url)
         title = f"[{title}]({link})" if link else title
-        meta = escape(meta_line(a.source, a.date))
-        lines.append(f"**{i}.** {title}\n{meta + ' · ' if meta else ''}`{a.id}`")
-    description = cut("\n".join(lines), DESCRIPTION_MAX)
+        meta = meta_line(cut_escaped(a.source or "", 100), escape((a.date or "")[:10]))
+        lines.append(
+            f"**{i}.** {title}\n{meta + ' · ' if meta else ''}`{a.id}`"
+        )  # ids: word characters and . : @ / + -
+    description = whole_lines(lines, DESCRIPTION_MAX)
     pages = max(1, -(-total // count))
     footer = f"Page {offset // count + 1}/{pages} · {total} articles"
     if source:
@@ -279,7 +328,7 @@ def human_bytes(n: int | float) -> str:
 
 
 def stats_embed(stats: dict, guild_name: str) -> discord.Embed:
-    embed = discord.Embed(title=cut(f"Archive of {guild_name}", TITLE_MAX), colour=COLOR)
+    embed = discord.Embed(title="Archive of " + cut_escaped(guild_name, 200), colour=COLOR)
     embed.add_field(name="Articles", value=str(stats.get("articles", 0)))
     embed.add_field(name="Passages", value=str(stats.get("passages", 0)))
     embed.add_field(
@@ -328,7 +377,11 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
         embed.add_field(
             name=f"Failed ({len(failed)})",
             value=listing(
-                [f"{cut_escaped(f['path'], 80)}: {cut_escaped(f['error'], 200)}" for f in failed]
+                [
+                    f"{cut_escaped(one_line(f['path']), 80)}: "
+                    f"{cut_escaped(one_line(f['error']), 200)}"
+                    for f in failed
+                ]
             ),
             inline=False,
         )
@@ -337,7 +390,8 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
             name=f"Skipped ({len(report.skipped)})",
             value=listing(
                 [
-                    f"{cut_escaped(s['path'], 80)}: {cut_escaped(s['reason'], 120)}"
+                    f"{cut_escaped(one_line(s['path']), 80)}: "
+                    f"{cut_escaped(one_line(s['reason']), 120)}"
                     for s in report.skipped
                 ]
             ),
@@ -351,7 +405,7 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
 def feed_added_embed(feed: Feed, report: AddReport, interval_min: float) -> discord.Embed:
     """A feed just followed: what its first poll stored (the upload summary's fields)."""
     embed = upload_embed(report)
-    embed.title = cut(f"Following {feed.name}", TITLE_MAX)
+    embed.title = "Following " + cut_escaped(feed.name, 200)
     embed.url = safe_url(feed.url)
     embed.colour = COLOR
     embed.description = (
@@ -380,12 +434,7 @@ def feeds_embed(feeds: Sequence[Feed], interval_min: float) -> discord.Embed:
         if f.last_error:
             line += f"\n⚠ {cut_escaped(f.last_error, 200)}"
         lines.append(line)
-    description = ""
-    for i, line in enumerate(lines):
-        if len(description) + len(line) + 40 > DESCRIPTION_MAX:  # whole lines only: links intact
-            description += f"\n… and {len(lines) - i} more"
-            break
-        description += ("\n" if description else "") + line
+    description = whole_lines(lines, DESCRIPTION_MAX)
     embed = discord.Embed(title=f"Feeds ({len(feeds)})", description=description, colour=COLOR)
     embed.set_footer(text=f"Checked every {interval_min:g} minutes · /feed remove to stop one")
     return embed

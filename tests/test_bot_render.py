@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from archivist.models import Answer, Hit
+import re
+from urllib.parse import urlsplit
+
+from archivist.models import AddReport, Answer, Hit, StoredArticle
 from bot import render
 
 
@@ -63,3 +66,118 @@ def test_answer_embeds_fit_the_6000_budget():
     assert len(embeds) == 5
     assert render.embeds_size(embeds) <= 6000
     assert all(len(e.title) <= 256 and len(e.description) <= 4096 for e in embeds)
+
+
+# ---- hostile stored fields (issue #17) -------------------------------------------------------
+
+# Discord's markdown (simple-markdown): a backslash escapes any punctuation mark; a masked link is
+# `[text](href)`, its href may hold balanced parentheses and backslash escapes.
+_LINK = re.compile(
+    r"\[((?:\[[^\]]*\]|[^\[\]]|\](?=[^\[]*\]))*)\]"
+    r"\(\s*<?((?:\([^)]*\)|[^\s\\]|\\.)*?)>?(?:\s+['\"]([\s\S]*?)['\"])?\s*\)"
+)
+
+
+def masked_links(markdown: str) -> list[tuple[str, str]]:
+    """(text, href) of every masked link Discord would render in `markdown`."""
+    links, i = [], 0
+    while i < len(markdown):
+        if markdown[i] == "\\" and i + 1 < len(markdown) and not markdown[i + 1].isalnum():
+            i += 2
+        elif markdown[i] == "[" and (m := _LINK.match(markdown, i)):
+            links.append((m.group(1), m.group(2)))
+            i = m.end()
+        else:
+            i += 1
+    return links
+
+
+def _stored(title: str, url: str | None, source: str = "Gazette") -> StoredArticle:
+    return StoredArticle(
+        id="abc123",
+        collection="1",
+        title=title,
+        source=source,
+        date="2024-05-01",
+        url=url,
+        category=None,
+        agency=None,
+        added_at="2024-05-02T10:00:00",
+        added_by=None,
+        passage_count=1,
+    )
+
+
+HOSTILE_URLS = [
+    "https://news.example/a)[Login](https://evil.example/login",
+    "https://news.example/a)[Click me](https://evil.example/login",
+    "https://news.example/a> [x](https://evil.example)",
+    "https://news.example/a b](https://evil.example)",
+    "https://news.example/`a`||spoiler||<https://evil.example>",
+    "https://news.example/a\\)(https://evil.example)",
+    'https://news.example/a "title" [x](https://evil.example)',
+]
+
+
+def test_recent_links_only_the_stored_url_whatever_its_characters():
+    for url in HOSTILE_URLS:
+        embed = render.recent_embed(
+            [_stored("Harbour ferry", url)], offset=0, count=10, total=1, source=None
+        )
+        links = masked_links(embed.description or "")
+        assert [text for text, _ in links] == ["Harbour ferry"], (url, embed.description)
+        href = links[0][1]
+        assert urlsplit(href).hostname == "news.example"
+        assert not set(href) & set(' ()[]<>`|\\"'), href
+
+
+def test_recent_title_and_source_cannot_open_a_link():
+    title = "x](https://evil.example) [Official notice](https://evil.example/login) @everyone"
+    source = "[Gazette](https://evil.example) <@&123> @here"
+    embed = render.recent_embed(
+        [_stored(title, "https://news.example/a", source=source)],
+        offset=0,
+        count=10,
+        total=1,
+        source=None,
+    )
+    links = masked_links(embed.description or "")
+    assert all(urlsplit(href).hostname == "news.example" for _, href in links), links
+    assert "\\@everyone" in embed.description and "\\@here" in embed.description
+    assert "<@&123>" not in embed.description
+    unlinked = render.recent_embed(
+        [_stored(title, None, source=source)], offset=0, count=10, total=1, source=None
+    )
+    assert masked_links(unlinked.description or "") == []
+
+
+def test_only_http_urls_are_linked_anywhere():
+    for url in (
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "http://[::1]/",
+        "https://a\u202eb.org/",
+    ):
+        assert render.safe_url(url) is None, url
+        embed = render.recent_embed([_stored("T", url)], offset=0, count=10, total=1, source=None)
+        assert masked_links(embed.description or "") == []
+
+
+def test_answer_and_article_embeds_encode_a_hostile_url():
+    url = HOSTILE_URLS[0]
+    hit = _hit("The ferry sails at noon.", None, url=url, title="[x](https://evil.example)")
+    embed = render.hit_embed(hit, 1, 500)
+    assert embed.url == render.safe_url(url) and ")" not in (embed.url or "")
+    assert masked_links(embed.title or "") == []
+    page = render.article_embed(_stored("[x](https://evil.example)", url), 0, ["text"])
+    assert page.url == embed.url and masked_links(page.title or "") == []
+
+
+def test_upload_report_failures_are_one_escaped_line_each():
+    report = AddReport(
+        failed=[{"path": "a.json\n[x](https://evil.example)", "error": "bad\nline 2\r\nline 3"}]
+    )
+    field = render.upload_embed(report).fields[0]
+    assert field.value is not None and field.value.count("\n") == 0
+    assert masked_links(field.value) == []
+    assert "bad line 2 line 3" in field.value
