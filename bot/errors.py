@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import discord
 from discord import app_commands
@@ -12,9 +13,15 @@ from archivist.errors import ArchivistError
 log = logging.getLogger("archivist.bot")
 
 
+ROLE_ID_HELP = (
+    "turn on Developer Mode in Discord (User Settings > Advanced), then right-click the role "
+    "in Server Settings > Roles and choose Copy Role ID"
+)
+
+
 class NotAdmin(app_commands.CheckFailure):
-    def __init__(self, role: str | None) -> None:
-        extra = f" or the “{role}” role" if role else ""
+    def __init__(self, role: discord.Role | None = None) -> None:
+        extra = f" or the {role.mention} role" if role is not None else ""
         super().__init__(f"Only members with the Manage Server permission{extra} can do this.")
 
 
@@ -22,21 +29,42 @@ class UserError(app_commands.AppCommandError):
     """A refusal whose message is meant for the user as is (bad input, limits)."""
 
 
-def is_admin(interaction: discord.Interaction, admin_role: str | None) -> bool:
-    """Manage Server (from the interaction's member permissions) or the configured role."""
+def admin_role_id(setting: str | None) -> int | None:
+    """The role id `ARCHIVIST_ADMIN_ROLE` names, or None.
+
+    Only an id: any member with Manage Roles can create a role with a given name, so a name
+    would hand the admin commands to them.
+    """
+    value = (setting or "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def warn_if_role_name(setting: str | None) -> None:
+    if setting and admin_role_id(setting) is None:
+        log.warning(
+            "ARCHIVIST_ADMIN_ROLE “%s” is ignored: it must be the role's id, not its name (%s)",
+            setting,
+            ROLE_ID_HELP,
+        )
+
+
+def is_admin(interaction: discord.Interaction, role_id: int | None) -> bool:
+    """Manage Server (from the interaction's member permissions) or the configured role's id."""
     if interaction.guild is None:
         return False
     if interaction.permissions.manage_guild or interaction.permissions.administrator:
         return True
     roles = getattr(interaction.user, "roles", [])
-    return bool(admin_role) and any(r.name == admin_role for r in roles)
+    # @everyone's id is the server's: that setting would make every member an admin
+    return role_id is not None and any(r.id == role_id and not r.is_default() for r in roles)
 
 
 def require_admin(interaction: discord.Interaction) -> bool:
     """An app_commands check: server owners can override default_permissions, so check here too."""
-    role = getattr(interaction.client, "settings", None)
-    role = getattr(role, "admin_role", None)
-    if not is_admin(interaction, role):
+    settings = getattr(interaction.client, "settings", None)
+    role_id = admin_role_id(getattr(settings, "admin_role", None))
+    if not is_admin(interaction, role_id):
+        role = interaction.guild.get_role(role_id) if interaction.guild and role_id else None
         raise NotAdmin(role)
     return True
 
@@ -46,7 +74,7 @@ def user_message(error: BaseException) -> str | None:
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         error = error.__cause__ or error.original if hasattr(error, "original") else error
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: you can use this again in {error.retry_after:.0f} s."
+        return f"Slow down: you can use this again in {math.ceil(error.retry_after)} s."
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command works in servers, not in direct messages."
     if isinstance(error, app_commands.CheckFailure | UserError | ArchivistError):
@@ -64,8 +92,23 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
         log.info("refused %s: %s", interaction.data and interaction.data.get("name"), message)
     try:
         if interaction.response.is_done():
+            await _clear_public_thinking(interaction)
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not tell the user about the error", exc_info=True)
+
+
+async def _clear_public_thinking(interaction: discord.Interaction) -> None:
+    """Discord shows the first followup after a defer in the deferred message, with the defer's
+    visibility whatever the followup asks: an error after a public "thinking..." would be shown
+    to the whole channel. Deleting that message first lets the error go to its member alone."""
+    if interaction.response.type != discord.InteractionResponseType.deferred_channel_message:
+        return
+    try:
+        original = await interaction.original_response()
+        if original.flags.loading and not original.flags.ephemeral:
+            await interaction.delete_original_response()
+    except Exception:  # noqa: BLE001 - best effort: the member must still get the message
+        log.warning("could not remove the public placeholder before an error", exc_info=True)

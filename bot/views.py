@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
+from discord import app_commands
+from discord.ext import commands
 
 from archivist.errors import ArchivistError
 from bot import render
-from bot.errors import is_admin, report_error
+from bot.errors import report_error, require_admin
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -37,6 +40,32 @@ async def _guarded(interaction: discord.Interaction, work: Callable[[], Awaitabl
         await work()
     except Exception as error:  # noqa: BLE001 - reported to the user and logged
         await report_error(interaction, error)
+
+
+# Per bot, per kind of button: a cooldown mapping keyed by member. Buttons that run an ask or read
+# the archive cost what the commands cost, so they get the ask cooldown: "More results" its own
+# bucket, and the browsing buttons (show, pages) one between them, so reading an article page
+# by page does not use up the member's next "More results".
+_cooldowns: weakref.WeakKeyDictionary[Any, dict[str, commands.CooldownMapping]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _member(interaction: discord.Interaction) -> int:
+    return interaction.user.id
+
+
+def check_cooldown(interaction: discord.Interaction, kind: str) -> None:
+    """Raise CommandOnCooldown (told to the member alone) when they click faster than allowed."""
+    bot = _bot(interaction)
+    mappings = _cooldowns.setdefault(bot, {})
+    if kind not in mappings:
+        rate, per = bot.ask_cooldown_spec
+        mappings[kind] = commands.CooldownMapping(app_commands.Cooldown(rate, per), _member)
+    bucket = mappings[kind].get_bucket(interaction)  # type: ignore[arg-type]
+    retry_after = bucket.update_rate_limit() if bucket is not None else None
+    if retry_after:
+        raise app_commands.CommandOnCooldown(bucket, retry_after)  # type: ignore[arg-type]
 
 
 def _fits(custom_id: str) -> bool:
@@ -114,6 +143,7 @@ class MoreResults(
             if asked is None or interaction.guild_id is None:
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
+            check_cooldown(interaction, "ask")
             await interaction.response.defer(ephemeral=True, thinking=True)
             question, source = asked
             reply = await answer_reply(
@@ -174,6 +204,7 @@ class ShowArticle(discord.ui.DynamicItem[discord.ui.Button], template=r"archivis
             if interaction.guild_id is None:
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
+            check_cooldown(interaction, "browse")
             await interaction.response.defer(ephemeral=True, thinking=True)
             reply = await article_reply(_bot(interaction), interaction.guild_id, self.article_id, 0)
             await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
@@ -204,6 +235,7 @@ class ArticlePage(
             if interaction.guild_id is None:
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
+            check_cooldown(interaction, "browse")
             await interaction.response.defer()  # updates the message in place
             reply = await article_reply(
                 _bot(interaction), interaction.guild_id, self.article_id, self.page
@@ -258,6 +290,7 @@ class RecentPage(
             if interaction.guild_id is None:
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
+            check_cooldown(interaction, "browse")
             await interaction.response.defer()
             source = render.parse_recent_source(interaction.message)
             reply = await recent_reply(
@@ -298,10 +331,7 @@ class ConfirmDelete(
             if interaction.guild_id is None:
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
-            if not is_admin(interaction, bot.settings.admin_role):  # the button is a command too
-                from bot.errors import NotAdmin
-
-                raise NotAdmin(bot.settings.admin_role)
+            require_admin(interaction)  # the button is a command too
             await interaction.response.defer()
             article = await bot.offload(
                 bot.archive.delete, self.article_id, collection=str(interaction.guild_id)

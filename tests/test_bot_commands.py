@@ -6,6 +6,7 @@ import asyncio
 import io
 import zipfile
 
+from discord_emu.emulator import DiscordEmulator
 from discord_emu.harness import article, articles_json, buttons, message_text, running_bot
 
 
@@ -136,63 +137,70 @@ def test_stats(tmp_path):
 
 def test_upload_by_admin_refused_for_member_and_limits(tmp_path):
     async def scenario():
-        async with running_bot(tmp_path, admin_role="Archivists", upload_max_bytes=20_000) as h:
-            synced = {c["name"]: c for c in h.emu.commands[None]}
-            for name in ("upload", "delete", "channel"):
-                assert synced[name]["default_member_permissions"] == "32"  # Manage Server
-                assert synced[name]["dm_permission"] is False
-            assert "default_member_permissions" not in synced["ask"]
-            # A plain member (a server owner may have opened the command to everyone): refused.
-            refused = await h.command("upload", {"file": articles_json([article("wind")])})
-            assert refused.ack_type == 4 and refused.ephemeral
-            assert "Manage Server" in refused.original["content"]
-            assert h.archive.count(collection=h.guild.id) == 0
-            # The configured role is enough.
-            role = h.guild.add_role("Archivists")
-            await h.emu.sessions[0].dispatch(
-                "GUILD_ROLE_CREATE",
-                {"guild_id": h.guild.id, "role": h.guild.role_named("Archivists")},
-            )
-            ok = await h.command(
-                "upload",
-                {"file": articles_json([article("wind")]), "source": "Radio"},
-                roles=[role],
-            )
-            await h.wait_final(ok, "Added (1)")
-            assert not ok.ephemeral
-            assert h.archive.recent(collection=h.guild.id)[0].source == "Radio"
-            # Admin: one good file, one duplicate, one unreadable, one too large.
-            big = ("big.txt", b"x" * 30_000, "text/plain")
-            bad = ("notes.xyz", b"hello", "application/octet-stream")
-            rec = await h.command(
-                "upload",
-                {
-                    "file": articles_json([article("wind"), article("school")]),
-                    "file2": bad,
-                    "file3": big,
-                },
-                admin=True,
-            )
-            final = await h.wait_final(rec, "Failed")
-            text = message_text(final)
-            assert "Added (1)" in text and "School lunches" in text
-            assert "Already in the archive (1)" in text and "Wind farm" in text
-            assert "Failed (2)" in text
-            assert "big.txt" in text and "29.3 KB is over the limit of 19.5 KB per file" in text
-            assert "notes.xyz" in text
-            # A ZIP from a Mac: its clutter is listed as skipped, not silently dropped.
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w") as bundle:
-                bundle.writestr("news/articles.json", articles_json([article("flood")])[1])
-                bundle.writestr("__MACOSX/news/._articles.json", b"\0\5\26\7")
-            rec = await h.command(
-                "upload", {"file": ("news.zip", buffer.getvalue(), "application/zip")}, admin=True
-            )
-            text = message_text(await h.wait_final(rec, "Skipped"))
-            assert "Added (1)" in text and "Skipped (1)" in text and "Failed" not in text
-            assert r"news.zip!\_\_MACOSX/news/.\_articles.json" in text  # markdown-escaped
+        emu = await DiscordEmulator().start()
+        role = emu.add_guild("Alpha").add_role("Archivists")  # in the server before the bot joins
+        try:
+            async with running_bot(
+                tmp_path, emulator=emu, admin_role=role, upload_max_bytes=20_000
+            ) as h:
+                await upload_scenario(h, role)
+        finally:
+            await emu.stop()
 
     run(scenario())
+
+
+async def upload_scenario(h, role: str) -> None:
+    synced = {c["name"]: c for c in h.emu.commands[None]}
+    for name in ("upload", "delete", "channel"):
+        assert synced[name]["default_member_permissions"] == "32"  # Manage Server
+        assert synced[name]["dm_permission"] is False
+    assert "default_member_permissions" not in synced["ask"]
+    # A plain member (a server owner may have opened the command to everyone): refused.
+    refused = await h.command("upload", {"file": articles_json([article("wind")])})
+    assert refused.ack_type == 4 and refused.ephemeral
+    assert "Manage Server" in refused.original["content"]
+    assert f"<@&{role}>" in refused.original["content"]  # the role, by its id
+    assert h.archive.count(collection=h.guild.id) == 0
+    # The configured role is enough.
+    ok = await h.command(
+        "upload",
+        {"file": articles_json([article("wind")]), "source": "Radio"},
+        roles=[role],
+    )
+    await h.wait_final(ok, "Added (1)")
+    assert not ok.ephemeral
+    assert h.archive.recent(collection=h.guild.id)[0].source == "Radio"
+    # Admin: one good file, one duplicate, one unreadable, one too large.
+    big = ("big.txt", b"x" * 30_000, "text/plain")
+    bad = ("notes.xyz", b"hello", "application/octet-stream")
+    rec = await h.command(
+        "upload",
+        {
+            "file": articles_json([article("wind"), article("school")]),
+            "file2": bad,
+            "file3": big,
+        },
+        admin=True,
+    )
+    final = await h.wait_final(rec, "Failed")
+    text = message_text(final)
+    assert "Added (1)" in text and "School lunches" in text
+    assert "Already in the archive (1)" in text and "Wind farm" in text
+    assert "Failed (2)" in text
+    assert "big.txt" in text and "29.3 KB is over the limit of 19.5 KB per file" in text
+    assert "notes.xyz" in text
+    # A ZIP from a Mac: its clutter is listed as skipped, not silently dropped.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("news/articles.json", articles_json([article("flood")])[1])
+        bundle.writestr("__MACOSX/news/._articles.json", b"\0\5\26\7")
+    rec = await h.command(
+        "upload", {"file": ("news.zip", buffer.getvalue(), "application/zip")}, admin=True
+    )
+    text = message_text(await h.wait_final(rec, "Skipped"))
+    assert "Added (1)" in text and "Skipped (1)" in text and "Failed" not in text
+    assert r"news.zip!\_\_MACOSX/news/.\_articles.json" in text  # markdown-escaped
 
 
 def test_delete_confirm_cancel_and_refusal(tmp_path):

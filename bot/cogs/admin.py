@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from archivist.errors import ArchivistError, ReadError
 from archivist.fetch import add_url
 from archivist.models import AddReport
 from bot import render
-from bot.errors import UserError, require_admin
+from bot.errors import UserError, require_admin, warn_if_role_name
 from bot.views import NO_PINGS, _send_kwargs, delete_prompt
 
 if TYPE_CHECKING:
@@ -124,29 +126,16 @@ class Admin(commands.Cog):
                         }
                     )
                     continue
-                data = await attachment.read()
                 report.merge(
-                    await self.bot.offload(
-                        self.bot.archive.add_bytes,
+                    await self._one_input(
                         attachment.filename,
-                        data,
-                        collection=str(interaction.guild_id),
-                        source=source,
-                        added_by=str(interaction.user.id),
-                        progress=progress.callback(attachment.filename),
+                        self._add_attachment(interaction, attachment, source, progress),
                     )
                 )
             if url:
                 report.merge(
-                    await self.bot.offload(
-                        add_url,
-                        self.bot.archive,
-                        url.strip(),
-                        collection=str(interaction.guild_id),
-                        source=source,
-                        added_by=str(interaction.user.id),
-                        allow_private=self.bot.settings.allow_private_urls,
-                        progress=progress.callback(url.strip()),
+                    await self._one_input(
+                        url.strip(), self._add_url(interaction, url.strip(), source, progress)
                     )
                 )
         finally:
@@ -161,6 +150,57 @@ class Admin(commands.Cog):
         )
         await interaction.edit_original_response(
             content=None, embed=render.upload_embed(report, too_large), allowed_mentions=NO_PINGS
+        )
+
+    async def _one_input(self, name: str, work: Awaitable[AddReport]) -> AddReport:
+        """One input's outcome: whatever goes wrong with it is that input's `failed` line, and
+        the other inputs' results are kept."""
+        try:
+            return await work
+        except Exception as error:  # noqa: BLE001 - becomes the input's line in the report
+            if isinstance(error, ReadError):  # the report names the input already
+                reason = error.reason
+            elif isinstance(error, ArchivistError):
+                reason = str(error)
+            else:
+                log.error("upload of %s failed", name, exc_info=error)
+                reason = "could not be stored because of an error on my side; it has been logged"
+            return AddReport(failed=[{"path": name, "error": reason}])
+
+    async def _add_attachment(
+        self,
+        interaction: discord.Interaction,
+        attachment: discord.Attachment,
+        source: str | None,
+        progress: UploadProgress,
+    ) -> AddReport:
+        data = await attachment.read()
+        return await self.bot.offload(
+            self.bot.archive.add_bytes,
+            attachment.filename,
+            data,
+            collection=str(interaction.guild_id),
+            source=source,
+            added_by=str(interaction.user.id),
+            progress=progress.callback(attachment.filename),
+        )
+
+    async def _add_url(
+        self,
+        interaction: discord.Interaction,
+        url: str,
+        source: str | None,
+        progress: UploadProgress,
+    ) -> AddReport:
+        return await self.bot.offload(
+            add_url,
+            self.bot.archive,
+            url,
+            collection=str(interaction.guild_id),
+            source=source,
+            added_by=str(interaction.user.id),
+            allow_private=self.bot.settings.allow_private_urls,
+            progress=progress.callback(url),
         )
 
     @app_commands.command(name="delete")
@@ -228,4 +268,5 @@ class Admin(commands.Cog):
 
 
 async def setup(bot: ArchivistBot) -> None:
+    warn_if_role_name(bot.settings.admin_role)  # once, at start
     await bot.add_cog(Admin(bot))
