@@ -104,8 +104,8 @@ def safe_url(url: str | None) -> str | None:
     and invisible formatting characters mean it is not linked at all.
     """
     url = (url or "").strip()
-    start = _HTTP_START.match(url)
-    if not start or len(url) > URL_MAX:
+    start = _HTTP_START.match(url) if len(url) <= URL_MAX else None
+    if start is None:
         return None
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in url):
         return None
