@@ -364,7 +364,10 @@ def test_cli_feed_add_list_poll_remove(cli_run, server):
         "last_polled_at",
         "last_error",
         "items_seen",
+        "failures",
+        "disabled",
     }
+    assert (data[0]["failures"], data[0]["disabled"]) == (0, False)
     code, out, _, _ = cli_run("feed", "list")
     assert "Gazette" in out and url in out
 

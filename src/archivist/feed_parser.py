@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from archivist.errors import FeedError
 from archivist.models import Paragraph
+
+log = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 100
 MAX_TITLE_CHARS = 300
@@ -38,9 +41,13 @@ class ParsedFeed:
     items: tuple[FeedItem, ...]
 
 
-_ALTERNATE = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
-_ATTR = re.compile(rb"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+# Linear on hostile pages: a tag ends at the next `<` as well as at `>` (so unclosed `<link`s
+# never rescan the rest of the page), a name only starts after a non-name character and
+# nothing backtracks (possessive quantifiers), so each byte is looked at a bounded number of times.
+_LINK_TAG = re.compile(rb"<link\b[^<>]*+", re.IGNORECASE)
+_ATTR = re.compile(rb"""(?<![\w-])([\w-]++)\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s"'<>]++))""")
 _FEED_TYPES = (b"application/rss+xml", b"application/atom+xml", b"application/feed+xml")
+DISCOVER_MAX_BYTES = 512 * 1024  # a page's <head> is far smaller; the rest is never scanned
 
 
 def looks_like_html(data: bytes) -> bool:
@@ -50,10 +57,10 @@ def looks_like_html(data: bytes) -> bool:
 
 def discover_feed_link(data: bytes, page_url: str) -> str | None:
     """The feed a web page announces (`<link rel="alternate" type="application/rss+xml">`)."""
-    for tag in _ALTERNATE.findall(data[: 512 * 1024]):
+    for tag in _LINK_TAG.finditer(data, 0, DISCOVER_MAX_BYTES):
         attrs = {
             m.group(1).lower(): (m.group(2) or m.group(3) or m.group(4) or b"").strip()
-            for m in _ATTR.finditer(tag)
+            for m in _ATTR.finditer(tag.group())
         }
         if (
             b"alternate" in attrs.get(b"rel", b"").lower().split()
@@ -69,7 +76,12 @@ def parse_feed(data: bytes, url: str) -> ParsedFeed:
     import feedparser
 
     # A stream, never a string: feedparser would open a string that looks like a URL or a path.
-    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url})
+    try:
+        parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url})
+    except Exception:  # noqa: BLE001 - its loose parser raises on hostile escapes
+        log.warning("feedparser failed on %s", url, exc_info=True)
+        reason = "is not a well-formed RSS or Atom feed (the parser stopped on malformed content)"
+        raise FeedError(url, reason) from None
     if not parsed.get("version") and not parsed.entries:
         if looks_like_html(data):
             raise FeedError(url, "is a web page, not an RSS or Atom feed (and names no feed)")
@@ -87,7 +99,8 @@ def parse_feed(data: bytes, url: str) -> ParsedFeed:
         text, text_type = max(texts, key=lambda t: len(t[0]), default=("", "text/html"))
         key = entry.get("id") or link
         if not key:
-            key = "sha1:" + hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()
+            digest = hashlib.sha1(f"{title}\n{text}".encode("utf-8", "replace")).hexdigest()
+            key = "sha1:" + digest
         items.append(
             FeedItem(
                 key=str(key)[:2000],
@@ -109,8 +122,16 @@ def clean_text(value: Any, limit: int) -> str | None:
     return value[:limit] or None
 
 
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An unexpected exception as a short line for a user (its message, never its class)."""
+    text = " ".join(str(exc).split())
+    return (text[:limit] + "…" if len(text) > limit else text) or "no details given"
+
+
 def _http_url(value: Any) -> str | None:
-    if isinstance(value, str) and urlsplit(value.strip()).scheme in ("http", "https"):
+    # No parsing here: a malformed link (`http://[::1`) is the item's failure when fetched,
+    # never the whole feed's.
+    if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
         return value.strip()
     return None
 

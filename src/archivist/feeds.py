@@ -12,6 +12,12 @@ module's own migrations (recorded in the store's `_migrations` table like the st
 
 `FeedScheduler` polls the due feeds every few minutes from an asyncio program (the bot), doing the
 fetching, parsing and embedding in worker threads; `poll_all` is the one-shot for the CLI.
+
+One bad feed never hurts the others: whatever goes wrong while polling a feed (fetching, parsing,
+one item, storing) is recorded on that feed (`last_error`) or that item, and the round goes on.
+A feed failing poll after poll is tried less and less often (the interval doubles each time, up
+to `MAX_BACKOFF_S`) and disabled after `limits.feed_max_failures` failures in a row; adding it
+again resumes it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from archivist.feed_parser import (
     clean_text,
     discover_feed_link,
     looks_like_html,
+    one_line,
     parse_feed,
     text_paragraphs,
 )
@@ -51,6 +58,8 @@ MAX_ITEM_ATTEMPTS = 3  # a failing item is tried at this many polls, then left a
 FALLBACK_MIN_WORDS = 50  # a feed summary shorter than this is a teaser, not worth answering from
 PREFER_FEED_TEXT_RATIO = 1.5  # the feed's text wins when this much longer than the page's
 POLL_DEADLINE_S = 300.0  # a poll stops starting new items after this; the rest wait a poll
+DEFAULT_INTERVAL_S = 30 * 60.0  # Settings.feed_interval_min's default, for polls off the schedule
+MAX_BACKOFF_S = 24 * 3600.0  # a failing feed is still tried once a day until it is disabled
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,14 @@ class Feed:
     last_polled_at: str | None
     last_error: str | None
     items_seen: int = 0
+    failures: int = 0  # polls failed in a row (0 after a success)
+    next_poll_at: str | None = None  # set while failing: the back-off's next try
+    disabled_at: str | None = None  # set after too many failures: no longer polled
+    added_in: str | None = None  # where it was added (the bot: a channel), told when disabled
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
     def to_json(self) -> dict:
         return {
@@ -74,6 +91,8 @@ class Feed:
             "last_polled_at": self.last_polled_at,
             "last_error": self.last_error,
             "items_seen": self.items_seen,
+            "failures": self.failures,
+            "disabled": self.disabled,
         }
 
 
@@ -109,7 +128,17 @@ def m_feeds_001_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-FEED_MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [m_feeds_001_tables]
+def m_feeds_002_failures(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE feeds ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE feeds ADD COLUMN next_poll_at TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN disabled_at TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN added_in TEXT")
+
+
+FEED_MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    m_feeds_001_tables,
+    m_feeds_002_failures,
+]
 
 
 class FeedTable:
@@ -117,7 +146,8 @@ class FeedTable:
 
     _COLUMNS = (
         "f.id, f.collection, f.name, f.url, f.added_at, f.added_by, f.last_polled_at,"
-        " f.last_error, (SELECT count(*) FROM feed_items i WHERE i.feed = f.id)"
+        " f.last_error, (SELECT count(*) FROM feed_items i WHERE i.feed = f.id),"
+        " f.failures, f.next_poll_at, f.disabled_at, f.added_in"
     )
 
     def __init__(self, store: Store) -> None:
@@ -163,16 +193,23 @@ class FeedTable:
         raise FeedNotFound(ref)
 
     def insert(
-        self, collection: str, name: str, url: str, added_by: str | None, *, polled: bool = False
+        self,
+        collection: str,
+        name: str,
+        url: str,
+        added_by: str | None,
+        *,
+        polled: bool = False,
+        added_in: str | None = None,
     ) -> Feed:
         """`polled`: about to be polled by its adder, so not due for the schedule yet."""
         now = now_iso()
         with self.store.transaction() as db:
             try:
                 cursor = db.execute(
-                    "INSERT INTO feeds (collection, name, url, added_at, added_by, last_polled_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [collection, name, url, now, added_by, now if polled else None],
+                    "INSERT INTO feeds (collection, name, url, added_at, added_by, last_polled_at,"
+                    " added_in) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [collection, name, url, now, added_by, now if polled else None, added_in],
                 )
             except sqlite3.IntegrityError:
                 raise FeedError(url, "this feed is already followed here") from None
@@ -193,13 +230,54 @@ class FeedTable:
         ).fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
 
+    def resume(self, feed_id: int, added_in: str | None) -> None:
+        """A disabled feed added again: polled on schedule again, from a clean slate."""
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE feeds SET failures = 0, next_poll_at = NULL, disabled_at = NULL,"
+                " last_error = NULL, added_in = coalesce(?, added_in) WHERE id = ?",
+                [added_in, feed_id],
+            )
+
+    def record_failure(
+        self, feed_id: int, reason: str, interval_s: float, max_failures: int
+    ) -> None:
+        """A poll that failed as a whole: the next waits longer, or the feed is disabled."""
+        with self.store.transaction() as db:
+            row = db.execute("SELECT failures FROM feeds WHERE id = ?", [feed_id]).fetchone()
+            if row is None:
+                return  # removed while it was being polled
+            failures = row[0] + 1
+            now = datetime.now(UTC)
+            if failures >= max_failures:
+                error = (
+                    f"disabled after {failures} failed polls in a row (the last: {reason}); "
+                    "remove it, or add it again to resume"
+                )
+                disabled_at: str | None = _iso(now)
+            else:
+                error, disabled_at = reason, None
+            db.execute(
+                "UPDATE feeds SET failures = ?, next_poll_at = ?, disabled_at = ?,"
+                " last_polled_at = ?, last_error = ? WHERE id = ?",
+                [
+                    failures,
+                    _iso(now + timedelta(seconds=backoff_s(interval_s, failures))),
+                    disabled_at,
+                    _iso(now),
+                    error,
+                    feed_id,
+                ],
+            )
+
     def record(
         self,
         feed_id: int,
         outcomes: Sequence[tuple[str, str | None, str, str | None]],
         error: str | None,
     ) -> None:
-        """After a poll: each item's (key, link, status, error), and the feed's own error."""
+        """After a poll that worked (its items may have failed): each item's (key, link, status,
+        error), and a summary of the items' failures; the feed's failure count starts over."""
         with self.store.transaction() as db:
             if db.execute("SELECT 1 FROM feeds WHERE id = ?", [feed_id]).fetchone() is None:
                 return  # removed while it was being polled; what was stored stays
@@ -213,16 +291,33 @@ class FeedTable:
                     [feed_id, key, link, status, item_error, now],
                 )
             db.execute(
-                "UPDATE feeds SET last_polled_at = ?, last_error = ? WHERE id = ?",
+                "UPDATE feeds SET last_polled_at = ?, last_error = ?, failures = 0,"
+                " next_poll_at = NULL, disabled_at = NULL WHERE id = ?",
                 [now, error, feed_id],
             )
 
     def due(self, interval_s: float) -> list[Feed]:
-        """Feeds never polled, or last polled at least `interval_s` ago (restarts lose nothing)."""
-        threshold = (datetime.now(UTC) - timedelta(seconds=interval_s)).strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ"
+        """Feeds not disabled and never polled, last polled at least `interval_s` ago, or (when
+        failing) past their back-off's next try. Restarts lose nothing."""
+        now = datetime.now(UTC)
+        threshold = _iso(now - timedelta(seconds=interval_s))
+        return self._query(
+            "WHERE f.disabled_at IS NULL AND CASE WHEN f.next_poll_at IS NOT NULL"
+            " THEN f.next_poll_at <= ?"
+            " ELSE f.last_polled_at IS NULL OR f.last_polled_at <= ? END",
+            [_iso(now), threshold],
         )
-        return self._query("WHERE f.last_polled_at IS NULL OR f.last_polled_at <= ?", [threshold])
+
+
+def backoff_s(interval_s: float, failures: int) -> float:
+    """How long a feed that failed `failures` polls in a row waits for its next try."""
+    if failures <= 0:
+        return interval_s
+    return min(interval_s * 2.0 ** min(failures - 1, 32), max(MAX_BACKOFF_S, interval_s))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # ---- polling -----------------------------------------------------------------------------------
@@ -232,6 +327,8 @@ _feed_locks_guard = threading.Lock()
 # Stores from feeds go one at a time: two polls storing the same article at once would both pass
 # the duplicate check.
 _store_lock = threading.Lock()
+
+Outcome = tuple[str, str | None, str, str | None]  # an item's key, link, status and error
 
 
 def _feed_lock(store: Store, feed_id: int) -> threading.Lock:
@@ -246,47 +343,97 @@ def add_feed(
     collection: str,
     name: str | None = None,
     added_by: str | None = None,
+    added_in: str | None = None,
     allow_private: bool = False,
     poll_now: bool = True,
     cancel: threading.Event | None = None,
 ) -> tuple[Feed, AddReport]:
     """Follow a feed: fetched once to check it is RSS or Atom (a web page announcing a feed is
-    followed to it), stored, then polled at once (unless `poll_now` is false)."""
-    from archivist.fetch import fetch
+    followed to it), stored, then polled at once (unless `poll_now` is false).
 
+    A first poll that fails as a whole leaves nothing followed and raises; items that fail are in
+    the report and the feed is kept. Adding a disabled feed again resumes it.
+    """
     limits: Limits = archive.limits
     table = FeedTable(archive.store)
     url = url.strip()
     followed = table.feeds(collection)
-    _refuse_followed(url, followed)  # before fetching anything
-    if len(followed) >= limits.max_feeds_per_collection:
+    resumed = _disabled_match(url, followed)  # before fetching anything
+    if resumed is None and len(followed) >= limits.max_feeds_per_collection:
         raise FeedError(
             url,
             f"this archive already follows {limits.max_feeds_per_collection} feeds, the most "
             "it may; remove one first",
         )
-    final_url, _, data = fetch(url, limits, allow_private=allow_private)
-    if looks_like_html(data) and (found := discover_feed_link(data, final_url)):
-        log.info("%s announces the feed %s", url, found)
-        url = found
-        final_url, _, data = fetch(url, limits, allow_private=allow_private)
-    parsed = parse_feed(data, final_url)
-    _refuse_followed(url, followed)
-    chosen = clean_text(name, MAX_NAME_CHARS) or parsed.title or _host(final_url) or url
-    feed = table.insert(collection, chosen, url, added_by, polled=poll_now)
+    url, parsed = _check_feed(url, limits, allow_private)
+    resumed = resumed or _disabled_match(url, followed)
+    if resumed is None:
+        chosen = clean_text(name, MAX_NAME_CHARS) or parsed.title or _host(parsed.url) or url
+        feed = table.insert(collection, chosen, url, added_by, polled=poll_now, added_in=added_in)
+    else:
+        table.resume(resumed.id, added_in)
+        feed = table.get(resumed.id) or resumed
     report = AddReport()
     if poll_now:
-        report = poll(archive, feed, allow_private=allow_private, parsed=parsed, cancel=cancel)
+        report = _first_poll(archive, feed, parsed, allow_private, cancel, new=resumed is None)
         feed = table.get(feed.id) or feed
     return feed, report
 
 
-def _refuse_followed(url: str, followed: Sequence[Feed]) -> None:
+def _disabled_match(url: str, followed: Sequence[Feed]) -> Feed | None:
+    """The disabled feed of this URL (added again, it resumes); refuses one still polled."""
     for existing in followed:
         if existing.url == url:
+            if existing.disabled:
+                return existing
             raise FeedError(
                 url, f"this feed is already followed here (feed {existing.id}, “{existing.name}”)"
             )
+    return None
+
+
+def _check_feed(url: str, limits: Limits, allow_private: bool) -> tuple[str, ParsedFeed]:
+    """(the feed's URL, the feed): a web page is followed to the feed it announces. Whatever goes
+    wrong is a one-line ReadError naming the URL."""
+    from archivist.fetch import fetch
+
+    try:
+        final_url, _, data = fetch(url, limits, allow_private=allow_private)
+        if looks_like_html(data) and (found := discover_feed_link(data, final_url)):
+            log.info("%s announces the feed %s", url, found)
+            url = found
+            final_url, _, data = fetch(url, limits, allow_private=allow_private)
+        return url, parse_feed(data, final_url)
+    except ReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a malformed address, say: the adder's error
+        raise FeedError(url, _unexpected(f"feed {url}", exc)) from None
+
+
+def _first_poll(
+    archive: Any,
+    feed: Feed,
+    parsed: ParsedFeed,
+    allow_private: bool,
+    cancel: threading.Event | None,
+    *,
+    new: bool,
+) -> AddReport:
+    table = FeedTable(archive.store)
+    with _feed_lock(archive.store, feed.id):
+        try:
+            report, outcomes = _poll(archive, feed, allow_private, parsed, cancel, POLL_DEADLINE_S)
+            table.record(feed.id, outcomes, _items_problem(outcomes))
+        except Exception as exc:  # noqa: BLE001 - reported to the adder, one line
+            reason = _failure_reason(feed, exc)
+            if new:
+                table.delete(feed)
+            else:
+                table.record_failure(
+                    feed.id, reason, DEFAULT_INTERVAL_S, archive.limits.feed_max_failures
+                )
+            raise FeedError(feed.url, reason) from None
+    return report
 
 
 def remove_feed(archive: Any, ref: str, *, collection: str) -> Feed:
@@ -309,32 +456,88 @@ def poll(
     parsed: ParsedFeed | None = None,
     cancel: threading.Event | None = None,
     deadline_s: float = POLL_DEADLINE_S,
+    interval_s: float = DEFAULT_INTERVAL_S,
 ) -> AddReport:
     """Fetch the feed and store its new items (at most `limits.feed_items_per_poll`).
 
-    Failures (the feed itself, or an item with no readable page and no usable summary) are in
-    the report's `failed`, never dropped; the feed's `last_error` records a feed-level one.
+    Nothing the feed serves makes this raise. A poll that fails as a whole (fetching, parsing or
+    anything else) becomes the feed's `last_error` and one more failure in a row: its next poll
+    waits `backoff_s(interval_s, failures)`, and too many disable it. An item that fails (no
+    readable page and no usable summary, or an error while reading or storing it) is that
+    item's failure, tried again at the next polls. Both are in the report's `failed`.
     """
+    limits: Limits = archive.limits
+    table = FeedTable(archive.store)
     with _feed_lock(archive.store, feed.id):
-        return _poll(archive, feed, allow_private, parsed, cancel, deadline_s)
+        try:
+            report, outcomes = _poll(archive, feed, allow_private, parsed, cancel, deadline_s)
+        except Exception as exc:  # noqa: BLE001 - whatever it was, it stays with this feed
+            reason = _failure_reason(feed, exc)
+            table.record_failure(feed.id, reason, interval_s, limits.feed_max_failures)
+            return AddReport(failed=[{"path": feed.url, "error": reason}])
+        table.record(feed.id, outcomes, _items_problem(outcomes))
+    log.info(
+        "feed %d (%s): %d added, %d duplicates, %d failed",
+        feed.id,
+        feed.name,
+        len(report.added),
+        len(report.duplicates),
+        len(report.failed),
+    )
+    return report
 
 
-def _poll(archive, feed, allow_private, parsed, cancel, deadline_s) -> AddReport:
+def _poll(
+    archive: Any,
+    feed: Feed,
+    allow_private: bool,
+    parsed: ParsedFeed | None,
+    cancel: threading.Event | None,
+    deadline_s: float,
+) -> tuple[AddReport, list[Outcome]]:
+    """The poll's report and its items' outcomes; raises when the feed itself fails."""
     from archivist.fetch import fetch
 
     limits: Limits = archive.limits
-    table = FeedTable(archive.store)
-    report = AddReport()
     if parsed is None:
-        try:
-            final_url, _, data = fetch(feed.url, limits, allow_private=allow_private)
-            parsed = parse_feed(data, final_url)
-        except ReadError as exc:
-            log.info("feed %d (%s): %s", feed.id, feed.url, exc.reason)
-            table.record(feed.id, [], exc.reason)
-            report.failed.append({"path": feed.url, "error": exc.reason})
-            return report
+        final_url, _, data = fetch(feed.url, limits, allow_private=allow_private)
+        parsed = parse_feed(data, final_url)
+    new = _new_items(FeedTable(archive.store), feed, parsed, limits)
+    report = AddReport()
+    outcomes: dict[str, Outcome] = {}
+    started = time.monotonic()
+    to_store: list[tuple[str, Article]] = []
+    owner: dict[str, FeedItem] = {}  # origin -> its item
+    for item in new:
+        if (cancel is not None and cancel.is_set()) or time.monotonic() - started > deadline_s:
+            break  # the items left are still new at the next poll
+        origin = item.link or f"{feed.url}#{item.key}"
+        if origin in owner:  # two items sharing a link: their reports must not mix
+            origin = f"{origin}#{item.key}"
+        article, error = _read_item_safely(item, feed, limits, allow_private)
+        if article is None:
+            report.failed.append({"path": origin, "error": error})
+            outcomes[item.key] = (item.key, item.link, "failed", error)
+            continue
+        owner[origin] = item
+        to_store.append((origin, article))
 
+    if to_store:
+        stored = _store(archive, feed, to_store)
+        done: set[str] = set()
+        for entry in stored.added + stored.duplicates:
+            item = owner[entry["origin"]]
+            done.add(item.key)
+            outcomes[item.key] = (item.key, item.link, "stored", None)
+        for entry in stored.failed:
+            found = owner.get(entry["path"])
+            if found is not None and found.key not in done:
+                outcomes[found.key] = (found.key, found.link, "failed", entry["error"])
+        report.merge(stored)
+    return report, list(outcomes.values())
+
+
+def _new_items(table: FeedTable, feed: Feed, parsed: ParsedFeed, limits: Limits) -> list[FeedItem]:
     seen = table.seen(feed.id)
     new: list[FeedItem] = []
     keys: set[str] = set()
@@ -352,100 +555,131 @@ def _poll(archive, feed, allow_private, parsed, cancel, deadline_s) -> AddReport
             len(new) - limits.feed_items_per_poll,
         )
         new = new[: limits.feed_items_per_poll]
+    return new
 
-    started = time.monotonic()
-    to_store: list[tuple[str, Article]] = []
-    owner: dict[str, FeedItem] = {}  # origin -> its item
-    outcomes: dict[str, tuple[str, str | None, str, str | None]] = {}
-    for item in new:
-        if (cancel is not None and cancel.is_set()) or time.monotonic() - started > deadline_s:
-            break  # the items left are still new at the next poll
-        origin = item.link or f"{feed.url}#{item.key}"
-        if origin in owner:  # two items sharing a link: their reports must not mix
-            origin = f"{origin}#{item.key}"
-        articles, error = read_item(item, feed, limits, allow_private)
-        if error is not None:
-            report.failed.append({"path": origin, "error": error})
-            outcomes[item.key] = (item.key, item.link, "failed", error)
-            continue
-        for n, article in enumerate(articles):
-            item_origin = origin if n == 0 else f"{origin}#{n + 1}"
-            owner[item_origin] = item
-            to_store.append((item_origin, article))
 
-    if to_store:
-        try:
-            with _store_lock:
-                stored = archive.add_articles(
-                    to_store, collection=feed.collection, added_by=f"feed:{feed.id}"
-                )
-        except (ArchivistError, sqlite3.IntegrityError) as exc:  # another process, same article
-            stored = AddReport(
-                failed=[{"path": o, "error": f"could not be stored ({exc})"} for o, _ in to_store]
+def _read_item_safely(
+    item: FeedItem, feed: Feed, limits: Limits, allow_private: bool
+) -> tuple[Article | None, str | None]:
+    try:
+        return read_item(item, feed, limits, allow_private)
+    except Exception as exc:  # noqa: BLE001 - one item's problem, never its feed's
+        return None, _unexpected(f"feed {feed.id}: item {item.link or item.key}", exc)
+
+
+def _store(archive: Any, feed: Feed, to_store: list[tuple[str, Article]]) -> AddReport:
+    """Store the items' articles; when the batch fails, each one on its own, so an article that
+    cannot be stored fails only its own item."""
+    try:
+        with _store_lock:
+            return archive.add_articles(
+                to_store, collection=feed.collection, added_by=f"feed:{feed.id}"
             )
-        done: set[str] = set()
-        for entry in stored.added + stored.duplicates:
-            item = owner[entry["origin"]]
-            done.add(item.key)
-            outcomes[item.key] = (item.key, item.link, "stored", None)
-        for entry in stored.failed:
-            item = owner.get(entry["path"])
-            if item is not None and item.key not in done:
-                outcomes[item.key] = (item.key, item.link, "failed", entry["error"])
-        report.merge(stored)
-    table.record(feed.id, list(outcomes.values()), None)
-    log.info(
-        "feed %d (%s): %d added, %d duplicates, %d failed",
-        feed.id,
-        feed.name,
-        len(report.added),
-        len(report.duplicates),
-        len(report.failed),
-    )
+    except Exception as exc:  # noqa: BLE001 - reported per item below
+        if len(to_store) == 1:
+            origin = to_store[0][0]
+            log.info("feed %d: %s could not be stored: %s", feed.id, origin, exc)
+            return AddReport(failed=[{"path": origin, "error": _store_reason(exc)}])
+        log.warning(
+            "feed %d: storing %d articles failed; storing each on its own",
+            feed.id,
+            len(to_store),
+            exc_info=exc,
+        )
+    report = AddReport()
+    for pair in to_store:
+        report.merge(_store(archive, feed, [pair]))
     return report
+
+
+def _store_reason(exc: Exception) -> str:
+    if isinstance(exc, ArchivistError):
+        return f"could not be stored ({exc})"
+    return f"could not be stored ({one_line(exc)})"
+
+
+def _failure_reason(feed: Feed, exc: Exception) -> str:
+    """A failed poll as one line for the feed's `last_error`."""
+    if isinstance(exc, ReadError):
+        log.info("feed %d (%s): %s", feed.id, feed.url, exc.reason)
+        return exc.reason
+    if isinstance(exc, ArchivistError):
+        log.info("feed %d (%s): %s", feed.id, feed.url, exc)
+        return str(exc)
+    return _unexpected(f"feed {feed.id} ({feed.url})", exc)
+
+
+def _unexpected(what: str, exc: Exception) -> str:
+    """An error nothing foresaw, as one line for a user; its traceback goes to the log, once."""
+    log.warning("%s failed", what, exc_info=exc)
+    if isinstance(exc, ValueError):  # urlsplit, IDNA and httpx's address checks among them
+        return f"not a valid web address or document ({one_line(exc)})"
+    return f"could not be read (an unexpected error: {one_line(exc)})"
+
+
+def _items_problem(outcomes: Sequence[Outcome]) -> str | None:
+    """After a poll that worked: the items that failed, in short, as the feed's `last_error`."""
+    failed = [(link or key, error) for key, link, status, error in outcomes if status == "failed"]
+    if not failed:
+        return None
+    where, error = failed[0]
+    if len(failed) == 1:
+        return f"1 item failed: {where}: {error}"
+    return f"{len(failed)} items failed; the first: {where}: {error}"
 
 
 def read_item(
     item: FeedItem, feed: Feed, limits: Limits, allow_private: bool
-) -> tuple[list[Article], str | None]:
-    """The item's article(s) from its page, else from the feed's own text; or why neither."""
-    from archivist.fetch import read_url
-
+) -> tuple[Article | None, str | None]:
+    """The item's article from its page, else from the feed's own text; or why neither."""
     fallback = _feed_text_article(item, feed)
     page_error = "the item has no link to fetch"
     if item.link:
-        try:
-            result = read_url(item.link, limits, allow_private=allow_private)
-        except ReadError as exc:
-            page_error = exc.reason
-        else:
-            if result.articles:
-                if len(result.articles) > 1:  # a link to a bundle (ZIP, JSON): keep each as is
-                    return [
-                        dataclasses.replace(a, source=feed.name) for _, a in result.articles
-                    ], None
-                page = result.articles[0][1]
-                if fallback is not None and len(fallback.text.split()) > (
-                    PREFER_FEED_TEXT_RATIO * len(page.text.split())
-                ):
-                    return [fallback], None  # the page held a teaser; the feed the whole text
-                return [
-                    dataclasses.replace(
-                        page,
-                        title=item.title or page.title,
-                        source=feed.name,
-                        url=item.link,
-                        date=item.date or page.date,
-                    )
-                ], None
-            page_error = result.failures[0].error if result.failures else "no article in the page"
+        page, page_error = _read_page(item.link, feed, limits, allow_private)
+        if page is not None:
+            if fallback is not None and len(fallback.text.split()) > (
+                PREFER_FEED_TEXT_RATIO * len(page.text.split())
+            ):
+                return fallback, None  # the page held a teaser; the feed the whole text
+            return dataclasses.replace(
+                page,
+                title=item.title or page.title,
+                source=feed.name,
+                url=item.link,
+                date=item.date or page.date,
+            ), None
     if fallback is not None:
         log.info("feed %d: %s: %s; kept the feed's own text", feed.id, item.link, page_error)
-        return [fallback], None
+        return fallback, None
     words = _words(text_paragraphs(item.text, item.text_is_html)) if item.text else 0
     if words:
-        return [], f"{page_error}; the feed's summary ({words} words) is too short to keep instead"
-    return [], f"{page_error}; the feed gives no text to keep instead"
+        return (
+            None,
+            f"{page_error}; the feed's summary ({words} words) is too short to keep instead",
+        )
+    return None, f"{page_error}; the feed gives no text to keep instead"
+
+
+def _read_page(
+    link: str, feed: Feed, limits: Limits, allow_private: bool
+) -> tuple[Article | None, str]:
+    """The one article an item's link holds, or why there is none."""
+    from archivist.fetch import read_url
+
+    try:
+        result = read_url(link, limits, allow_private=allow_private)
+    except ReadError as exc:
+        return None, exc.reason
+    except Exception as exc:  # noqa: BLE001 - a malformed link (http://xn--/) is this item's
+        return None, _unexpected(f"feed {feed.id}: {link}", exc)
+    if len(result.articles) > 1:  # a ZIP or JSON Lines file: not one item's article
+        return None, (
+            f"links to a bundle of {len(result.articles)} articles (a ZIP or JSON file), "
+            "not one article; a feed item stores at most one"
+        )
+    if result.articles:
+        return result.articles[0][1], ""
+    return None, (result.failures[0].error if result.failures else "no article in the page")
 
 
 def _feed_text_article(item: FeedItem, feed: Feed) -> Article | None:
@@ -465,7 +699,10 @@ def _words(paragraphs: Sequence[Paragraph]) -> int:
 
 
 def _host(url: str) -> str | None:
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return None
     return (host[4:] if host.startswith("www.") else host) or None
 
 
@@ -476,11 +713,15 @@ def poll_all(
     allow_private: bool = False,
     cancel: threading.Event | None = None,
 ) -> list[tuple[Feed, AddReport]]:
-    """Poll every feed (of one collection, or of all) once, now."""
+    """Poll every feed (of one collection, or of all) once, now. A disabled feed is not fetched:
+    its report says why it is disabled."""
     out = []
     for feed in FeedTable(archive.store).feeds(collection):
         if cancel is not None and cancel.is_set():
             break
+        if feed.disabled:
+            out.append((feed, AddReport(failed=[{"path": feed.url, "error": feed.last_error}])))
+            continue
         out.append((feed, poll(archive, feed, allow_private=allow_private, cancel=cancel)))
     return out
 
@@ -488,6 +729,8 @@ def poll_all(
 # ---- the schedule ------------------------------------------------------------------------------
 
 Runner = Callable[..., Awaitable[Any]]
+Collections = Callable[[], "set[str] | None"]
+OnDisabled = Callable[[Feed], Awaitable[Any]]
 
 
 class FeedScheduler:
@@ -495,6 +738,9 @@ class FeedScheduler:
 
     Each feed is polled in a worker thread through `run` (the bot passes its `offload`, so a
     shutdown waits for a running poll); `stop()` asks a running poll to stop between items.
+    `collections`, asked at each round, names the collections whose feeds this process polls
+    (None: all), so several processes (shards) never poll the same feed. `on_disabled` is
+    awaited with a feed just disabled by too many failures.
     """
 
     def __init__(
@@ -505,12 +751,16 @@ class FeedScheduler:
         allow_private: bool = False,
         run: Runner | None = None,
         tick_s: float | None = None,
+        collections: Collections | None = None,
+        on_disabled: OnDisabled | None = None,
     ) -> None:
         self.archive = archive
         self.interval_s = interval_s
         self.allow_private = allow_private
         self.run: Runner = run or asyncio.to_thread
         self.tick_s = tick_s if tick_s is not None else min(interval_s, 60.0)
+        self.collections = collections
+        self.on_disabled = on_disabled
         self.cancel = threading.Event()
         self.polls = 0  # finished feed polls, for logs and tests
         self._task: asyncio.Task | None = None
@@ -535,17 +785,40 @@ class FeedScheduler:
                 pass
 
     async def poll_due(self) -> list[tuple[Feed, AddReport]]:
+        wanted = self.collections() if self.collections is not None else None
         table = await self.run(FeedTable, self.archive.store)
         out = []
         for feed in await self.run(table.due, self.interval_s):
             if self.cancel.is_set():
                 break
-            report = await self.run(
-                poll, self.archive, feed, allow_private=self.allow_private, cancel=self.cancel
-            )
+            if wanted is not None and feed.collection not in wanted:
+                continue  # another process's
+            try:
+                report = await self.run(
+                    poll,
+                    self.archive,
+                    feed,
+                    allow_private=self.allow_private,
+                    cancel=self.cancel,
+                    interval_s=self.interval_s,
+                )
+            except Exception:  # noqa: BLE001 - the store could not record it; go on
+                log.exception("feed %d (%s): the poll could not be recorded", feed.id, feed.url)
+                continue
             self.polls += 1
             out.append((feed, report))
+            if report.failed and self.on_disabled is not None:
+                await self._tell_if_disabled(table, feed)
         return out
+
+    async def _tell_if_disabled(self, table: FeedTable, feed: Feed) -> None:
+        assert self.on_disabled is not None
+        try:
+            after = await self.run(table.get, feed.id)
+            if after is not None and after.disabled:  # it was not at the round's start
+                await self.on_disabled(after)
+        except Exception:  # noqa: BLE001 - the feed is disabled all the same
+            log.exception("feed %d: could not tell that it was disabled", feed.id)
 
     async def _loop(self) -> None:
         while not self.cancel.is_set():
@@ -560,10 +833,19 @@ class FeedScheduler:
             await asyncio.sleep(self.tick_s)
 
 
-def scheduler_for(archive: Any, settings: Any, run: Runner | None = None) -> FeedScheduler:
+def scheduler_for(
+    archive: Any,
+    settings: Any,
+    run: Runner | None = None,
+    *,
+    collections: Collections | None = None,
+    on_disabled: OnDisabled | None = None,
+) -> FeedScheduler:
     return FeedScheduler(
         archive,
         interval_s=settings.feed_interval_min * 60.0,
         allow_private=settings.allow_private_urls,
         run=run,
+        collections=collections,
+        on_disabled=on_disabled,
     )
