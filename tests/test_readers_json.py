@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import pytest
 from conftest import SHARED_DATA, need
 
+from archivist.config import Limits
 from archivist.errors import ReadError
-from archivist.readers import read_bytes, read_path
+from archivist.readers import jsonfile, read_bytes, read_path
+from archivist.readers.jsonfile import MAX_LINE_CHARS
 
 
 def _jsonl(*lines: str) -> bytes:
@@ -67,3 +70,71 @@ def test_shared_bbc_jsonl_reads_whole():
     result = read_path(need(SHARED_DATA / "bbc-news" / "articles.jsonl"))
     assert len(result.articles) == 2225 and not result.failures
     assert result.articles[0][1].id == "bbc-business-001"
+
+
+def _good_record(n: int) -> str:
+    return json.dumps({"title": f"Story {n}", "paragraphs": [f"Body of story {n}."]})
+
+
+def test_a_deeply_nested_or_huge_number_line_fails_alone():
+    data = _jsonl(
+        _good_record(1),
+        "[" * 100_000,
+        _good_record(3),
+        '{"title": "Big", "paragraphs": ["x"], "n": ' + "7" * 5_000 + "}",
+        _good_record(5),
+    )
+    result = read_bytes("mixed.jsonl", data)
+    assert [a.title for _, a in result.articles] == ["Story 1", "Story 3", "Story 5"]
+    failures = {f.origin: f.error for f in result.failures}
+    assert set(failures) == {"mixed.jsonl:2", "mixed.jsonl:4"}
+    assert failures["mixed.jsonl:2"].startswith("JSON nested too deeply to read")
+    assert failures["mixed.jsonl:4"] == "a number with more than 4,300 digits"
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"[" * 100_000, "a.json: JSON nested too deeply to read"),
+        (
+            b'{"title": "T", "paragraphs": ["x"], "n": ' + b"7" * 5_000 + b"}",
+            "a.json: a number with more than 4,300 digits",
+        ),
+    ],
+)
+def test_a_single_json_document_too_deep_or_with_a_huge_number_says_so(data, reason):
+    with pytest.raises(ReadError) as info:
+        read_bytes("a.json", data)
+    assert str(info.value).startswith(reason)
+    assert "\n" not in str(info.value) and "sys." not in str(info.value)
+
+
+def test_a_line_longer_than_any_article_is_refused_before_parsing():
+    huge = json.dumps({"title": "Huge", "text": "word " * (MAX_LINE_CHARS // 5)})
+    result = read_bytes("long.jsonl", _jsonl(_good_record(1), huge))
+    assert [a.title for _, a in result.articles] == ["Story 1"]
+    [failure] = result.failures
+    assert failure.origin == "long.jsonl:2"
+    assert f"over the limit of {MAX_LINE_CHARS:,}" in failure.error
+
+
+def test_blank_and_white_space_lines_keep_line_numbers():
+    data = _jsonl(
+        "", "   ", _good_record(3), "\t", "", "{broken", "  " + _good_record(7) + "  ", ""
+    )
+    result = read_bytes("gaps.jsonl", data)
+    assert [o for o, _ in result.articles] == ["gaps.jsonl:3", "gaps.jsonl:7"]
+    assert [f.origin for f in result.failures] == ["gaps.jsonl:6"]
+
+
+def test_many_short_blank_lines_cost_memory_linear_in_the_input():
+    # each line of text.split() was its own string object: ~20 times the file's size
+    data = _jsonl(_good_record(1)) + b"  \n" * 700_000
+    tracemalloc.start()
+    try:
+        result = jsonfile.read("blank.jsonl", data, Limits())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [a.title for _, a in result.articles] == ["Story 1"]
+    assert peak < 4 * len(data)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from archivist.config import Limits
@@ -21,6 +23,12 @@ EXTENSIONS = (".json", ".jsonl", ".ndjson")
 
 _STRING_FIELDS = ("id", "source", "date", "url", "category", "agency")
 MAX_FIELD_CHARS = 2_000
+# One JSONL line is one article, and an article holds at most `max_passages_per_article`
+# passages (~2M characters): a longer line is refused before it is parsed.
+MAX_LINE_CHARS = 5_000_000
+# from a line's first character that is not white space to its end
+_NOT_BLANK = re.compile(r"\S[^\n]*")
+NESTED_TOO_DEEPLY = "JSON nested too deeply to read (too many arrays or objects inside each other)"
 
 
 def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
@@ -38,6 +46,8 @@ def _read_json(origin: str, text: str, limits: Limits) -> ReadResult:
         if exc.msg == "Extra data":
             return _read_lines(origin, text, limits)
         raise ReadError(origin, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except (RecursionError, ValueError) as exc:
+        raise ReadError(origin, _unreadable(exc)) from None
     if isinstance(value, dict) and isinstance(value.get("articles"), list):
         value = value["articles"]
     items = value if isinstance(value, list) else [value]
@@ -60,9 +70,7 @@ def _read_json(origin: str, text: str, limits: Limits) -> ReadResult:
 def _read_lines(origin: str, text: str, limits: Limits) -> ReadResult:
     result = ReadResult()
     count = 0
-    for line_no, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
+    for line_no, line in _records(text):
         count += 1
         if count > limits.max_articles_per_file:
             raise InputTooLarge(
@@ -70,17 +78,50 @@ def _read_lines(origin: str, text: str, limits: Limits) -> ReadResult:
             )
         line_origin = f"{origin}:{line_no}"
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            result.failures.append(ReadFailure(line_origin, f"not valid JSON ({exc.msg})"))
-            continue
-        try:
+            record = _parse_line(line)
             result.articles.append((line_origin, article_from_record(record, limits)))
         except ValueError as exc:
             result.failures.append(ReadFailure(line_origin, str(exc)))
     if not result.articles and not result.failures:
         raise ReadError(origin, "the file has no JSON records")
     return result
+
+
+def _records(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) for each line that is not blank.
+
+    Found by a regular expression, one line at a time: a file of millions of blank or short
+    lines costs neither a Python step per blank line nor a list of every line.
+    """
+    line_no, counted_to = 1, 0
+    for match in _NOT_BLANK.finditer(text):
+        line_no += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
+        yield line_no, text[text.rfind("\n", 0, match.start()) + 1 : match.end()]
+
+
+def _parse_line(line: str) -> Any:
+    """One JSONL line's value; ValueError with a reason fit for a user when it cannot be read."""
+    if len(line) > MAX_LINE_CHARS:
+        raise ValueError(
+            f"the line is {len(line):,} characters long, over the limit of "
+            f"{MAX_LINE_CHARS:,} for one article"
+        )
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    except (RecursionError, ValueError) as exc:
+        raise ValueError(_unreadable(exc)) from None
+
+
+def _unreadable(exc: Exception) -> str:
+    """Why json.loads refused valid-looking JSON, in words (not Python's)."""
+    if isinstance(exc, RecursionError):
+        return NESTED_TOO_DEEPLY
+    if "digits" in str(exc):  # Python's int-max-str-digits guard against quadratic parsing
+        return f"a number with more than {sys.get_int_max_str_digits():,} digits"
+    return f"not valid JSON ({exc})"
 
 
 def _clean_string(value: Any, name: str) -> str | None:
