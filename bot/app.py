@@ -7,9 +7,12 @@ at the local Discord emulator through `settings.discord_api_base` / `discord_gat
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import signal
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +35,10 @@ T = TypeVar("T")
 
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.browse", "bot.cogs.admin", "bot.cogs.feeds")
 SHUTDOWN_GRACE_S = 120.0
+# Threads for questions and quick lookups, and, apart, for untrusted input (uploads, URLs,
+# feeds): however slow a page or a file is, questions never wait behind it for a thread.
+QUESTION_THREADS = 4
+INTAKE_THREADS = 2
 
 
 def configure_endpoints(settings: Settings) -> None:
@@ -83,6 +90,8 @@ class ArchivistBot(commands.AutoShardedBot):
         self.upload_cooldown_spec = upload_cooldown
         self.watched = WatchedChannels(Path(settings.data_dir) / "bot" / "watched.json")
         self._inflight: set[asyncio.Future] = set()
+        self.questions: Executor = ThreadPoolExecutor(QUESTION_THREADS, "archivist-ask")
+        self.intake: Executor = ThreadPoolExecutor(INTAKE_THREADS, "archivist-intake")
         self._closing = False
         self.feeds: FeedScheduler | None = None
         # one handler for every slash command
@@ -94,7 +103,7 @@ class ArchivistBot(commands.AutoShardedBot):
         await self.offload(self.watched.load)
         for ext in EXTENSIONS:
             await self.load_extension(ext)
-        self.feeds = scheduler_for(self.archive, self.settings, run=self.offload)
+        self.feeds = scheduler_for(self.archive, self.settings, run=self.offload_intake)
         self.feeds.start()
         if self.settings.discord_dev_guild:
             guild = discord.Object(id=self.settings.discord_dev_guild)
@@ -119,10 +128,20 @@ class ArchivistBot(commands.AutoShardedBot):
     # ---- work off the event loop -----------------------------------------------------------
 
     async def offload(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking work (model, FAISS, SQLite, files) in a thread; close() waits for it."""
+        """Run blocking work (model, FAISS, SQLite) in a question thread; close() waits for it."""
+        return await self._run_in(self.questions, fn, *args, **kwargs)
+
+    async def offload_intake(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run work on untrusted input (an upload, a URL, a feed) in an intake thread."""
+        return await self._run_in(self.intake, fn, *args, **kwargs)
+
+    async def _run_in(
+        self, executor: Executor, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
         if self._closing:
             raise ArchivistError("the bot is shutting down; try again in a minute")
-        future = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        future = asyncio.get_running_loop().run_in_executor(executor, call)
         self._inflight.add(future)
         future.add_done_callback(self._inflight.discard)
         return await asyncio.shield(future)
@@ -136,6 +155,8 @@ class ArchivistBot(commands.AutoShardedBot):
             if self._inflight:
                 log.info("waiting for %d running tasks before shutting down", len(self._inflight))
                 await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE_S)
+            for executor in (self.questions, self.intake):
+                executor.shutdown(wait=False, cancel_futures=True)
         await super().close()
 
     # ---- errors ----------------------------------------------------------------------------

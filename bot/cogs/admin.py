@@ -175,7 +175,7 @@ class Admin(commands.Cog):
         progress: UploadProgress,
     ) -> AddReport:
         data = await attachment.read()
-        return await self.bot.offload(
+        return await self.bot.offload_intake(
             self.bot.archive.add_bytes,
             attachment.filename,
             data,
@@ -192,7 +192,7 @@ class Admin(commands.Cog):
         source: str | None,
         progress: UploadProgress,
     ) -> AddReport:
-        return await self.bot.offload(
+        return await self.bot.offload_intake(
             add_url,
             self.bot.archive,
             url,
