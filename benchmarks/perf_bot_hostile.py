@@ -1,0 +1,160 @@
+"""Questions while hostile input is being read (issue 17): 20 concurrent /ask within 1 s.
+
+The real discord.py client runs against the local Discord emulator, with the real model and a
+real archive of Reuters articles (read from ``../shared/data``, never copied). While an admin's
+``/upload`` of a URL on a local server that sends one byte every 0.2 s and an upload of the
+100-page PDF bomb (tests/hostile_corpus.py) are being read, ``--users`` members each run
+``/ask`` at the same moment, in ``--waves`` waves. Each ask is timed from the interaction's
+creation to the bot's final answer, as a member would see it.
+
+    python benchmarks/perf_bot_hostile.py               # 2,000 passages, 20 users, 3 waves
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from perf_bot_load import upload_file
+from perf_common import ROOT, machine, percentiles
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+TARGET_S = 1.0
+
+
+def dripping_server(stop: threading.Event) -> tuple[str, threading.Thread]:
+    """127.0.0.1: each request gets headers then one body byte every 0.2 s until `stop`."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><p>")
+                while not stop.is_set():
+                    conn.sendall(b"x")
+                    time.sleep(0.2)
+            except OSError:
+                pass
+
+    def serve() -> None:
+        with listener:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/slow", thread
+
+
+async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) -> dict:
+    from discord_emu.harness import message_text, running_bot
+    from discord_emu.payloads import MANAGE_GUILD, MEMBER_DEFAULT
+    from hostile_corpus import file_case
+
+    from archivist.archive import Archive
+    from archivist.config import Limits
+    from archivist.embedding import default_embedder
+
+    bomb = file_case("bomb.pdf", full=True).data
+    limits = Limits(upload_max_bytes=max(len(seed), len(bomb)) + 1024)
+    stop = threading.Event()
+    with tempfile.TemporaryDirectory(prefix="archivist-hostile-") as tmp:
+        archive = Archive(tmp, embedder=default_embedder(), limits=limits)
+        archive.embedder.encode(["warm up"])
+        async with running_bot(
+            Path(tmp),
+            archive=archive,
+            upload_max_bytes=limits.upload_max_bytes,
+            allow_private_urls=True,
+            ask_cooldown=(1000, 60.0),
+        ) as h:
+            emu, guild = h.emu, h.guild
+            seeded = await h.command(
+                "upload", {"file": ("reuters.jsonl", seed, "application/jsonl")}, admin=True
+            )
+            await h.wait_final(seeded, "Added", timeout=600)
+            url, server = dripping_server(stop)
+            admin = {"guild": guild, "user": h.admin, "permissions": MEMBER_DEFAULT | MANAGE_GUILD}
+            slow = await emu.send_interaction("upload", {"url": url}, **admin)
+            pdf = await emu.send_interaction(
+                "upload", {"file": ("bomb.pdf", bomb, "application/pdf")}, **admin
+            )
+            await asyncio.sleep(1.0)  # both reads under way
+            users = [emu.add_user(f"reader{i}") for i in range(args.users)]
+            asks: list[float] = []
+            busy_during = []
+            for wave in range(args.waves):
+
+                async def one(user: dict, question: str) -> float:
+                    t0 = time.monotonic()
+                    rec = await emu.send_interaction(
+                        "ask", {"question": question[:300]}, guild=guild, user=user
+                    )
+                    await h.wait_done(rec, timeout=60)
+                    return time.monotonic() - t0
+
+                asks += await asyncio.gather(
+                    *(
+                        one(u, questions[(wave * len(users) + i) % len(questions)])
+                        for i, u in enumerate(users)
+                    )
+                )
+                busy_during.append(
+                    {
+                        "slow_url_done": "Added" in message_text(slow.original or {})
+                        or "failed" in message_text(slow.original or {}).lower(),
+                        "pdf_done": "Added" in message_text(pdf.original or {})
+                        or "failed" in message_text(pdf.original or {}).lower(),
+                    }
+                )
+                await asyncio.sleep(1.0)
+            stop.set()
+            await h.wait_done(pdf, timeout=180)
+            server.join(5)
+    return {
+        "asks": len(asks),
+        "answer_s": {k: round(v, 3) for k, v in percentiles(asks).items()},
+        "answer_max_s": round(max(asks), 3),
+        "within_target": sum(a <= TARGET_S for a in asks),
+        "inputs_still_being_read_per_wave": busy_during,
+        "pdf_outcome": message_text(pdf.original or {})[:300],
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--passages", type=int, default=2_000)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--waves", type=int, default=3)
+    args = parser.parse_args()
+    seed, questions, articles, passages = upload_file(args.passages)
+    print(f"archive: {articles} Reuters articles, {passages} passages", flush=True)
+    result = asyncio.run(scenario(args, seed, questions))
+    result = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **result,
+    }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
