@@ -11,6 +11,7 @@ from archivist import fetch as fetch_module
 from archivist.config import Limits
 from archivist.errors import FetchError, InputTooLarge
 from archivist.fetch import address_problem, fetch, read_url
+from archivist.fetch_guard import url_problem
 
 PAGE = (
     b"<html><head><title>Ferry timetable changes - Harbour News</title>"
@@ -146,6 +147,8 @@ def test_names_that_resolve_privately_are_refused_at_connect(monkeypatch):
         ("http://240.0.0.1/", "reserved"),
         ("http://100.64.0.1/", "non-public"),
         ("http:///nohost", "no host"),
+        ("http://[fec0::1]/", "site-local"),
+        ("http://[64:ff9b::a00:1]/", "private"),
     ],
 )
 def test_refused_urls(url, reason):
@@ -156,6 +159,72 @@ def test_refused_urls(url, reason):
 def test_public_addresses_pass_the_check():
     assert address_problem("93.184.216.34") is None
     assert address_problem("2606:2800:220:1:248:1893:25c8:1946") is None
+    # NAT64 (what a DNS64 resolver gives for an IPv4-only site) is judged by the IPv4 inside
+    assert address_problem("64:ff9b::5db8:d822") is None
+    assert address_problem("2002:5db8:d822::1") is None  # 6to4 of a public address
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("fec0::1", "site-local"),  # deprecated IPv6 site-local, fec0::/10
+        ("feff:ffff::1", "site-local"),
+        ("::", "unspecified"),
+        ("::1", "loopback"),
+        ("64:ff9b::a00:1", "private"),  # NAT64 of 10.0.0.1
+        ("64:ff9b::7f00:1", "loopback"),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of 169.254.169.254
+        ("64:ff9b:1::a00:1", "reserved"),  # local-use NAT64 prefix: it may lead anywhere
+        ("100::1", "reserved"),  # discard-only
+        ("2002:a00:1::1", "private"),  # 6to4 of 10.0.0.1
+        ("2002:7f00:1::1", "loopback"),
+        ("::10.0.0.1", "reserved"),  # deprecated IPv4-compatible
+        ("::ffff:192.168.0.1", "private"),
+        ("fd12:3456::1", "private"),
+        ("fe80::1%eth0", "link-local"),
+    ],
+)
+def test_odd_address_ranges_are_refused(address, reason):
+    assert address_problem(address) == reason
+
+
+MALFORMED = [
+    "http://[::1",
+    "http://[::1]x/",
+    "http://[not-ipv6]/",
+    "http://xn--/",
+    "http://xn--a.xn--/",
+    "http://exa mple.com/",
+    "http://a..b/",
+    "http://.example.com/",
+    "http://" + "a" * 64 + ".example/",
+    "http://" + ".".join(["abcdefgh"] * 40) + "/",
+    "http://exa\nmple.com/",
+    "http://example.com:99999/",
+    "http://example.com:port/",
+    "http://example.com:0/",
+    "http://ex\u00adample.com/",
+    "http://\u2603.net/",
+    "http://bu\u0308cher\u200d.example/",
+    "http://exa%20mple.com/",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED)
+def test_malformed_urls_are_one_line_errors(url):
+    with pytest.raises(FetchError, match="not a valid URL") as caught:
+        fetch(url)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 400
+    # the URL is named, as written where it can be shown on one line
+    assert message.startswith(url[:60] if url.isprintable() else "http://")
+
+
+def test_malformed_url_checks_keep_good_ones():
+    assert url_problem("http://xn--bcher-kva.example/") is None
+    assert url_problem("http://b\u00fccher.example/") is None
+    assert url_problem("https://a_b.example.com.:8443/path with space?q=\u00e9") is None
+    assert url_problem("http://[2001:db8::1]:80/") is None
 
 
 def test_cli_ingest_url_refuses_loopback_unless_allowed(server, tmp_path, monkeypatch):
@@ -178,3 +247,24 @@ def test_cli_ingest_url_refuses_loopback_unless_allowed(server, tmp_path, monkey
     stored = CliRunner().invoke(cli, args)
     assert stored.exit_code == 0, stored.output
     assert len(json.loads(stored.output)["added"]) == 1
+
+
+def test_cli_ingest_of_a_malformed_url_is_a_failure_not_a_traceback(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    import archivist.archive
+    from archivist.cli import cli
+    from archivist.embedding import HashingEmbedder
+
+    monkeypatch.setattr(archivist.archive, "default_embedder", HashingEmbedder)
+    for url in ("http://[::1", "http://xn--/"):
+        result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "ingest", url, "--json"])
+        assert (
+            result.exit_code == 1
+            and result.exception is None
+            or (isinstance(result.exception, SystemExit))
+        ), result.output
+        [failure] = json.loads(result.output)["failed"]
+        assert failure["path"] == url and failure["error"].startswith("not a valid URL")

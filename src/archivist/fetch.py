@@ -6,8 +6,15 @@
   where the connection is opened, on the very address connected to, so a host that resolves to a
   public address when checked and a private one when used (DNS rebinding) gains nothing;
 * redirects followed by hand (at most 5), each target checked again;
-* timeouts on connect and read, and an overall deadline;
-* a size cap: the body is streamed and the download stops at the cap;
+* one overall deadline, `Limits.fetch_deadline_s` (30 s; ARCHIVIST_FETCH_DEADLINE_S), covers
+  the whole fetch: every redirect, each connect, TLS handshake, the headers and the body. A
+  watchdog shuts the fetch's sockets down when it passes, so a server sending a byte a second
+  cannot hold a thread (name resolution is left to the system resolver's own timeouts). Within
+  it, `fetch_timeout_s` bounds a connect and any silence while reading;
+* a size cap: the body is streamed and the download stops at the cap, after decompression
+  too: gzip or deflate is decoded here a bounded step at a time; stacked or unknown encodings
+  are refused;
+* a malformed URL (or redirect target) is a one-line FetchError, never a traceback;
 * no proxy from the environment (it would hide the address actually reached).
 
 `allow_private=True` lifts the address check: it exists for tests against a local server.
@@ -19,21 +26,25 @@ import dataclasses
 import ipaddress
 import logging
 import socket
-import time
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from archivist.config import Limits
 from archivist.errors import FetchError, InputTooLarge, ReadError
+from archivist.fetch_guard import (
+    BoundedBody,
+    Watchdog,
+    address_problem,
+    mb,
+    shown_url,
+    url_problem,
+)
 from archivist.models import AddReport, ReadResult
 
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
-CHUNK = 64 * 1024
 USER_AGENT = "Archivist/0.1 (news archive for a Discord server)"
-# the whole download, whatever the server's pace, ends after this many fetch timeouts
-DEADLINE_TIMEOUTS = 3
 
 # content type -> a file name extension the readers know
 _TYPES = {
@@ -51,34 +62,11 @@ _TYPES = {
 
 
 class _Refused(Exception):
-    """Raised inside the connection layer: the address is not allowed."""
+    """Raised inside httpx: the address is not allowed, or a redirect's target is malformed."""
 
-    def __init__(self, host: str, address: str, why: str) -> None:
-        super().__init__(f"{host} resolves to {address}, a {why} address; refused")
-
-
-def address_problem(address: str) -> str | None:
-    """Why an IP address may not be fetched from (None when it is a public address)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            return address_problem(str(mapped))
-        if ip.teredo is not None:
-            return address_problem(str(ip.teredo[1]))
-    for why, flag in (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        ("unspecified", ip.is_unspecified),
-        ("reserved", ip.is_reserved),
-        ("private", ip.is_private),
-    ):
-        if flag:
-            return why
-    if not ip.is_global:
-        return "non-public"
-    return None
+    @classmethod
+    def address(cls, host: str, address: str, why: str) -> _Refused:
+        return cls(f"{host} resolves to {address}, a {why} address; refused")
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -89,11 +77,12 @@ def _resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def _guarded_backend(allow_private: bool) -> Any:
+def _guarded_backend(allow_private: bool, watchdog: Watchdog) -> Any:
     import httpcore
 
     class GuardedBackend(httpcore.SyncBackend):
-        """Connects only to checked addresses: the check and the connection use one address."""
+        """Connects only to checked addresses: the check and the connection use one address.
+        Every socket is handed to the watchdog, and no connect outlasts the deadline."""
 
         def connect_tcp(  # type: ignore[override]
             self,
@@ -108,21 +97,27 @@ def _guarded_backend(allow_private: bool) -> Any:
                 for address in addresses:
                     why = address_problem(address)
                     if why:
-                        raise _Refused(host, address, why)
+                        raise _Refused.address(host, address, why)
             error: Exception | None = None
             for address in addresses:
+                left = watchdog.remaining()
+                if not left:
+                    raise httpcore.ConnectTimeout("the fetch deadline passed")
                 try:
-                    return super().connect_tcp(
-                        address, port, timeout, local_address, socket_options
+                    stream = super().connect_tcp(
+                        address, port, min(timeout or left, left), local_address, socket_options
                     )
                 except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                     error = exc
+                    continue
+                watchdog.watch(stream.get_extra_info("socket"))
+                return stream
             raise error or httpcore.ConnectError(f"no address for {host}")
 
     return GuardedBackend()
 
 
-def _client(limits: Limits, allow_private: bool) -> Any:
+def _client(limits: Limits, allow_private: bool, watchdog: Watchdog) -> Any:
     import httpcore
     import httpx
 
@@ -130,39 +125,48 @@ def _client(limits: Limits, allow_private: bool) -> Any:
     # httpx has no public hook for the network backend; the pool is rebuilt with ours
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(trust_env=False),
-        network_backend=_guarded_backend(allow_private),
+        network_backend=_guarded_backend(allow_private, watchdog),
         max_connections=4,
     )
     return httpx.Client(
         transport=transport,
         timeout=httpx.Timeout(limits.fetch_timeout_s),
         follow_redirects=False,
+        # httpx parses a redirect's Location even when not following it, and its errors for a
+        # malformed one are no message for a user (or not even httpx errors: IDNAError)
+        event_hooks={"response": [_redirect_target]},
         trust_env=False,
-        headers={"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+        headers={
+            "User-Agent": USER_AGENT,
+            "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+            # decoded by BoundedBody, a step at a time; httpx would also take br and zstd
+            "Accept-Encoding": "gzip, deflate",
+        },
     )
 
 
-def _check_url(url: str, allow_private: bool) -> None:
+def _url_refusal(url: str, allow_private: bool) -> str | None:
+    """Why a URL may not be fetched (None when it may)."""
+    problem = url_problem(url)
+    if problem:
+        return problem
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise FetchError(
-            url, f"only http and https URLs are fetched, not {parts.scheme or 'this'!r}"
-        )
+        return f"only http and https URLs are fetched, not {parts.scheme or 'this'!r}"
     if not parts.hostname:
-        raise FetchError(url, "the URL has no host")
+        return "the URL has no host"
     if allow_private:
-        return
+        return None
     try:
         ipaddress.ip_address(parts.hostname)
     except ValueError:
         if parts.hostname.lower().rstrip(".") in ("localhost", "localhost.localdomain") or (
             parts.hostname.lower().endswith((".localhost", ".local", ".internal"))
         ):
-            raise FetchError(url, f"{parts.hostname} is a local name; refused") from None
-        return
+            return f"{parts.hostname} is a local name; refused"
+        return None
     why = address_problem(parts.hostname)
-    if why:
-        raise FetchError(url, f"{parts.hostname} is a {why} address; refused")
+    return f"{parts.hostname} is a {why} address; refused" if why else None
 
 
 def fetch(
@@ -172,56 +176,83 @@ def fetch(
     allow_private: bool = False,
     max_bytes: int | None = None,
 ) -> tuple[str, str | None, bytes]:
-    """GET a URL safely: (final URL, content type without parameters, body bytes)."""
+    """GET a URL safely: (final URL, content type without parameters, body bytes).
+
+    Every failure is a one-line FetchError (InputTooLarge over the cap) naming `url`."""
     import httpx
 
     limits = limits or Limits()
     cap = max_bytes if max_bytes is not None else limits.upload_max_bytes
-    deadline = time.monotonic() + DEADLINE_TIMEOUTS * limits.fetch_timeout_s
+    shown = shown_url(url)
     current = url.strip()
-    with _client(limits, allow_private) as client:
+    with (
+        Watchdog(limits.fetch_deadline_s) as watchdog,
+        _client(limits, allow_private, watchdog) as client,
+    ):
         for _ in range(MAX_REDIRECTS + 1):
-            _check_url(current, allow_private)
+            refusal = _url_refusal(current, allow_private)
+            if refusal:
+                hop = "" if current == url.strip() else f"redirected to {shown_url(current)}: "
+                raise FetchError(shown, hop + refusal)
             try:
                 with client.stream("GET", current) as response:
-                    if response.is_redirect:
-                        location = response.headers.get("location")
-                        if not location:
-                            raise FetchError(url, f"redirect without a target from {current}")
-                        current = urljoin(str(response.url), location.strip())
-                        continue
-                    if response.status_code >= 400:
-                        raise FetchError(
-                            url,
-                            f"the server answered {response.status_code} "
-                            f"{response.reason_phrase or ''}".rstrip(),
-                        )
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > cap:
-                        raise InputTooLarge(
-                            url, f"the page is {_mb(int(declared))}, over {_mb(cap)}"
-                        )
-                    body = bytearray()
-                    for chunk in response.iter_bytes(CHUNK):
-                        body += chunk
-                        if len(body) > cap:
-                            raise InputTooLarge(
-                                url, f"the page is over {_mb(cap)}; download stopped"
-                            )
-                        if time.monotonic() > deadline:
-                            raise FetchError(url, "the download took too long; stopped")
-                    content_type = response.headers.get("content-type", "")
-                    kind = content_type.split(";", 1)[0].strip().lower() or None
-                    return str(response.url), kind, bytes(body)
-            except _Refused as exc:
-                raise FetchError(url, str(exc)) from None
-            except httpx.TimeoutException:
-                raise FetchError(url, f"no answer within {limits.fetch_timeout_s:g} s") from None
-            except httpx.HTTPError as exc:
-                raise FetchError(url, f"could not be fetched ({_describe(exc)})") from None
-            except OSError as exc:
-                raise FetchError(url, f"could not be fetched ({exc})") from None
-    raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+                    if not response.is_redirect:
+                        return _read(response, shown, cap, watchdog)
+                    current = _redirect_target(response)
+            except (_Refused, httpx.HTTPError, httpx.InvalidURL, OSError, UnicodeError) as exc:
+                raise _failure(exc, shown, limits, watchdog) from None
+    raise FetchError(shown, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _redirect_target(response: Any) -> str:
+    """Where a redirect leads (for other answers: their own URL)."""
+    if not response.is_redirect:
+        return str(response.url)
+    location = response.headers.get("location", "").strip()
+    if not location:
+        raise _Refused(f"redirect without a target from {response.url}")
+    try:
+        target = urljoin(str(response.url), location)
+    except ValueError:
+        raise _Refused(
+            f"{response.url} redirects to a malformed URL, {shown_url(location)}"
+        ) from None
+    problem = url_problem(target)
+    if problem:
+        raise _Refused(f"redirected to {shown_url(target)}: {problem}")
+    return target
+
+
+def _read(response: Any, shown: str, cap: int, watchdog: Watchdog) -> tuple[str, str | None, bytes]:
+    if response.status_code >= 400:
+        raise FetchError(
+            shown,
+            f"the server answered {response.status_code} {response.reason_phrase or ''}".rstrip(),
+        )
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise InputTooLarge(shown, f"the page is {mb(int(declared))}, over {mb(cap)}")
+    body = BoundedBody(shown, cap, response.headers.get("content-encoding", ""))
+    for chunk in response.iter_raw():
+        body.add(chunk)
+    # a body that ends with the connection would look complete once the watchdog closed it
+    if watchdog.expired:
+        raise watchdog.error(shown)
+    content_type = response.headers.get("content-type", "")
+    kind = content_type.split(";", 1)[0].strip().lower() or None
+    return str(response.url), kind, body.value()
+
+
+def _failure(exc: Exception, shown: str, limits: Limits, watchdog: Watchdog) -> FetchError:
+    import httpx
+
+    if watchdog.expired:
+        return watchdog.error(shown)
+    if isinstance(exc, _Refused):
+        return FetchError(shown, str(exc))
+    if isinstance(exc, httpx.TimeoutException):
+        return FetchError(shown, f"no answer within {limits.fetch_timeout_s:g} s")
+    return FetchError(shown, f"could not be fetched ({_describe(exc)})")
 
 
 def read_url(url: str, limits: Limits | None = None, *, allow_private: bool = False) -> ReadResult:
@@ -277,10 +308,6 @@ def add_url(
     return archive.add_read(
         result, collection=collection, source=source, added_by=added_by, progress=progress
     )
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
 
 
 def _describe(exc: Exception) -> str:
