@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
+# Control characters (Unicode category Cc, but newline and tab) and lone surrogates (Cs) carry
+# no text and confuse tokenizers. "\r" is absent: it is turned into a newline before this runs.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_DELETE_CONTROLS = dict.fromkeys(
+    [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000)]
+)
 
 
 def looks_binary(data: bytes, sample: int = 65536) -> bool:
@@ -38,9 +45,15 @@ def decode_text(data: bytes) -> str:
 
 
 def _clean(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    # control characters other than newline and tab carry no text and confuse tokenizers
-    text = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
-    )
+    # str.replace, re.search and normalize return their input unchanged when there is nothing
+    # to do, so clean text (the usual case) is never copied
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _CONTROL_CHARS.search(text) is not None:
+        text = _strip_controls(text)
     return unicodedata.normalize("NFC", text)
+
+
+def _strip_controls(text: str) -> str:
+    # str.translate writes the result directly; re.sub would hold every piece between two
+    # matches at once, a million small strings for text dense with control characters
+    return text.translate(_DELETE_CONTROLS)

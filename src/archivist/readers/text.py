@@ -119,14 +119,7 @@ def parse_text(text: str, origin: str = "<text>") -> Article:
     lines_to_skip = {title.lower(), first.lower()}
     if category:
         lines_to_skip.add(category)
-    while body_blocks:
-        block = body_blocks[0]
-        while block and block[0].lower() in lines_to_skip:
-            block = block[1:]
-        if block:
-            body_blocks[0] = block
-            break
-        body_blocks.pop(0)
+    body_blocks = _skip_header(body_blocks, lines_to_skip)
 
     # Trailer: `source NAME`, an optional date, and the agency line.
     source = date = agency = None
@@ -173,6 +166,19 @@ def parse_text(text: str, origin: str = "<text>") -> Article:
         category=category,
         agency=agency,
     )
+
+
+def _skip_header(blocks: list[list[str]], lines_to_skip: set[str]) -> list[list[str]]:
+    """`blocks` from their first line not in `lines_to_skip` on.
+
+    Found by index, never by popping or slicing off one line at a time: a file that repeats its
+    headline a million times must not cost quadratic time.
+    """
+    for index, block in enumerate(blocks):
+        for line_no, line in enumerate(block):
+            if line.lower() not in lines_to_skip:
+                return [block[line_no:], *blocks[index + 1 :]]
+    return []
 
 
 def _is_caption_or_credit(line: str, in_header: bool) -> bool:
