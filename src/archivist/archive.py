@@ -39,7 +39,7 @@ from archivist.search import (
     sentence_scores,
     validate_question,
 )
-from archivist.store import NewArticle, PassageRow, Store, content_hash
+from archivist.store import Inserted, NewArticle, PassageRow, Store, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +249,41 @@ class Archive:
     ) -> AddReport:
         """Chunk, embed and store articles; each batch is one transaction."""
         report = AddReport()
-        batch: list[NewArticle] = []
+        total = len(items)
+        pending = self._not_yet_stored(items, collection, source, report)
+        if progress:
+            progress(total - len(pending), total)
+        index = self.index(collection)
+        try:
+            for start in range(0, len(pending), EMBED_BATCH_ARTICLES):
+                batch = self._embedded(pending[start : start + EMBED_BATCH_ARTICLES], report)
+                inserted = self.store.insert_articles(collection, batch, added_by)
+                for item, ids in inserted.stored:
+                    index.add(np.array(ids, dtype=np.int64), item.vectors)
+                    report.added.append(
+                        {"id": item.article_id, "title": item.article.title, "origin": item.origin}
+                    )
+                _report_clashes(report, inserted)
+                self._note_write(collection, inserted.generations)
+                index.checkpoint(interim=True)
+                if progress:
+                    progress(min(total, total - len(pending) + start + EMBED_BATCH_ARTICLES), total)
+        finally:
+            index.checkpoint()  # saves when due; retypes the index when its size calls for it
+        return report
+
+    def _not_yet_stored(
+        self,
+        items: Sequence[tuple[str, Article]],
+        collection: str,
+        source: str | None,
+        report: AddReport,
+    ) -> list[tuple[str, Article, str, str]]:
+        """(origin, article, id, content hash) of the articles worth embedding; the others are
+        reported. Only a cheap first look that spares embedding known articles: another ingest
+        may store the same ones meanwhile, and `Store.insert_articles` decides."""
         seen_hashes: dict[str, str] = {}
         seen_ids: set[str] = set()
-        total = len(items)
         pending: list[tuple[str, Article, str, str]] = []
         for origin, article in items:
             if source:
@@ -266,79 +297,58 @@ class Archive:
                 continue
             article_id = article.id or digest[:12]
             if article_id in seen_ids or self.store.id_taken(collection, article_id):
-                report.failed.append(
-                    {
-                        "path": origin,
-                        "error": f"id {article_id!r} is already used by another article",
-                    }
-                )
+                report.failed.append(_id_taken(origin, article_id))
                 continue
             seen_hashes[digest] = article_id
             seen_ids.add(article_id)
             pending.append((origin, article, article_id, digest))
+        return pending
 
-        done = total - len(pending)
-        if progress:
-            progress(done, total)
-        index = self.index(collection)
-        try:
-            for start in range(0, len(pending), EMBED_BATCH_ARTICLES):
-                batch = []
-                chunked = []
-                for origin, article, article_id, digest in pending[
-                    start : start + EMBED_BATCH_ARTICLES
-                ]:
-                    passages = chunk_article(article, self.embedder.count_tokens)
-                    if not passages:
-                        report.failed.append({"path": origin, "error": "the article has no text"})
-                        continue
-                    if len(passages) > self.limits.max_passages_per_article:
-                        report.failed.append(
-                            {
-                                "path": origin,
-                                "error": (
-                                    f"the article is too long: {len(passages):,} passages, "
-                                    "over the limit of "
-                                    f"{self.limits.max_passages_per_article:,}"
-                                ),
-                            }
-                        )
-                        continue
-                    chunked.append((origin, article, article_id, digest, passages))
-                texts = [
-                    embed_text(article.title, p.heading, p.text)
-                    for _, article, _, _, passages in chunked
-                    for p in passages
-                ]
-                vectors = self.embedder.encode(texts)
-                offset = 0
-                for origin, article, article_id, digest, passages in chunked:
-                    batch.append(
-                        NewArticle(
-                            article,
-                            article_id,
-                            digest,
-                            passages,
-                            vectors[offset : offset + len(passages)],
-                            origin,
-                            [passage_stems(p.text) for p in passages],
-                        )
-                    )
-                    offset += len(passages)
-                stored, generations = self.store.insert_articles(collection, batch, added_by)
-                for item, ids in stored:
-                    index.add(np.array(ids, dtype=np.int64), item.vectors)
-                    report.added.append(
-                        {"id": item.article_id, "title": item.article.title, "origin": item.origin}
-                    )
-                self._note_write(collection, generations)
-                index.checkpoint(interim=True)
-                done = min(total, total - len(pending) + start + EMBED_BATCH_ARTICLES)
-                if progress:
-                    progress(done, total)
-        finally:
-            index.checkpoint()  # saves when due; retypes the index when its size calls for it
-        return report
+    def _embedded(
+        self, pending: Sequence[tuple[str, Article, str, str]], report: AddReport
+    ) -> list[NewArticle]:
+        """The articles chunked and embedded, ready to store; those without text or with too
+        many passages are reported."""
+        chunked = []
+        for origin, article, article_id, digest in pending:
+            passages = chunk_article(article, self.embedder.count_tokens)
+            if not passages:
+                report.failed.append({"path": origin, "error": "the article has no text"})
+                continue
+            if len(passages) > self.limits.max_passages_per_article:
+                report.failed.append(
+                    {
+                        "path": origin,
+                        "error": (
+                            f"the article is too long: {len(passages):,} passages, "
+                            f"over the limit of {self.limits.max_passages_per_article:,}"
+                        ),
+                    }
+                )
+                continue
+            chunked.append((origin, article, article_id, digest, passages))
+        texts = [
+            embed_text(article.title, p.heading, p.text)
+            for _, article, _, _, passages in chunked
+            for p in passages
+        ]
+        vectors = self.embedder.encode(texts)
+        batch: list[NewArticle] = []
+        offset = 0
+        for origin, article, article_id, digest, passages in chunked:
+            batch.append(
+                NewArticle(
+                    article,
+                    article_id,
+                    digest,
+                    passages,
+                    vectors[offset : offset + len(passages)],
+                    origin,
+                    [passage_stems(p.text) for p in passages],
+                )
+            )
+            offset += len(passages)
+        return batch
 
     # -- removing ----------------------------------------------------------------------------
     def delete(self, article_id: str, *, collection: str) -> StoredArticle:
@@ -406,7 +416,7 @@ class Archive:
         k = max(1, min(int(k), MAX_K))
         offset = max(0, int(offset))
         retrieval = self._retrieve(question, collection, source, since, k + offset)
-        return self._answer(retrieval, k, offset, self.search_config)
+        return self._answer(retrieval, k, offset, self.search_config, collection)
 
     def _retrieve(
         self,
@@ -452,12 +462,16 @@ class Archive:
         lexical = self.store.fts_top(match, collection, n) if match else []
         rows: dict[int, PassageRow] = {}
         if cfg.mode == "hybrid" and lexical:
-            rows = self.store.passages_by_ids([pid for pid, _ in lexical[: cfg.candidates]])
+            rows = self.store.passages_by_ids(
+                [pid for pid, _ in lexical[: cfg.candidates]], collection
+            )
             prepare(rows.values())
         return terms, lexical, rows
 
-    def _answer(self, retrieval: Retrieval, k: int, offset: int, cfg: SearchConfig) -> Answer:
-        return self._ranked_answer(retrieval, k, offset, cfg)[0]
+    def _answer(
+        self, retrieval: Retrieval, k: int, offset: int, cfg: SearchConfig, collection: str
+    ) -> Answer:
+        return self._ranked_answer(retrieval, k, offset, cfg, collection=collection)[0]
 
     def _ranked_answer(
         self,
@@ -466,10 +480,12 @@ class Archive:
         offset: int,
         cfg: SearchConfig,
         highlight: int | None = None,
+        collection: str | None = None,
     ) -> tuple[Answer, Ranked]:
         """The answer, and the ranking it came from; `highlight` limits how many hits get a
-        highlight (the evaluation needs only the first)."""
-        ranked = rank(retrieval, cfg, _ArchiveSource(self), offset + k)
+        highlight (the evaluation needs only the first). Passages are read from `collection`
+        only (None: any, for the evaluation's one-collection archive)."""
+        ranked = rank(retrieval, cfg, _ArchiveSource(self, collection), offset + k)
         page = list(zip(ranked.ids, ranked.scores, strict=True))[offset : offset + k]
         if not page:
             return build_answer(retrieval.question, False, []), ranked
@@ -477,12 +493,12 @@ class Archive:
         rows = {pid: ranked.rows[pid] for pid in page_ids if pid in ranked.rows}
         missing = [pid for pid in page_ids if pid not in rows]
         if missing:
-            rows.update(self.store.passages_by_ids(missing))
+            rows.update(self.store.passages_by_ids(missing, collection))
         if cfg.mode == "hybrid":
             center = SCORE_CENTER if cfg.rerank else FIRST_STAGE_CENTER
             answered = confidence(ranked.signal, center) >= cfg.answer_threshold
         else:  # the comparison modes keep the first rule: the best cosine on the page
-            cosines = self._cosines(page_ids, retrieval.vector)
+            cosines = self._cosines(page_ids, retrieval.vector, collection)
             ranked.signal = max(cosines.values(), default=0.0)
             answered = ranked.signal >= cfg.answer_cosine
         wanted = page_ids if highlight is None else page_ids[:highlight]
@@ -496,8 +512,10 @@ class Archive:
         ]
         return build_answer(retrieval.question, answered, hits), ranked
 
-    def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
-        vectors = self.store.vectors_by_ids(ids, self.embedder.dim)
+    def _cosines(
+        self, ids: list[int], query_vector: np.ndarray, collection: str | None
+    ) -> dict[int, float]:
+        vectors = self.store.vectors_by_ids(ids, self.embedder.dim, collection)
         return {pid: float(v @ query_vector) for pid, v in vectors.items()}
 
     def _highlights(self, retrieval: Retrieval, passages: list[str]) -> list[str | None]:
@@ -519,16 +537,17 @@ class Archive:
 
 
 class _ArchiveSource:
-    """The archive as `search.rank` sees it."""
+    """The archive as `search.rank` sees it: one collection's passages (any, when None)."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, collection: str | None = None) -> None:
         self.archive = archive
+        self.collection = collection
 
     def passages(self, ids):
-        return self.archive.store.passages_by_ids(ids)
+        return self.archive.store.passages_by_ids(ids, self.collection)
 
     def vectors(self, ids):
-        return self.archive.store.vectors_by_ids(ids, self.archive.embedder.dim)
+        return self.archive.store.vectors_by_ids(ids, self.archive.embedder.dim, self.collection)
 
     def encode(self, texts):
         return self.archive.embedder.encode(texts)
@@ -536,6 +555,19 @@ class _ArchiveSource:
 
 def _with_source(article: Article, source: str) -> Article:
     return replace(article, source=source)
+
+
+def _id_taken(origin: str, article_id: str) -> dict:
+    return {"path": origin, "error": f"id {article_id!r} is already used by another article"}
+
+
+def _report_clashes(report: AddReport, inserted: Inserted) -> None:
+    """Articles another ingest stored, or whose id it took, after our first look."""
+    report.duplicates.extend(
+        {"origin": item.origin, "title": item.article.title, "existing_id": existing}
+        for item, existing in inserted.duplicates
+    )
+    report.failed.extend(_id_taken(item.origin, item.article_id) for item in inserted.taken)
 
 
 __all__ = ["Archive", "ArchivistError"]

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import re
 import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import sqlite_utils
@@ -90,12 +92,62 @@ def m004_passage_stems(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE passages ADD COLUMN stems TEXT")
 
 
+def m005_passage_sequence(db: sqlite_utils.Database) -> None:
+    """Passage ids are FAISS ids: one handed out again after a delete could name another
+    passage in an index not yet brought up to date (another process's, or one saved before a
+    crash). A plain INTEGER PRIMARY KEY hands out max + 1, so deleting the newest article
+    freed its ids. The next id is kept here and only ever grows (`Store.insert_articles`).
+
+    Not AUTOINCREMENT: SQLite cannot add it to a table, and rebuilding `passages` took 31 s
+    at 100k passages (384 dimensions) and left the file 1.7x its size, minutes at 1M."""
+    db.execute("CREATE TABLE passage_sequence (next_id INTEGER NOT NULL)")
+    # stray full-text rows (see `maintenance.check`) hold ids too: a new passage must not
+    db.execute(
+        "INSERT INTO passage_sequence (next_id) SELECT 1 + max("
+        " coalesce((SELECT max(id) FROM passages), 0),"
+        " coalesce((SELECT rowid FROM passages_fts ORDER BY rowid DESC LIMIT 1), 0))"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_create_tables,
     m002_collection_state,
     m003_fts_vocab,
     m004_passage_stems,
+    m005_passage_sequence,
 ]
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (a no-op once it is: the mode is stored in the file).
+
+    The switch needs the database to itself, and SQLite refuses it at once, without the busy
+    wait, when another connection is switching at the same moment (processes opening a fresh
+    store together): so it is retried, with jitter, for as long as the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.002
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise ArchivistError("the archive is busy; try again shortly") from exc
+        else:
+            if time.monotonic() > deadline:
+                raise ArchivistError("the archive could not be switched to WAL mode")
+        time.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 0.1)
+
+
+def _chunks(ids: Iterable[int], size: int = 500) -> Iterator[list[int]]:
+    """`ids` as ints (numpy's do not bind as SQLite integers), a few hundred at a time: SQLite
+    takes a bounded number of parameters."""
+    ids = [int(i) for i in ids]
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def normalize_for_hash(article: Article) -> str:
@@ -138,6 +190,15 @@ class NewArticle:
     stems: Sequence[str] | None = None  # one per passage (`search.passage_stems`)
 
 
+class Inserted(NamedTuple):
+    """What `Store.insert_articles` did with a batch."""
+
+    stored: list[tuple[NewArticle, list[int]]]  # each with its new passage ids
+    generations: tuple[int, int]  # the collection's, before and after
+    duplicates: list[tuple[NewArticle, str]]  # with the id of the article holding its text
+    taken: list[NewArticle]  # its id names another article of the collection
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -149,8 +210,9 @@ class Store:
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> sqlite_utils.Database:
         conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        # first, so that every later statement waits for a lock rather than failing at once
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         return sqlite_utils.Database(conn)
@@ -257,61 +319,100 @@ class Store:
 
     def insert_articles(
         self, collection: str, items: Sequence[NewArticle], added_by: str | None
-    ) -> tuple[list[tuple[NewArticle, list[int]]], tuple[int, int]]:
-        """Store a batch in one transaction: each article with its new passage ids, and the
-        collection's generation before and after."""
-        out = []
+    ) -> Inserted:
+        """Store a batch in one transaction. Whether each article is new is decided here, under
+        the write lock, since another ingest (a thread or a process) may have stored the same
+        text or taken the same id since the caller's cheap check: those are handed back, not
+        stored, and the rest of the batch is."""
+        inserted = Inserted([], (0, 0), [], [])
         added_at = now_iso()
         with self.transaction() as db:
-            generations = self._bump(db, collection)
+            next_id = self._next_passage_id(db)
             for item in items:
-                a = item.article
-                cursor = db.execute(
-                    "INSERT INTO articles"
-                    " (id, collection, title, source, url, date, category, agency,"
-                    " content_hash, added_at, added_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        item.article_id,
-                        collection,
-                        a.title,
-                        a.source,
-                        a.url,
-                        a.date,
-                        a.category,
-                        a.agency,
-                        item.content_hash,
-                        added_at,
-                        added_by,
-                    ],
+                existing = self.find_duplicate(collection, item.content_hash)
+                if existing is not None:
+                    inserted.duplicates.append((item, existing))
+                elif self.id_taken(collection, item.article_id):
+                    inserted.taken.append(item)
+                else:
+                    ids = list(range(next_id, next_id + len(item.passages)))
+                    self._insert_article(db, collection, item, ids, added_at, added_by)
+                    inserted.stored.append((item, ids))
+                    next_id += len(ids)
+            if inserted.stored:
+                db.execute("UPDATE passage_sequence SET next_id = ?", [next_id])
+                generations = self._bump(db, collection)
+            else:  # nothing written: other processes need not look again
+                current = self.generation(collection)
+                generations = (current, current)
+        return inserted._replace(generations=generations)
+
+    @staticmethod
+    def _next_passage_id(db: sqlite_utils.Database) -> int:
+        """Inside a write transaction: the first id never handed out (`m005_passage_sequence`);
+        past every stored passage too, should something have stored one without it."""
+        row = db.execute(
+            "SELECT max(coalesce((SELECT next_id FROM passage_sequence), 1),"
+            " coalesce((SELECT max(id) FROM passages), 0) + 1)"
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _insert_article(
+        db: sqlite_utils.Database,
+        collection: str,
+        item: NewArticle,
+        ids: Sequence[int],
+        added_at: str,
+        added_by: str | None,
+    ) -> None:
+        a = item.article
+        cursor = db.execute(
+            "INSERT INTO articles"
+            " (id, collection, title, source, url, date, category, agency,"
+            " content_hash, added_at, added_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                item.article_id,
+                collection,
+                a.title,
+                a.source,
+                a.url,
+                a.date,
+                a.category,
+                a.agency,
+                item.content_hash,
+                added_at,
+                added_by,
+            ],
+        )
+        article_pk = cursor.lastrowid
+        stems: Sequence[str | None] = item.stems or [None] * len(item.passages)
+        db.conn.executemany(
+            "INSERT INTO passages (id, article, collection, position, heading, text, vector, stems)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    pid,
+                    article_pk,
+                    collection,
+                    passage.position,
+                    passage.heading,
+                    passage.text,
+                    np.asarray(vector, dtype=np.float32).tobytes(),
+                    stem_text,
                 )
-                article_pk = cursor.lastrowid
-                ids: list[int] = []
-                stems: Sequence[str | None] = item.stems or [None] * len(item.passages)
-                for passage, vector, stem_text in zip(
-                    item.passages, item.vectors, stems, strict=True
-                ):
-                    cursor = db.execute(
-                        "INSERT INTO passages"
-                        " (article, collection, position, heading, text, vector, stems)"
-                        " VALUES (?,?,?,?,?,?,?)",
-                        [
-                            article_pk,
-                            collection,
-                            passage.position,
-                            passage.heading,
-                            passage.text,
-                            np.asarray(vector, dtype=np.float32).tobytes(),
-                            stem_text,
-                        ],
-                    )
-                    rowid = int(cursor.lastrowid)  # type: ignore[arg-type]  # set after INSERT
-                    ids.append(rowid)
-                    db.execute(
-                        "INSERT INTO passages_fts (rowid, title, heading, text) VALUES (?,?,?,?)",
-                        [rowid, a.title, passage.heading or "", passage.text],
-                    )
-                out.append((item, ids))
-        return out, generations
+                for pid, passage, vector, stem_text in zip(
+                    ids, item.passages, item.vectors, stems, strict=True
+                )
+            ],
+        )
+        db.conn.executemany(
+            "INSERT INTO passages_fts (rowid, title, heading, text) VALUES (?,?,?,?)",
+            [
+                (pid, a.title, p.heading or "", p.text)
+                for pid, p in zip(ids, item.passages, strict=True)
+            ],
+        )
 
     def delete_article(
         self, collection: str, article_id: str
@@ -376,22 +477,29 @@ class Store:
         )
         return self._article(row[:-1], passages)
 
-    def passages_by_ids(self, ids: Sequence[int]) -> dict[int, PassageRow]:
-        if not ids:
-            return {}
+    def passages_by_ids(
+        self, ids: Sequence[int], collection: str | None = None
+    ) -> dict[int, PassageRow]:
+        """The passages of `ids` that belong to `collection`. Every question passes it: an id
+        from a stale or damaged index must never show another server's passage. None (every
+        collection) is for tools that read the whole archive."""
         out: dict[int, PassageRow] = {}
-        ids = list(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(
+        for chunk in _chunks(ids):
+            for r in self._select_ids(
                 "SELECT p.id, a.id, a.title, a.source, a.date, a.url, p.position, p.heading,"
-                " p.text, p.stems"
-                f" FROM passages p JOIN articles a ON a.pk = p.article WHERE p.id IN ({marks})",
+                " p.text, p.stems FROM passages p JOIN articles a ON a.pk = p.article",
                 chunk,
+                collection,
             ):
                 out[r[0]] = PassageRow(*r)
         return out
+
+    def _select_ids(self, select: str, ids: list[int], collection: str | None) -> list:
+        """`select` (over `passages p`) for `ids`, only `collection`'s unless it is None."""
+        sql = f"{select} WHERE p.id IN ({','.join('?' * len(ids))})"
+        if collection is None:
+            return self.db.execute(sql, ids).fetchall()
+        return self.db.execute(sql + " AND p.collection = ?", [*ids, collection]).fetchall()
 
     def unanalysed(self, limit: int, version: str) -> list[tuple[int, str]]:
         """(id, text) of up to `limit` passages without a stored analysis of `version` (its
@@ -489,9 +597,16 @@ class Store:
             self._local.passage_total = cached
         return cached[0]
 
-    def vectors_by_ids(self, ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
+    def vectors_by_ids(
+        self, ids: Sequence[int], dim: int, collection: str | None = None
+    ) -> dict[int, np.ndarray]:
+        """The stored vectors of `ids` that belong to `collection` (see `passages_by_ids`)."""
         out: dict[int, np.ndarray] = {}
-        for pids, vectors in self.iter_vectors("", dim, ids=ids):
+        for chunk in _chunks(ids):
+            rows = self._select_ids("SELECT p.id, p.vector FROM passages p", chunk, collection)
+            if not rows:
+                continue
+            pids, vectors = self._unpack(rows, dim)
             for pid, vector in zip(pids.tolist(), vectors, strict=True):
                 out[pid] = vector
         return out
@@ -535,15 +650,10 @@ class Store:
         batch: int = 20_000,
         ids: Sequence[int] | np.ndarray | None = None,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, vectors) in batches, for building or repairing an index."""
+        """(ids, vectors) of `collection` in batches, for building or repairing an index."""
         if ids is not None:
-            ids = [int(i) for i in ids]  # numpy ints do not bind as SQLite integers
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                rows = self.db.execute(
-                    f"SELECT id, vector FROM passages WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchall()
+            for chunk in _chunks(ids):
+                rows = self._select_ids("SELECT p.id, p.vector FROM passages p", chunk, collection)
                 if rows:
                     yield self._unpack(rows, dim)
             return
