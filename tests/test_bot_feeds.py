@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from discord_emu.harness import message_text, running_bot
+from discord_emu.payloads import MANAGE_GUILD, MEMBER_DEFAULT
 from feed_server import Item, feed_server
 
 
@@ -78,6 +80,68 @@ def test_feed_add_list_remove_by_admin_and_refused_for_member(tmp_path):
                 assert h.archive.count(collection=alpha.id) == 2  # the articles stay
                 scheduler = h.bot.feeds
             assert not scheduler.running  # stopped on shutdown
+
+    run(scenario())
+
+
+def test_a_failing_feed_is_disabled_and_its_channel_told_once(tmp_path):
+    async def scenario():
+        with feed_server() as server:
+            server.serve_pages("ferry", "library")
+            url = server.set_rss("/rss.xml", "Harbour Gazette", [Item("ferry", "/news/ferry")])
+            async with running_bot(tmp_path, allow_private_urls=True) as h:
+                news = h.emu.add_channel(h.guild, "news")
+
+                def posted(channel):  # for everyone to see, not a command's ephemeral reply
+                    return [m for m in h.emu.bot_messages(channel) if not m.get("flags", 0) & 64]
+
+                rec = await h.emu.send_interaction(
+                    "feed add",
+                    {"url": url},
+                    guild=h.guild,
+                    user=h.admin,
+                    permissions=MEMBER_DEFAULT | MANAGE_GUILD,
+                    channel_id=news,
+                )
+                await h.wait_done(rec)
+                assert "Following Harbour Gazette" in message_text(rec.original)
+
+                server.routes["/rss.xml"] = (500, "text/plain", b"oops")
+                scheduler = h.bot.feeds
+                scheduler.interval_s = 0  # no waiting between polls (the back-off included)
+                await scheduler.poll_due()
+                await scheduler.poll_due()
+                listed = message_text((await h.command("feed list", admin=True)).original)
+                assert "the server answered 500 Internal Server Error" in listed
+                assert re.search(
+                    r"\d+ failed polls in a row; next try \d{4}-\d\d-\d\d \d\d:\d\d UTC", listed
+                ), listed
+                assert posted(news) == []  # failing, not yet disabled
+
+                limit = h.archive.limits.feed_max_failures
+                for _ in range(limit):
+                    await scheduler.poll_due()
+                (told,) = await h.emu.wait_until(lambda: posted(news) or None)
+                assert "Harbour Gazette" in told["content"]
+                assert f"disabled after {limit} failed polls in a row" in told["content"]
+                assert "500 Internal Server Error" in told["content"]
+                hits = server.hits["/rss.xml"]
+                await scheduler.poll_due()  # disabled: neither fetched nor told again
+                assert server.hits["/rss.xml"] == hits and len(posted(news)) == 1
+                listed = message_text((await h.command("feed list", admin=True)).original)
+                assert f"disabled after {limit} failed polls in a row" in listed
+
+                # Added again (once the server mends), it is polled again.
+                server.set_rss(
+                    "/rss.xml",
+                    "Harbour Gazette",
+                    [Item("library", "/news/library"), Item("ferry", "/news/ferry")],
+                )
+                again = await h.command("feed add", {"url": url}, admin=True)
+                text = message_text(again.original)
+                assert "Following Harbour Gazette" in text and "Added (1)" in text
+                listed = message_text((await h.command("feed list", admin=True)).original)
+                assert "Feeds (1)" in listed and "disabled" not in listed and "⚠" not in listed
 
     run(scenario())
 

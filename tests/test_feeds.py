@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
+from dataclasses import replace
+from datetime import datetime
+from html import escape
 
 import pytest
-from feed_server import Item, feed_server, long_summary
+from feed_server import TOPICS, Item, feed_server, long_summary
 
 from archivist import feeds
-from archivist.errors import FeedError, FeedNotFound, FetchError
-from archivist.feed_parser import parse_feed, text_paragraphs
+from archivist.archive import Archive
+from archivist.config import Limits
+from archivist.embedding import HashingEmbedder
+from archivist.errors import FeedError, FeedNotFound, FetchError, ReadError
+from archivist.feed_parser import (
+    DISCOVER_MAX_BYTES,
+    discover_feed_link,
+    parse_feed,
+    text_paragraphs,
+)
 
 
 @pytest.fixture
@@ -20,6 +33,34 @@ def server():
 
 def _titles(archive, collection):
     return sorted(a.title for a in archive.recent(collection=collection, limit=100))
+
+
+def _raw_rss(title: str, items: list[tuple[str, str, str]]) -> bytes:
+    """RSS whose items' (title, link, summary) go in as given: links a feed server never makes."""
+    body = "".join(
+        f"<item><title>{escape(t)}</title><link>{escape(link)}</link><guid>item-{n}</guid>"
+        f"<description>{escape(summary)}</description></item>"
+        for n, (t, link, summary) in enumerate(items)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title>{body}</channel></rss>"
+    ).encode()
+
+
+# feedparser's loose parser raises on a character reference past U+10FFFF
+BREAKS_THE_PARSER = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Broken &#x110000; feed</title>'
+    b"<item><title>One</title><link>http://127.0.0.1/one</link></item></channel></rss>"
+)
+
+
+def _archive(path, **limits) -> Archive:
+    return Archive(path, embedder=HashingEmbedder(), limits=replace(Limits(), **limits))
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def test_rss_first_poll_then_only_the_new_item(fake_archive, server):
@@ -302,6 +343,328 @@ def test_text_paragraphs_from_html_and_plain_text():
         "First.",
         "Second line.",
     ]
+
+
+# ---- one bad feed never hurts the others (issue #17) ------------------------------------------
+
+
+def test_one_bad_feed_never_stops_the_round(fake_archive, server):
+    server.serve_pages("ferry", "library")
+    urls = {
+        name: server.set_rss(f"/{path}.xml", name, [Item(topic, f"/news/{topic}")])
+        for name, path, topic in [
+            ("Bad link", "bad-link", "ferry"),
+            ("Bad XML", "bad-xml", "ferry"),
+            ("Good", "good", "library"),
+        ]
+    }
+    for url in urls.values():
+        feeds.add_feed(fake_archive, url, collection="g1", allow_private=True, poll_now=False)
+    # Followed while they were fine; then two turn hostile.
+    server.routes["/bad-link.xml"] = (
+        200,
+        "application/rss+xml",
+        _raw_rss("Bad link", [("Empty IDNA label", "http://xn--/", "Short.")]),
+    )
+    server.routes["/bad-xml.xml"] = (200, "application/rss+xml", BREAKS_THE_PARSER)
+
+    scheduler = feeds.FeedScheduler(fake_archive, interval_s=60.0, allow_private=True)
+    polled = asyncio.run(scheduler.poll_due())
+
+    assert [f.name for f, _ in polled] == ["Bad link", "Bad XML", "Good"]
+    assert _titles(fake_archive, "g1") == ["Library opens on Sundays"]
+    listed = {f.name: f for f in feeds.list_feeds(fake_archive, collection="g1")}
+    assert all(f.last_polled_at is not None for f in listed.values())
+    assert listed["Good"].last_error is None
+    link_error = listed["Bad link"].last_error
+    assert link_error.startswith("1 item failed: http://xn--/: ") and "\n" not in link_error
+    assert listed["Bad link"].failures == 0  # the feed itself works; the item is retried
+    assert listed["Bad XML"].last_error == (
+        "is not a well-formed RSS or Atom feed (the parser stopped on malformed content)"
+    )
+    assert listed["Bad XML"].failures == 1
+    # Nothing due until the interval (or the back-off) has passed: the round was recorded.
+    assert asyncio.run(scheduler.poll_due()) == []
+
+
+def test_an_unforeseen_error_stays_with_its_feed_or_its_item(fake_archive, server, monkeypatch):
+    server.serve_pages("ferry", "library", "wind", "bridge")
+    a = server.set_rss("/a.xml", "A", [Item("ferry", "/news/ferry")])
+    b = server.set_rss(
+        "/b.xml",
+        "B",
+        [
+            Item("library", "/news/library"),
+            Item("wind", "/news/wind"),
+            Item("bridge", "/news/bridge"),
+        ],
+    )
+    for url in (a, b):
+        feeds.add_feed(fake_archive, url, collection="g1", allow_private=True, poll_now=False)
+    parse, read, add = feeds.parse_feed, feeds.read_item, fake_archive.add_articles
+
+    def parse_fails_for_a(data, url):
+        if url == a:
+            raise RuntimeError("a parser bug")
+        return parse(data, url)
+
+    def read_fails_for_wind(item, *args):
+        if item.link.endswith("/wind"):
+            raise RuntimeError("a reader bug")
+        return read(item, *args)
+
+    def storing_fails_for_bridge(items, **kwargs):
+        if any(article.title == "Bridge reopens" for _, article in items):
+            raise RuntimeError("a storage bug")
+        return add(items, **kwargs)
+
+    monkeypatch.setattr(feeds, "parse_feed", parse_fails_for_a)
+    monkeypatch.setattr(feeds, "read_item", read_fails_for_wind)
+    monkeypatch.setattr(fake_archive, "add_articles", storing_fails_for_bridge)
+    results = dict((f.name, r) for f, r in feeds.poll_all(fake_archive, allow_private=True))
+
+    assert results["A"].failed == [
+        {"path": a, "error": "could not be read (an unexpected error: a parser bug)"}
+    ]
+    assert [x["title"] for x in results["B"].added] == ["Library opens on Sundays"]
+    assert results["B"].failed == [
+        {
+            "path": server.base + "/news/wind",
+            "error": "could not be read (an unexpected error: a reader bug)",
+        },
+        {
+            "path": server.base + "/news/bridge",
+            "error": "could not be stored (a storage bug)",
+        },
+    ]
+    listed = {f.name: f for f in feeds.list_feeds(fake_archive, collection="g1")}
+    assert (listed["A"].failures, listed["B"].failures) == (1, 0)
+    assert listed["B"].last_error.startswith("2 items failed; the first: ")
+
+
+def test_failing_feed_waits_longer_each_time_is_disabled_and_resumes(tmp_path, server):
+    archive = _archive(tmp_path / "a", feed_max_failures=4)
+    try:
+        server.serve_pages("ferry", "library")
+        url = server.set_rss("/rss.xml", "Gazette", [Item("ferry", "/news/ferry")])
+        feed, _ = feeds.add_feed(archive, url, collection="g", allow_private=True)
+        table = feeds.FeedTable(archive.store)
+        server.routes["/rss.xml"] = (500, "text/plain", b"oops")
+        error = "the server answered 500 Internal Server Error"
+
+        interval = 10 * 3600.0
+        waits = []
+        for n in (1, 2, 3):
+            report = feeds.poll(archive, feed, allow_private=True, interval_s=interval)
+            assert report.failed == [{"path": url, "error": error}]
+            (listed,) = feeds.list_feeds(archive, collection="g")
+            assert (listed.failures, listed.disabled, listed.last_error) == (n, False, error)
+            waits.append(_seconds(listed.next_poll_at) - _seconds(listed.last_polled_at))
+            assert table.due(0.0) == []  # the back-off outweighs any interval
+        # 10 h, 20 h, then the cap (not 40 h)
+        assert [round(w) for w in waits] == [interval, 2 * interval, feeds.MAX_BACKOFF_S]
+
+        # One success starts the count over.
+        server.set_rss("/rss.xml", "Gazette", [Item("ferry", "/news/ferry")])
+        assert feeds.poll(archive, feed, allow_private=True).failed == []
+        (listed,) = feeds.list_feeds(archive, collection="g")
+        assert (listed.failures, listed.next_poll_at, listed.last_error) == (0, None, None)
+
+        server.routes["/rss.xml"] = (500, "text/plain", b"oops")
+        for _ in range(4):
+            feeds.poll(archive, feed, allow_private=True, interval_s=0.0)
+        (listed,) = feeds.list_feeds(archive, collection="g")
+        assert listed.disabled and listed.failures == 4
+        assert listed.last_error == (
+            f"disabled after 4 failed polls in a row (the last: {error}); "
+            "remove it, or add it again to resume"
+        )
+        assert table.due(0.0) == []
+        hits = server.hits["/rss.xml"]
+        ((_, report),) = feeds.poll_all(archive, allow_private=True)
+        assert report.failed == [{"path": url, "error": listed.last_error}]
+        assert server.hits["/rss.xml"] == hits  # a disabled feed is not fetched
+
+        # Added again, it resumes: same feed, a clean slate, its new item stored.
+        server.set_rss(
+            "/rss.xml", "Gazette", [Item("library", "/news/library"), Item("ferry", "/news/ferry")]
+        )
+        again, report = feeds.add_feed(archive, url, collection="g", allow_private=True)
+        assert (again.id, again.disabled, again.failures, again.last_error) == (
+            feed.id,
+            False,
+            0,
+            None,
+        )
+        assert [a["title"] for a in report.added] == ["Library opens on Sundays"]
+        assert [f.id for f in table.due(0.0)] == [feed.id]
+    finally:
+        archive.close()
+
+
+def test_scheduler_tells_once_when_a_feed_is_disabled(tmp_path, server):
+    archive = _archive(tmp_path / "a", feed_max_failures=3)
+    try:
+        server.serve_pages("ferry")
+        bad_url = server.set_rss("/bad.xml", "Bad", [Item("ferry", "/news/ferry")])
+        good_url = server.set_rss("/good.xml", "Good", [Item("ferry", "/news/ferry")])
+        bad, _ = feeds.add_feed(archive, bad_url, collection="g", allow_private=True)
+        feeds.add_feed(archive, good_url, collection="g", allow_private=True)
+        server.routes["/bad.xml"] = (200, "application/rss+xml", BREAKS_THE_PARSER)
+        told = []
+
+        async def on_disabled(feed):
+            told.append(feed)
+
+        async def rounds():
+            scheduler = feeds.FeedScheduler(
+                archive, interval_s=0.0, allow_private=True, on_disabled=on_disabled
+            )
+            return [await scheduler.poll_due() for _ in range(5)]
+
+        polled = asyncio.run(rounds())
+        assert [(f.id, f.disabled, f.failures) for f in told] == [(bad.id, True, 3)]
+        assert told[0].last_error.startswith("disabled after 3 failed polls in a row")
+        assert [len(r) for r in polled] == [2, 2, 2, 1, 1]  # the good one goes on alone
+        assert server.hits["/bad.xml"] == 1 + 3  # the add, then three failed polls
+    finally:
+        archive.close()
+
+
+def test_add_keeps_a_feed_whose_items_partly_fail(fake_archive, server):
+    server.serve_pages("ferry")
+    server.routes["/rss.xml"] = (
+        200,
+        "application/rss+xml",
+        _raw_rss(
+            "Gazette",
+            [
+                (TOPICS["ferry"][0], server.base + "/news/ferry", "Short."),
+                ("Empty IDNA label", "http://xn--/", "Short."),
+                ("Open bracket", "http://[::1", "Short."),
+            ],
+        ),
+    )
+    feed, report = feeds.add_feed(
+        fake_archive, server.base + "/rss.xml", collection="g1", allow_private=True
+    )
+    assert [a["title"] for a in report.added] == ["Ferry timetable changes"]
+    # feedparser itself drops the unparsable `http://[::1`: that item has no link to fetch
+    assert len(report.failed) == 2 and report.failed[0]["path"] == "http://xn--/"
+    for failed in report.failed:
+        assert "\n" not in failed["error"] and "too short to keep instead" in failed["error"]
+    (listed,) = feeds.list_feeds(fake_archive, collection="g1")
+    assert listed.id == feed.id
+    assert listed.last_error.startswith("2 items failed; the first: http://xn--/: ")
+
+
+def test_a_first_poll_that_fails_leaves_nothing_followed(fake_archive, server, monkeypatch):
+    server.serve_pages("ferry")
+    url = server.set_rss("/rss.xml", "Gazette", [Item("ferry", "/news/ferry")])
+
+    def store_fails(self, feed_id):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(feeds.FeedTable, "seen", store_fails)
+        with pytest.raises(FeedError, match="disk I/O error") as caught:
+            feeds.add_feed(fake_archive, url, collection="g1", allow_private=True)
+    assert str(caught.value).startswith(url) and "\n" not in str(caught.value)
+    assert feeds.list_feeds(fake_archive, collection="g1") == []
+    # Once the store works again the same feed is added as if nothing had happened.
+    feed, report = feeds.add_feed(fake_archive, url, collection="g1", allow_private=True)
+    assert len(report.added) == 1 and feed.failures == 0
+
+
+def test_a_feed_that_breaks_the_parser_is_refused_in_one_line(fake_archive, server):
+    server.routes["/rss.xml"] = (200, "application/rss+xml", BREAKS_THE_PARSER)
+    with pytest.raises(FeedError, match="not a well-formed RSS or Atom feed"):
+        feeds.add_feed(fake_archive, server.base + "/rss.xml", collection="g1", allow_private=True)
+    with pytest.raises(ReadError) as caught:
+        feeds.add_feed(fake_archive, "http://xn--/feed.xml", collection="g1", allow_private=True)
+    assert str(caught.value).startswith("http://xn--/feed.xml: ") and "\n" not in str(caught.value)
+    assert feeds.list_feeds(fake_archive, collection="g1") == []
+
+
+def test_item_linking_to_a_bundle_yields_at_most_one_article(fake_archive, server):
+    bundle = "\n".join(
+        json.dumps({"title": f"Bundled article {n}", "text": f"Body of bundled article {n}."})
+        for n in range(3)
+    ).encode()
+    server.routes["/long.jsonl"] = (200, "application/x-ndjson", bundle)
+    server.routes["/short.jsonl"] = (200, "application/x-ndjson", bundle)
+    url = server.set_rss(
+        "/rss.xml",
+        "Gazette",
+        [
+            Item("ferry", "/long.jsonl", content=long_summary("ferry")),
+            Item("library", "/short.jsonl"),
+        ],
+    )
+    _, report = feeds.add_feed(fake_archive, url, collection="g1", allow_private=True)
+    # The item with a long text in the feed keeps that text; the other is refused.
+    assert _titles(fake_archive, "g1") == ["Ferry timetable changes"]
+    (kept,) = fake_archive.recent(collection="g1")
+    assert "sentence 7 of the summary" in " ".join(
+        p.text for p in fake_archive.get(kept.id, collection="g1").passages
+    )
+    (failed,) = report.failed
+    assert failed["path"] == server.base + "/short.jsonl"
+    assert "links to a bundle of 3 articles" in failed["error"]
+
+
+def test_scheduler_polls_only_the_collections_it_is_given(fake_archive, server):
+    server.serve_pages("ferry")
+    url = server.set_rss("/rss.xml", "Gazette", [Item("ferry", "/news/ferry")])
+    a, _ = feeds.add_feed(fake_archive, url, collection="a", allow_private=True, poll_now=False)
+    b, _ = feeds.add_feed(fake_archive, url, collection="b", allow_private=True, poll_now=False)
+    c, _ = feeds.add_feed(fake_archive, url, collection="c", allow_private=True, poll_now=False)
+    mine = {"a"}
+    scheduler = feeds.FeedScheduler(
+        fake_archive, interval_s=3600.0, allow_private=True, collections=lambda: set(mine)
+    )
+    assert [f.id for f, _ in asyncio.run(scheduler.poll_due())] == [a.id]
+    assert [fake_archive.count(collection=x) for x in "abc"] == [1, 0, 0]
+    assert {
+        f.collection: f.last_polled_at is None for f in feeds.FeedTable(fake_archive.store).feeds()
+    } == {"a": False, "b": True, "c": True}
+    mine.add("b")  # a server joined one of this process's shards: asked again each round
+    assert [f.id for f, _ in asyncio.run(scheduler.poll_due())] == [b.id]
+    everyone = feeds.FeedScheduler(
+        fake_archive, interval_s=3600.0, allow_private=True, collections=lambda: None
+    )
+    assert [f.id for f, _ in asyncio.run(everyone.poll_due())] == [c.id]
+
+
+ANNOUNCE = b'<link rel="alternate" type="application/rss+xml" href="/feed.xml">'
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        b"<link " * 80_000,  # unclosed tags: each used to rescan the rest of the page
+        b"<link " + b"a" * 500_000 + b">",  # one huge attribute name, no value
+        b"<link " + b"-" * 500_000 + b">",
+        b"<link " + b"a=b " * 125_000 + b">",  # many attributes
+        b"<link " + b'a="' * 160_000 + b">",  # quotes that never close
+    ],
+    ids=["unclosed-tags", "long-name", "long-dashes", "many-attributes", "open-quotes"],
+)
+def test_discover_feed_link_is_linear_on_hostile_pages(hostile):
+    page = b"<html><head>" + hostile + ANNOUNCE + b"</head></html>"
+    assert len(page) < DISCOVER_MAX_BYTES
+    assert discover_feed_link(page, "http://example.org/news/") == "http://example.org/feed.xml"
+
+
+def test_discover_feed_link_reads_attributes_in_any_order_and_quoting():
+    page = (
+        b"<html><head><link rel=stylesheet href=/a.css>"
+        b"<LINK href='/atom' TYPE='application/atom+xml' REL='Alternate' title=\"News\">"
+        b"</head></html>"
+    )
+    assert discover_feed_link(page, "http://example.org/") == "http://example.org/atom"
+    assert discover_feed_link(b"<html><link rel=alternate href=/x></html>", "http://e/") is None
 
 
 # ---- the CLI -----------------------------------------------------------------------------------

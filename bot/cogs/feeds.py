@@ -2,10 +2,15 @@
 
 The polling itself is the core's `FeedScheduler`, started in the bot's `setup_hook`; new articles
 are simply stored. Every command runs the fetching and storing in a worker thread.
+
+A feed failing poll after poll is disabled by the scheduler; this cog then posts one message in
+the channel where `/feed add` was run (recorded with the feed), and `/feed list` shows every
+feed's state: a failing streak with its next try, or why it was disabled.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -52,13 +57,14 @@ class Feeds(commands.Cog):
         """
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        feed, report = await self.bot.offload(
+        feed, report = await self.bot.offload_intake(
             feeds.add_feed,
             self.bot.archive,
             url.strip(),
             collection=str(interaction.guild_id),
             name=name,
             added_by=str(interaction.user.id),
+            added_in=str(interaction.channel_id) if interaction.channel_id else None,
             allow_private=self.bot.settings.allow_private_urls,
             cancel=self.bot.feeds.cancel if self.bot.feeds else None,  # stops on shutdown
         )
@@ -82,7 +88,9 @@ class Feeds(commands.Cog):
         found = await self.bot.offload(
             feeds.list_feeds, self.bot.archive, collection=str(interaction.guild_id)
         )
-        embed = render.feeds_embed(found, self.bot.settings.feed_interval_min)
+        embed = render.feeds_embed(
+            [_with_state(f) for f in found], self.bot.settings.feed_interval_min
+        )
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
     @feed.command(name="remove")
@@ -107,6 +115,41 @@ class Feeds(commands.Cog):
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        # The scheduler is made in setup_hook, after the cogs are loaded: hook in once it runs.
+        scheduler = self.bot.feeds
+        if scheduler is not None and scheduler.on_disabled is None:
+            scheduler.on_disabled = self.announce_disabled
+
+    async def announce_disabled(self, feed: feeds.Feed) -> None:
+        """Tell the channel the feed was added in that it is no longer polled. Once: a disabled
+        feed is not polled again. Without that channel, `/feed list` is where it shows."""
+        if not (feed.added_in and feed.added_in.isdigit() and feed.collection.isdigit()):
+            return
+        channel = self.bot.get_partial_messageable(
+            int(feed.added_in), guild_id=int(feed.collection)
+        )
+        text = (
+            f"⚠ The feed **{render.cut_escaped(feed.name, 100)}** (`{feed.id}`) was "
+            f"{render.cut_escaped(feed.last_error or 'disabled', 1500)}"
+        )
+        try:
+            await channel.send(text, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:  # the channel is gone or closed to the bot
+            log.info("feed %d disabled; could not tell channel %s: %s", feed.id, feed.added_in, exc)
+
+
+def _with_state(feed: feeds.Feed) -> feeds.Feed:
+    """A failing feed's streak and next try, after its last error (a disabled one's error
+    already says so)."""
+    if feed.disabled or not feed.failures or not feed.last_error:
+        return feed
+    polls = "1 failed poll" if feed.failures == 1 else f"{feed.failures} failed polls"
+    when = (feed.next_poll_at or "")[:16].replace("T", " ")
+    note = f"{polls} in a row; next try {when} UTC" if when else f"{polls} in a row"
+    return dataclasses.replace(feed, last_error=f"{feed.last_error} ({note})")
 
 
 async def setup(bot: ArchivistBot) -> None:
