@@ -27,10 +27,11 @@ Handler = Callable[[socket.socket, str, threading.Event], None]
 
 
 class RawServer:
-    """Reads each request's head, then leaves the connection to `handler(conn, path, stop)`."""
+    """Reads each request's head, then leaves the connection to `handler(conn, path, stop)`
+    (at once, with no path, when `read_head` is false: a TLS client speaks first)."""
 
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
+    def __init__(self, handler: Handler, read_head: bool = True) -> None:
+        self.handler, self.read_head = handler, read_head
         self.stop = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.1)
@@ -53,7 +54,7 @@ class RawServer:
     def _answer(self, conn: socket.socket) -> None:
         with conn:
             conn.settimeout(5)
-            head = b""
+            head = b"GET  HTTP/1.1\r\n\r\n" if not self.read_head else b""
             try:
                 while b"\r\n\r\n" not in head:
                     data = conn.recv(4096)
@@ -69,8 +70,8 @@ class RawServer:
 def serve() -> Iterator[Callable[[Handler], str]]:
     servers: list[RawServer] = []
 
-    def start(handler: Handler) -> str:
-        server = RawServer(handler)
+    def start(handler: Handler, read_head: bool = True) -> str:
+        server = RawServer(handler, read_head)
         server.thread.start()
         servers.append(server)
         return server.url
@@ -137,6 +138,28 @@ def test_a_dripping_server_is_stopped_at_the_deadline(serve, handler):
     assert str(caught.value) == (
         f"{url}/slow: no complete answer within 1.5 s (ARCHIVIST_FETCH_DEADLINE_S); stopped"
     )
+    assert new_threads(before) == []
+
+
+def hold_silent(conn: socket.socket, path: str, stop: threading.Event) -> None:
+    conn.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            if not conn.recv(4096):
+                return
+        except TimeoutError:
+            continue
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_silent_server_is_stopped_at_the_deadline(serve, scheme):
+    """Silence lasts up to the 15 s read timeout (the request, or the TLS handshake, waits for
+    an answer that never comes); the 1.5 s deadline ends it first."""
+    url = serve(hold_silent, read_head=False).replace("http", scheme, 1)
+    before = set(threading.enumerate())
+    with pytest.raises(FetchError, match=r"no complete answer within 1\.5 s"):
+        fetch(url + "/", FAST, allow_private=True)
     assert new_threads(before) == []
 
 
