@@ -19,8 +19,11 @@ DEADLINE_SETTING = "ARCHIVIST_FETCH_DEADLINE_S"
 # the most a single decompression step may produce: memory stays near the cap plus this
 STEP = 64 * 1024
 # Content-Encoding -> zlib's wbits (None: zlib or raw deflate, told apart by the first bytes)
-_CODINGS: dict[str, int | None] = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
-_CODINGS["deflate"] = None
+_CODINGS: dict[str, int | None] = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": None,
+}
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
