@@ -265,3 +265,18 @@ def test_cli_ingest_of_a_malformed_url_is_a_failure_not_a_traceback(tmp_path, mo
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
         [failure] = json.loads(result.output)["failed"]
         assert failure["path"] == url and failure["error"].startswith("not a valid URL")
+
+
+def test_a_fetched_page_is_read_within_the_read_budget(server):
+    """The page is parsed in a reader worker: over its memory budget, it is refused for that URL
+    alone; within it, read as usual."""
+    import dataclasses
+
+    page = b"<html><body>" + b"<div><p>Some words of a paragraph.</p></div>" * 100_000 + b"</body>"
+    Handler.routes["/heavy"] = (200, {"Content-Type": "text/html"}, page)
+    tight = dataclasses.replace(Limits(), read_memory_mb=1)
+    with pytest.raises(InputTooLarge) as caught:
+        read_url(server + "/heavy", tight, allow_private=True)
+    assert str(caught.value).startswith(server + "/heavy: reading needs more than")
+    assert "ARCHIVIST_READ_MEMORY_MB" in str(caught.value)
+    assert read_url(server + "/article", allow_private=True).articles

@@ -39,7 +39,7 @@ from archivist.fetch_guard import (
     shown_url,
     url_problem,
 )
-from archivist.models import AddReport, ReadResult
+from archivist.models import AddReport, Article, ReadResult
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +261,8 @@ def read_url(url: str, limits: Limits | None = None, *, allow_private: bool = Fa
     The article's `url` is the page's canonical URL when it declares one, else the URL it was
     finally fetched from; its `source` defaults to the site's name (or host name).
     """
+    from archivist import sandbox
     from archivist.readers import _MODULES, extension_of, read_bytes
-    from archivist.readers.html import parse_html
 
     limits = limits or Limits()
     final_url, content_type, data = fetch(url, limits, allow_private=allow_private)
@@ -278,7 +278,9 @@ def read_url(url: str, limits: Limits | None = None, *, allow_private: bool = Fa
         else:
             extension = ".html"
     if extension in (".html", ".xhtml"):
-        article = parse_html(data, origin=final_url, url=final_url, limits=limits)
+        article = sandbox.call(
+            read_page, data, final_url, limits, origin=final_url, size=len(data), limits=limits
+        )
         return ReadResult(articles=[(final_url, article)])
     result = read_bytes(f"{final_url}#{extension}", data, limits)
     host = urlsplit(final_url).hostname or ""
@@ -288,6 +290,13 @@ def read_url(url: str, limits: Limits | None = None, *, allow_private: bool = Fa
         for origin, a in result.articles
     ]
     return result
+
+
+def read_page(data: bytes, url: str, limits: Limits) -> Article:
+    """A fetched web page's article (run in a reader worker: `archivist.sandbox`)."""
+    from archivist.readers.html import parse_html
+
+    return parse_html(data, origin=url, url=url, limits=limits)
 
 
 def add_url(

@@ -153,7 +153,7 @@ class ReaderPool:
             return outcome[1]  # type: ignore[no-any-return]
         if kind == "error":
             _, cls_name, error_origin, reason = outcome
-            raise _READ_ERRORS.get(cls_name, ReadError)(error_origin, reason)
+            raise _READ_ERRORS.get(cls_name, ReadError)(error_origin or origin, reason)
         if kind == "timeout":
             raise ReadError(
                 origin,
@@ -237,7 +237,7 @@ def _serve() -> None:
             outcome = ("error", type(exc).__name__, exc.origin, exc.reason)
         except Exception as exc:  # noqa: BLE001 - the parent gets one line, never a traceback
             log.debug("worker: %s failed", name, exc_info=True)
-            outcome = ("error", "ReadError", str(args[0]) if args else name, _describe(exc))
+            outcome = ("error", "ReadError", None, _describe(exc))
         finally:
             resource.setrlimit(resource.RLIMIT_DATA, (resource.RLIM_INFINITY,) * 2)
         try:
@@ -245,7 +245,7 @@ def _serve() -> None:
         except MemoryError:
             conn.send(("memory",))
         except Exception as exc:  # noqa: BLE001 - an unpicklable result
-            conn.send(("error", "ReadError", str(args[0]) if args else name, _describe(exc)))
+            conn.send(("error", "ReadError", None, _describe(exc)))
         if outcome[0] == "memory":
             return  # the parent replaces this worker
 
