@@ -190,3 +190,28 @@ def test_real_pages_beat_trafilatura_defaults_on_a_sample():
         theirs.append(token_f1(trafilatura.extract(data) or "", row["gold_body"]))
     assert sum(ours) / len(ours) >= sum(theirs) / len(theirs)
     assert sum(ours) / len(ours) > 0.9
+
+
+@pytest.mark.timeout(30)
+def test_a_page_of_a_hundred_thousand_paragraphs_is_read_in_linear_time():
+    # trafilatura's queries grow faster than the page: 40,000 paragraphs took 16 s and this
+    # page minutes; a page that big is read from its own paragraphs
+    body = "".join(f"<p>Paragraph {i} of the minutes.</p>" for i in range(100_000))
+    data = page(body=[]).replace(b"</article>", body.encode() + b"</article>")
+    article = parse_html(
+        data, origin="minutes.html", limits=Limits(max_paragraphs_per_article=10**6)
+    )
+    texts = [p.text for p in article.paragraphs]
+    assert texts[0] == "Paragraph 0 of the minutes." and len(texts) == 100_000
+    assert not any("Home" in t for t in texts)
+    assert article.title == "Harbour channel to be dredged"
+
+
+@pytest.mark.timeout(20)
+def test_a_huge_title_full_of_separators_is_read_in_linear_time():
+    # the site name was looked for after every " - " of the whole <title>, squashing what
+    # followed each time: 100,000 separators did not finish in five minutes
+    head = '<link rel="canonical" href="https://coastalpost.example/a">'
+    article = parse_html(page(head=head, title="x - " * 100_000), origin="title.html")
+    assert article.title.startswith("x - x - x") and len(article.title) <= 300
+    assert article.paragraphs[0].text.startswith("The harbour authority approved")
