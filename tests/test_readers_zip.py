@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import tracemalloc
 import zipfile
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from archivist.config import Limits
 from archivist.errors import InputTooLarge, ReadError
 from archivist.readers import read_bytes
+from archivist.readers import zipfile as zip_reader
 
 ARTICLE = "Harbour channel to be dredged\n\nThe harbour authority approved the plan on Monday.\n"
 HTML = (
@@ -133,3 +135,92 @@ def test_encrypted_entry_is_reported():
         data[at + offset] |= 0x1
     result = read_bytes("secret.zip", bytes(data))
     assert result.failures and "encrypted" in result.failures[0].error
+
+
+def _headers(data: bytearray, name: str) -> list[tuple[int, int]]:
+    """(offset, where its uncompressed size is) of `name`'s local and central headers."""
+    found = []
+    for signature, name_at, size_at in ((b"PK\x03\x04", 30, 22), (b"PK\x01\x02", 46, 24)):
+        at = data.find(signature)
+        while at >= 0 and data[at + name_at : at + name_at + len(name)] != name.encode():
+            at = data.find(signature, at + 1)
+        found.append((at, at + size_at))
+    return found
+
+
+def declare_size(data: bytes, name: str, size: int) -> bytes:
+    """The archive with `name`'s uncompressed size set to `size` in both its headers: a lie."""
+    out = bytearray(data)
+    for _, size_at in _headers(out, name):
+        out[size_at : size_at + 4] = size.to_bytes(4, "little")
+    return bytes(out)
+
+
+def make_big_zip(name: str, size: int, compression: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as z:
+        z.writestr("good.txt", ARTICLE, compress_type=zipfile.ZIP_DEFLATED)
+        with z.open(name, "w") as entry:
+            entry.write(b"Title\n\n")
+            for _ in range(size // 1_000_000):
+                entry.write(b"\0" * 1_000_000)
+    return buffer.getvalue()
+
+
+def peak_memory_of(fn):
+    tracemalloc.start()
+    try:
+        value = fn()
+        return value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_entry_without_an_extension_fails_alone_and_says_why():
+    data = make_zip({"README": ARTICLE, "a.txt": ARTICLE, "notes/.hidden": ARTICLE})
+    result = read_bytes("bundle.zip", data)
+    assert [origin for origin, _ in result.articles] == ["bundle.zip!a.txt"]
+    failures = {f.origin: f.error for f in result.failures}
+    assert set(failures) == {"bundle.zip!README", "bundle.zip!notes/.hidden"}
+    for error in failures.values():
+        assert error.startswith("no file extension; supported: ")
+        assert ".txt" in error and ".zip" in error and "'" not in error
+
+
+@pytest.mark.parametrize(
+    "compression, method", [(zipfile.ZIP_BZIP2, "bzip2"), (zipfile.ZIP_LZMA, "LZMA")]
+)
+def test_bzip2_and_lzma_entries_are_refused_before_inflating(compression, method):
+    # zipfile inflates these a whole read at a time: with a header lying about the size, 241
+    # bytes of bzip2 held 100 MB before the lie was noticed
+    data = declare_size(make_big_zip("bomb.txt", 30_000_000, compression), "bomb.txt", 1_000)
+    result, peak = peak_memory_of(lambda: zip_reader.read("bomb.zip", data, Limits()))
+    assert [origin for origin, _ in result.articles] == ["bomb.zip!good.txt"]
+    [failure] = result.failures
+    assert failure.origin == "bomb.zip!bomb.txt"
+    assert failure.error.startswith(f"compressed with {method}, which is not read")
+    assert peak < 5_000_000
+
+
+def test_a_header_lying_about_its_size_inflates_no_further_than_declared():
+    data = declare_size(
+        make_big_zip("liar.txt", 50_000_000, zipfile.ZIP_DEFLATED), "liar.txt", 1_000
+    )
+    result, peak = peak_memory_of(lambda: zip_reader.read("liar.zip", data, Limits()))
+    assert [origin for origin, _ in result.articles] == ["liar.zip!good.txt"]
+    assert [(f.origin, f.error) for f in result.failures] == [
+        ("liar.zip!liar.txt", "damaged entry: its checksum does not match its content")
+    ]
+    assert peak < 5_000_000
+
+
+def test_an_entry_with_corrupt_compressed_data_fails_alone():
+    data = bytearray(make_zip({"a.txt": ARTICLE, "b.txt": ARTICLE * 20}))
+    (local, _), _ = _headers(data, "b.txt")
+    start = local + 30 + len("b.txt")
+    data[start : start + 8] = b"\xff" * 8  # an invalid deflate block type
+    result = read_bytes("corrupt.zip", bytes(data))
+    assert [origin for origin, _ in result.articles] == ["corrupt.zip!a.txt"]
+    assert [(f.origin, f.error) for f in result.failures] == [
+        ("corrupt.zip!b.txt", "damaged entry: its compressed data is corrupt")
+    ]

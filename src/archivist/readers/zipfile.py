@@ -2,13 +2,15 @@
 
 Each entry is read by its own reader through `archivist.readers.read_bytes`, under the origin
 ``archive.zip!folder/file.html``. Nothing is written to disk: an entry named ``../../x`` is only a
-label. Entries that cannot be read (unsupported formats, encrypted or damaged entries, ZIPs nested
-too deeply) are reported as failures, never dropped silently; operating-system clutter
-(``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) is skipped, and listed as skipped.
+label. Entries that cannot be read (unsupported formats, no file extension, encrypted or damaged
+entries, ZIPs nested too deeply, bzip2 or LZMA compression) are reported as failures, never
+dropped silently; operating-system clutter (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) is
+skipped, and listed as skipped.
 
 Limits (`Limits`): the number of entries, their total uncompressed size, and the compression
-ratio. The sizes an archive declares are checked before anything is inflated, and the bytes
-actually inflated are counted too (a header can lie). A nested ZIP shares its parent's budget.
+ratio. The sizes an archive declares are checked before anything is inflated; entries are then
+inflated a chunk at a time, never past the size they declare nor the archive's budget (a header
+can lie). A nested ZIP shares its parent's budget.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import zipfile as _zip
+import zlib
 from pathlib import PurePosixPath
 
 from archivist.config import Limits
@@ -28,6 +31,11 @@ MAX_NESTING = 2  # a ZIP inside a ZIP inside a ZIP is read; one level deeper is 
 CHUNK = 64 * 1024
 _CLUTTER_DIRS = ("__MACOSX/",)
 _CLUTTER_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
+# methods zipfile inflates with a bound on each step's output; see `_refusal`
+_STREAMED_METHODS = (_zip.ZIP_STORED, _zip.ZIP_DEFLATED)
+_METHOD_NAMES = {_zip.ZIP_BZIP2: "bzip2", _zip.ZIP_LZMA: "LZMA", 9: "Deflate64"}
+# what a damaged entry raises while it is inflated
+_DAMAGE = (_zip.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError)
 
 
 class _Budget(Exception):
@@ -56,15 +64,8 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
                 ReadFailure(entry_origin, "operating-system file, not an article")
             )
             continue
-        if info.flag_bits & 0x1:
-            result.failures.append(ReadFailure(entry_origin, "the entry is encrypted"))
-            continue
-        if name.lower().endswith(".zip") and origin.count("!") >= MAX_NESTING:
-            result.failures.append(
-                ReadFailure(
-                    entry_origin, f"ZIPs nested more than {MAX_NESTING + 1} deep are not read"
-                )
-            )
+        if (refusal := _refusal(origin, name, info)) is not None:
+            result.failures.append(ReadFailure(entry_origin, refusal))
             continue
         try:
             content = _inflate(archive, info, limits.max_zip_total_bytes - inflated)
@@ -74,8 +75,8 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
                 f"the archive inflates to more than {limits.max_zip_total_bytes / 1e6:.0f} MB "
                 "(more than its entries declare); refused as a possible ZIP bomb",
             ) from None
-        except (_zip.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
-            result.failures.append(ReadFailure(entry_origin, f"damaged entry ({exc})"))
+        except _DAMAGE as exc:
+            result.failures.append(ReadFailure(entry_origin, _damaged(exc)))
             continue
         inflated += len(content)
         # a nested archive may only spend what is left of this one's budget
@@ -90,6 +91,35 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
         what = "only operating-system files" if result.skipped else "no files"
         raise ReadError(origin, f"the ZIP archive has {what}")
     return result
+
+
+def _refusal(origin: str, name: str, info: _zip.ZipInfo) -> str | None:
+    """Why an entry is not read, decided before any of it is inflated; None to read it."""
+    from archivist.readers import extension_of, supported_extensions
+
+    if info.flag_bits & 0x1:
+        return "the entry is encrypted"
+    if not extension_of(name):
+        return f"no file extension; supported: {', '.join(supported_extensions())}"
+    if name.lower().endswith(".zip") and origin.count("!") >= MAX_NESTING:
+        return f"ZIPs nested more than {MAX_NESTING + 1} deep are not read"
+    if info.compress_type not in _STREAMED_METHODS:
+        method = _METHOD_NAMES.get(info.compress_type, f"compression method {info.compress_type}")
+        # Python's zipfile inflates these a whole read at a time, whatever the entry declares:
+        # 241 bytes of bzip2 became 100 MB in one step
+        return (
+            f"compressed with {method}, which is not read; only stored and deflate-compressed "
+            "entries are (the usual ZIP compression)"
+        )
+    return None
+
+
+def _damaged(exc: Exception) -> str:
+    if isinstance(exc, zlib.error):
+        return "damaged entry: its compressed data is corrupt"
+    if "CRC" in str(exc):
+        return "damaged entry: its checksum does not match its content"
+    return f"damaged entry ({exc or type(exc).__name__})"
 
 
 def _check_declared(origin: str, data: bytes, infos: list[_zip.ZipInfo], limits: Limits) -> None:
@@ -117,17 +147,23 @@ def _check_declared(origin: str, data: bytes, infos: list[_zip.ZipInfo], limits:
         if info.file_size > 1024 * 1024 and entry_ratio > limits.max_zip_ratio:
             raise InputTooLarge(
                 origin,
-                f"entry {info.filename!r} unpacks to {entry_ratio:.0f} times its size; "
+                f"entry {info.filename} unpacks to {entry_ratio:.0f} times its size; "
                 "refused as a possible ZIP bomb",
             )
 
 
 def _inflate(archive: _zip.ZipFile, info: _zip.ZipInfo, budget: int) -> bytes:
-    """The entry's bytes, stopping as soon as they go over the budget."""
-    out = bytearray()
+    """The entry's bytes, inflated a chunk at a time (zipfile gives deflate `max_length` per
+    step), stopping as soon as they go over the archive's budget or the size the entry declares:
+    a header can lie, and only declared sizes were checked."""
+    out = io.BytesIO()  # getvalue() hands over its buffer: no second copy of the entry
     with archive.open(info) as stream:
         while chunk := stream.read(CHUNK):
-            out += chunk
-            if len(out) > budget or len(out) > info.file_size:
+            out.write(chunk)
+            if out.tell() > budget:
                 raise _Budget()
-    return bytes(out)
+            if out.tell() > info.file_size:
+                raise _zip.BadZipFile(
+                    f"it inflates to more than the {info.file_size:,} bytes it declares"
+                )
+    return out.getvalue()
