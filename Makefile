@@ -27,7 +27,8 @@ test: install
 
 lint: install
 	$(BIN)/ruff check src bot tests benchmarks
-	$(BIN)/mypy src
+	$(BIN)/ruff format --check src bot tests benchmarks
+	$(BIN)/mypy src bot
 
 bench: install
 	$(BIN)/python benchmarks/quality.py

@@ -131,7 +131,7 @@ class MoreResults(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ):  # type: ignore[override]
         return cls(int(match["offset"]), int(match["count"]))
 
@@ -195,9 +195,9 @@ class ShowArticle(discord.ui.DynamicItem[discord.ui.Button], template=r"archivis
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ):  # type: ignore[override]
-        return cls(match["id"], item.label or "Show article")
+        return cls(match["id"], _label(item, "Show article"))
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         async def work() -> None:
@@ -226,9 +226,9 @@ class ArticlePage(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ):  # type: ignore[override]
-        return cls(int(match["page"]), match["id"], item.label or "Page")
+        return cls(int(match["page"]), match["id"], _label(item, "Page"))
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         async def work() -> None:
@@ -281,9 +281,9 @@ class RecentPage(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ):  # type: ignore[override]
-        return cls(int(match["offset"]), max(1, int(match["count"])), item.label or "Page")
+        return cls(int(match["offset"]), max(1, int(match["count"])), _label(item, "Page"))
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         async def work() -> None:
@@ -321,7 +321,7 @@ class ConfirmDelete(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ):  # type: ignore[override]
         return cls(match["id"])
 
@@ -352,7 +352,7 @@ class CancelDelete(discord.ui.DynamicItem[discord.ui.Button], template=r"archivi
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ):  # type: ignore[override]
         return cls()
 
@@ -395,7 +395,7 @@ class Expired(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ):  # type: ignore[override]
         return cls(match.group(0))
 
@@ -412,3 +412,8 @@ DYNAMIC_ITEMS = (
     CancelDelete,
     Expired,
 )
+
+
+def _label(item: discord.ui.Item[Any], default: str) -> str:
+    """The label of the button a persistent item was rebuilt from."""
+    return getattr(item, "label", None) or default

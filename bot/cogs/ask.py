@@ -110,7 +110,8 @@ class Ask(commands.Cog):
                     allowed_mentions=NO_PINGS,
                 )
                 return
-            retry = self.message_cooldown.get_bucket(message).update_rate_limit()
+            bucket = self.message_cooldown.get_bucket(message)
+            retry = bucket.update_rate_limit() if bucket is not None else None
             if retry:
                 await message.reply(
                     f"Slow down: you can ask again in {retry:.0f} s.",
