@@ -246,7 +246,7 @@ def ask(size: int) -> dict:
                 for r, pid in enumerate(ranking):
                     scores[pid] = scores.get(pid, 0.0) + 1.0 / (61 + r)
             top = sorted(scores, key=lambda pid: -scores[pid])[:5]
-            archive.store.passages_by_ids(top)
+            archive.store.passages_by_ids(top, COLLECTION)
     n_fts = len(clock.wall.get("fts_and_all_terms", [])) or 1
     result = {
         "passages": index.ntotal,

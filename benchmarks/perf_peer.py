@@ -70,7 +70,7 @@ def main() -> None:
         index = archive.index("bench")
         gold_pids: dict[str, set[int]] = {}
         for pid, row in archive.store.passages_by_ids(
-            [int(i) for i in archive.store.passage_ids("bench")]
+            [int(i) for i in archive.store.passage_ids("bench")], "bench"
         ).items():
             if row.article_id.startswith("squad:"):
                 gold_pids.setdefault(row.article_id, set()).add(pid)

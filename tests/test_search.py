@@ -220,7 +220,7 @@ def test_hybrid_ranks_on_stored_cosines_when_the_index_scores_are_approximate(fa
     add_articles(fake_archive)
     retrieval = fake_archive._retrieve("How many parcels does the Leipzig centre sort?", "c")
     best = retrieval.dense[0][0]
-    stored = fake_archive.store.vectors_by_ids([best], fake_archive.embedder.dim)[best]
+    stored = fake_archive.store.vectors_by_ids([best], fake_archive.embedder.dim, "c")[best]
     true_cosine = float(stored @ retrieval.vector)
     # an 8-bit index's score is off a little; here by a lot, to make the difference visible;
     # `best` is the only candidate, so the ranking's top features are its own
@@ -262,7 +262,7 @@ def test_ingest_stores_the_ranking_analysis_and_asking_reads_it(fake_archive):
 
     add_articles(fake_archive)
     ids = [int(i) for i in fake_archive.store.passage_ids("c")]
-    rows = fake_archive.store.passages_by_ids(ids)
+    rows = fake_archive.store.passages_by_ids(ids, "c")
     assert rows and all(
         r.stems and r.stems.startswith(search.ANALYSIS_VERSION) for r in rows.values()
     )
@@ -308,7 +308,7 @@ def test_passages_stored_before_the_analysis_are_analysed_when_asked_and_by_rein
         assert archive.analyse_stored() == count
         assert all(
             r.stems and r.stems.split("\n")[0] == "a1"
-            for r in archive.store.passages_by_ids(range(1, count + 1)).values()
+            for r in archive.store.passages_by_ids(range(1, count + 1), "c").values()
         )
     finally:
         archive.close()

@@ -135,7 +135,7 @@ def test_an_index_holding_another_collections_ids_shows_none_of_its_passages(fak
     fake_archive.add_articles([("a", FERRY)], collection="A")
     fake_archive.add_articles([("b", BUDGET)], collection="B")
     b_ids = sorted(passage_ids(fake_archive, "B"))
-    b_vectors = fake_archive.store.vectors_by_ids(b_ids, fake_archive.embedder.dim)
+    b_vectors = fake_archive.store.vectors_by_ids(b_ids, fake_archive.embedder.dim, "B")
     # A's index damaged or stale: it names B's passages
     fake_archive.index("A").add(
         np.array(b_ids, dtype=np.int64), np.stack([b_vectors[i] for i in b_ids])

@@ -353,11 +353,11 @@ def gather_features(archive, questions: Sequence[Question], vectors: np.ndarray,
     for i, question in enumerate(questions):
         r = archive._retrieve(question.text, COLLECTION, depth=10, vector=vectors[i])
         candidates = list(dict.fromkeys([p for p, _ in r.dense] + [p for p, _ in r.lexical]))
-        rows = archive.store.passages_by_ids(candidates)
+        rows = archive.store.passages_by_ids(candidates, COLLECTION)
         candidates = [p for p in candidates if p in rows]
         if not candidates:
             continue
-        stored = archive.store.vectors_by_ids(candidates, archive.embedder.dim)
+        stored = archive.store.vectors_by_ids(candidates, archive.embedder.dim, COLLECTION)
         matrix = np.stack([stored[p] for p in candidates])
         features, sentences, coverage = candidate_features(
             r.terms, r.vector, [rows[p] for p in candidates], matrix, dict(r.lexical)

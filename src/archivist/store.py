@@ -477,12 +477,10 @@ class Store:
         )
         return self._article(row[:-1], passages)
 
-    def passages_by_ids(
-        self, ids: Sequence[int], collection: str | None = None
-    ) -> dict[int, PassageRow]:
+    def passages_by_ids(self, ids: Sequence[int], collection: str | None) -> dict[int, PassageRow]:
         """The passages of `ids` that belong to `collection`. Every question passes it: an id
         from a stale or damaged index must never show another server's passage. None (every
-        collection) is for tools that read the whole archive."""
+        collection) is for tools that read the whole archive, and must be said."""
         out: dict[int, PassageRow] = {}
         for chunk in _chunks(ids):
             for r in self._select_ids(
@@ -598,7 +596,7 @@ class Store:
         return cached[0]
 
     def vectors_by_ids(
-        self, ids: Sequence[int], dim: int, collection: str | None = None
+        self, ids: Sequence[int], dim: int, collection: str | None
     ) -> dict[int, np.ndarray]:
         """The stored vectors of `ids` that belong to `collection` (see `passages_by_ids`)."""
         out: dict[int, np.ndarray] = {}
