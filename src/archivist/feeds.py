@@ -407,7 +407,7 @@ def _check_feed(url: str, limits: Limits, allow_private: bool) -> tuple[str, Par
     except ReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - a malformed address, say: the adder's error
-        raise FeedError(url, _unexpected(f"feed {url}", exc)) from None
+        raise FeedError(url, _unexpected(f"feed {url}", exc, address=True)) from None
 
 
 def _first_poll(
@@ -578,8 +578,12 @@ def _store(archive: Any, feed: Feed, to_store: list[tuple[str, Article]]) -> Add
     except Exception as exc:  # noqa: BLE001 - reported per item below
         if len(to_store) == 1:
             origin = to_store[0][0]
-            log.info("feed %d: %s could not be stored: %s", feed.id, origin, exc)
-            return AddReport(failed=[{"path": origin, "error": _store_reason(exc)}])
+            unforeseen = not isinstance(exc, ArchivistError)
+            log.warning(
+                "feed %d: %s could not be stored: %s", feed.id, origin, exc, exc_info=unforeseen
+            )
+            error = f"could not be stored ({one_line(exc)})"
+            return AddReport(failed=[{"path": origin, "error": error}])
         log.warning(
             "feed %d: storing %d articles failed; storing each on its own",
             feed.id,
@@ -590,12 +594,6 @@ def _store(archive: Any, feed: Feed, to_store: list[tuple[str, Article]]) -> Add
     for pair in to_store:
         report.merge(_store(archive, feed, [pair]))
     return report
-
-
-def _store_reason(exc: Exception) -> str:
-    if isinstance(exc, ArchivistError):
-        return f"could not be stored ({exc})"
-    return f"could not be stored ({one_line(exc)})"
 
 
 def _failure_reason(feed: Feed, exc: Exception) -> str:
@@ -609,11 +607,12 @@ def _failure_reason(feed: Feed, exc: Exception) -> str:
     return _unexpected(f"feed {feed.id} ({feed.url})", exc)
 
 
-def _unexpected(what: str, exc: Exception) -> str:
-    """An error nothing foresaw, as one line for a user; its traceback goes to the log, once."""
+def _unexpected(what: str, exc: Exception, *, address: bool = False) -> str:
+    """An error nothing foresaw, as one line for a user; its traceback goes to the log, once.
+    `address`: it came from fetching a URL, where a ValueError means a malformed address."""
     log.warning("%s failed", what, exc_info=exc)
-    if isinstance(exc, ValueError):  # urlsplit, IDNA and httpx's address checks among them
-        return f"not a valid web address or document ({one_line(exc)})"
+    if address and isinstance(exc, ValueError):  # urlsplit's and IDNA's among them
+        return f"is not a valid web address ({one_line(exc)})"
     return f"could not be read (an unexpected error: {one_line(exc)})"
 
 
@@ -671,7 +670,7 @@ def _read_page(
     except ReadError as exc:
         return None, exc.reason
     except Exception as exc:  # noqa: BLE001 - a malformed link (http://xn--/) is this item's
-        return None, _unexpected(f"feed {feed.id}: {link}", exc)
+        return None, _unexpected(f"feed {feed.id}: {link}", exc, address=True)
     if len(result.articles) > 1:  # a ZIP or JSON Lines file: not one item's article
         return None, (
             f"links to a bundle of {len(result.articles)} articles (a ZIP or JSON file), "
