@@ -315,6 +315,8 @@ def test_scheduler_settings(monkeypatch):
     settings = load_settings(dotenv=False)
     assert settings.feed_interval_min == 5.0 and settings.allow_private_urls is False
     assert feeds.scheduler_for(object(), settings).interval_s == 300.0
+    shards = feeds.scheduler_for(object(), settings, collections=lambda: {"42"})
+    assert shards.collections() == {"42"} and shards.on_disabled is None
     monkeypatch.setenv("ARCHIVIST_FEED_INTERVAL_MIN", "0")
     with pytest.raises(ConfigError, match="positive"):
         load_settings(dotenv=False)
