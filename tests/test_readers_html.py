@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 
 from archivist.config import Limits
-from archivist.errors import ReadError
+from archivist.errors import InputTooLarge, ReadError
 from archivist.readers import read_bytes
-from archivist.readers.html import parse_html, strip_site_name
+from archivist.readers.html import (
+    MAX_EXTRACT_ELEMENTS,
+    MAX_TAGS,
+    parse_html,
+    strip_site_name,
+)
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data" / "html-articles"
 
@@ -215,3 +220,29 @@ def test_a_huge_title_full_of_separators_is_read_in_linear_time():
     article = parse_html(page(head=head, title="x - " * 100_000), origin="title.html")
     assert article.title.startswith("x - x - x") and len(article.title) <= 300
     assert article.paragraphs[0].text.startswith("The harbour authority approved")
+
+
+@pytest.mark.timeout(30)
+def test_a_big_page_reads_nested_quotes_and_list_items_once():
+    # over MAX_EXTRACT_ELEMENTS, the page is read from its own paragraphs: an item's text
+    # counts once however deeply it is nested (trafilatura took 12 s over this page)
+    links = "<a href='/'>x</a>" * MAX_EXTRACT_ELEMENTS
+    words = "word " * 400_000
+    nested = "<blockquote>" * 200 + words + "</blockquote>" * 200
+    items = "<ul><li>Buy bread <ul><li>and milk</li></ul></li><li>Call the office</li></ul>"
+    data = f"<html><body><nav>{links}</nav><h1>Notes</h1>{items}{nested}</body></html>"
+    article = parse_html(data.encode(), origin="notes.html")
+    assert [p.text for p in article.paragraphs] == [
+        "Buy bread and milk",
+        "Call the office",
+        words.strip(),
+    ]
+
+
+def test_a_page_of_too_many_tags_is_refused_before_parsing():
+    data = b"<html><body>" + b"<p>a</p>" * (MAX_TAGS // 2 + 1) + b"</body></html>"
+    with pytest.raises(InputTooLarge) as info:
+        read_bytes("tags.html", data)
+    message = str(info.value)
+    assert message.startswith("tags.html: the page has ") and "\n" not in message
+    assert message.endswith(f"tags, over the limit of {MAX_TAGS:,} for one article")

@@ -18,12 +18,13 @@ import copy
 import json
 import logging
 import re
+from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
 from archivist.config import Limits
-from archivist.errors import ReadError
+from archivist.errors import InputTooLarge, ReadError
 from archivist.models import Article, Paragraph, ReadResult
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ PARSER_MAX_DEPTH = 255
 # Precision mode sometimes keeps only a teaser; below this share of balanced mode's text it is
 # not trusted. Tuned on one half of the benchmark pages (see benchmarks/html_extraction.py).
 PRECISION_MIN_SHARE = 0.5
+# The parsed tree costs a few hundred bytes an element (2 MB of "<p>a</p>" take 94 MB), so a
+# page with more tags (counted as its "<") than this is refused before it is parsed: about
+# 200,000 elements, a hundred times the largest of the 181 benchmark news pages.
+MAX_TAGS = 400_000
 # trafilatura's XPath queries grow faster than linearly with the page's elements (10,000 tiny
 # paragraphs take 2.5 s, 20,000 6 s, 40,000 16 s); real news pages have a few thousand (the
 # largest of the 181 benchmark pages: 1,600). A bigger page is read from its own headings and
@@ -45,6 +50,9 @@ MAX_TITLE_CHARS = 300
 MAX_GUESSED_SITE_WORDS = 4
 MAX_FIELD_CHARS = 500
 
+# what the fallback reads as headings and paragraphs, and what it leaves out
+_BLOCK_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre"}
+_SKIP_TAGS = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template"}
 _SEPARATOR = re.compile(r"\s+(?:[|\-–—·•»:]|::|\|\|)\s+")
 _SITE_PREFIX = re.compile(r"^(?P<site>[^:|]{2,60}?)(?::\s+|\s+[|\-–—]\s+)(?P<rest>\S.*)$")
 _ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report)$")
@@ -59,6 +67,11 @@ def parse_html(
 ) -> Article:
     """One article from a web page. `url` is where it was fetched from, if it was."""
     limits = limits or Limits()
+    tags = data.count(b"<") if isinstance(data, bytes) else data.count("<")
+    if tags > MAX_TAGS:
+        raise InputTooLarge(
+            origin, f"the page has {tags:,} tags, over the limit of {MAX_TAGS:,} for one article"
+        )
     tree = _load(data, origin)
     meta = _page_metadata(tree)
     page_url = meta.get("url") or url
@@ -205,16 +218,13 @@ def _paragraphs_from_body(body: Any) -> list[Paragraph]:
 
 
 def _fallback_paragraphs(tree: Any) -> list[Paragraph]:
-    """A page too small for trafilatura: its headings and paragraphs, in order."""
+    """A page too small (or too big) for trafilatura: its headings and paragraphs, in order."""
     body = tree.find("body")
     if body is None:
         return []
     paragraphs: list[Paragraph] = []
     heading: str | None = None
-    skip = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template"}
-    for el in body.iter("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre"):
-        if any(a.tag in skip for a in el.iterancestors()):
-            continue
+    for el in _text_blocks(body):
         text = _norm(el.text_content())
         if not text:
             continue
@@ -223,6 +233,24 @@ def _fallback_paragraphs(tree: Any) -> list[Paragraph]:
         elif el.tag != "h1":
             paragraphs.append(Paragraph(text=text, heading=heading))
     return paragraphs
+
+
+def _text_blocks(body: Any) -> Iterator[Any]:
+    """The outermost headings and paragraphs under `body` in document order, outside
+    navigation, scripts and the like.
+
+    One walk of the tree that does not enter what it yields: a paragraph's text is read once,
+    not again for every list item or quote it is nested in (else 200 nested quotes around 2 MB
+    of text would make 200 paragraphs of 2 MB).
+    """
+    pending = list(reversed(body))
+    while pending:
+        element = pending.pop()
+        tag = element.tag if isinstance(element.tag, str) else ""  # comments have no name
+        if tag in _BLOCK_TAGS:
+            yield element
+        elif tag and tag not in _SKIP_TAGS:
+            pending.extend(reversed(element))
 
 
 def _drop_title(paragraphs: list[Paragraph], title: str | None) -> list[Paragraph]:
