@@ -125,13 +125,17 @@ def _split_to_budget(text: str, budget: int, count_tokens: Callable[[str], int])
 def _split_words(sentence: str, budget: int, count_tokens: Callable[[str], int]) -> list[str]:
     """A sentence longer than the window (a table, a hostile single line) split at words.
 
-    Tokens are counted word by word so a huge line costs linear time.
+    Tokens are counted word by word so a huge line costs linear time, and each distinct word
+    once: a tokenizer call costs far more than a look-up, and words repeat.
     """
     pieces: list[str] = []
     current: list[str] = []
     used = 0
+    counted: dict[str, int] = {}
     for word in sentence.split():
-        tokens = max(1, count_tokens(word))
+        tokens = counted.get(word)
+        if tokens is None:
+            tokens = counted[word] = max(1, count_tokens(word))
         if current and used + tokens > budget:
             pieces.append(" ".join(current))
             current, used = [], 0
