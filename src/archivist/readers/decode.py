@@ -45,8 +45,8 @@ def decode_text(data: bytes) -> str:
 
 
 def _clean(text: str) -> str:
-    # str.replace, re.search and normalize return their input unchanged when there is nothing
-    # to do, so clean text (the usual case) is never copied
+    # str.replace and normalize return their input itself when there is nothing to change, and
+    # the search only reads: clean text (the usual case) is never copied
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _CONTROL_CHARS.search(text) is not None:
         text = _strip_controls(text)
