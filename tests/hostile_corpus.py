@@ -39,6 +39,7 @@ class Expect:
     outcome: str
     mentions: str = ""  # a word the refusal must use (lower case), e.g. "password"
     heavy: bool = False  # takes seconds to make or to read: the tests mark it slow
+    timeout_s: float = 30.0  # a test's guard: far under what the unfixed code took to fail
     note: str = ""  # what the input is, and the issue item it comes from
 
 
@@ -553,10 +554,10 @@ def _laughs_docx(full: bool) -> bytes:
 
 
 def _lines_pdf(full: bool) -> bytes:
-    """Thousands of one-word lines: a paragraph that grows line by line (issue item 3)."""
+    """20,000 one-word lines in 7 KB: a paragraph that grows line by line (issue item 3; the
+    quadratic reader took over 3 minutes, 30 s with 8,000 lines)."""
     rng = seeded("pdf lines")
-    count = 20_000 if full else 8_000
-    lines = [rng.choice(WORDS[:4]) for _ in range(count)]
+    lines = [rng.choice(("ferry", "harbour")) for _ in range(20_000)]
     return pdf_bytes(PdfSpec(pages=[text_content(lines)], title="Many lines"))
 
 
@@ -642,7 +643,7 @@ FILES: dict[str, tuple[FileMaker, Expect]] = {
     "laughs.docx": (_laughs_docx, Expect(EITHER, note="an XML billion-laughs entity")),
     "lines.pdf": (
         _lines_pdf,
-        Expect(READ, heavy=True, note="thousands of one-word lines (item 3)"),
+        Expect(READ, heavy=True, note="20,000 one-word lines in 6 KB (item 3)"),
     ),
     "bomb.pdf": (
         _bomb_pdf,

@@ -93,15 +93,15 @@ def assert_bounded(archive, report) -> None:
         assert stored.passage_count <= limits.max_passages_per_article
 
 
-def params(table: dict, light_s: int, heavy_s: int):
+def params(table: dict):
     for name, (_, expect) in table.items():
-        marks = [pytest.mark.timeout(heavy_s if expect.heavy else light_s)]
+        marks = [pytest.mark.timeout(expect.timeout_s)]
         if expect.heavy:
             marks.append(pytest.mark.slow)
         yield pytest.param(name, marks=marks, id=name)
 
 
-@pytest.mark.parametrize("name", params(FILES, light_s=40, heavy_s=60))
+@pytest.mark.parametrize("name", params(FILES))
 def test_file_gets_a_clear_outcome_and_a_refusal_changes_nothing(archive, name):
     case = file_case(name)
     before = state(archive)
@@ -162,7 +162,7 @@ def test_urls_through_the_cli_print_one_line_each_and_no_traceback(tmp_path, mon
     assert result.exit_code == 1
 
 
-@pytest.mark.parametrize("name", params(FEEDS, light_s=60, heavy_s=90))
+@pytest.mark.parametrize("name", params(FEEDS))
 def test_feed_is_followed_with_its_good_items_or_refused_and_not_followed(archive, server, name):
     url = f"{server.base}/feeds/{name}"
     expect = feed_case(name, server.base).expect
