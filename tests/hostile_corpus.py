@@ -148,7 +148,7 @@ def paragraph(rng: random.Random, sentences: int = 4) -> str:
     return " ".join(sentence(rng, rng.randint(8, 20)) for _ in range(sentences))
 
 
-def news_text(rng: random.Random, paragraphs: int) -> str:
+def news_text(rng: random.Random, paragraphs: int, sentences: int = 4) -> str:
     """An article in the news-desk layout the text reader knows (kicker, caption, credit)."""
     lines = [
         "Harbour: Evening ferry leaves earlier",
@@ -161,7 +161,7 @@ def news_text(rng: random.Random, paragraphs: int) -> str:
     for n in range(paragraphs):
         if n and n % 6 == 0:
             lines.append(f"What the council said {n}")
-        lines.append(paragraph(rng))
+        lines.append(paragraph(rng, sentences))
     lines += ["dpa", "source Harbour Gazette"]
     return "\n\n".join(lines) + "\n"
 
