@@ -309,7 +309,21 @@ entry_data = st.one_of(
     news_desk_text(),
     html_soup(),
     record.map(lambda r: json.dumps(r).encode()),
+    st.lists(record, max_size=8).map(lambda rs: json.dumps(rs).encode()),
     st.binary(max_size=300),
+)
+GOOD_RECORD = {"title": "A title", "paragraphs": ["A paragraph of plain text."]}
+# each entry within the limit on articles, all of them together over it
+MANY_ARTICLES_ZIP = zip_bytes(
+    {
+        f"part{n}.json": json.dumps(
+            [
+                {**GOOD_RECORD, "title": f"Article {n}.{i}"}
+                for i in range(FUZZ_LIMITS.max_articles_per_file)
+            ]
+        ).encode()
+        for n in range(3)
+    }
 )
 
 
@@ -329,6 +343,7 @@ def zip_variant(draw, depth: int = 0) -> bytes:
 
 
 @fuzz(20)
+@example(MANY_ARTICLES_ZIP)
 @given(zip_variant())
 def test_zip_variants(data):
     check("fuzz.zip", data)
