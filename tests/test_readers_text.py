@@ -8,8 +8,10 @@ from conftest import SEED, SHARED_DATA, need
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archivist.config import Limits
 from archivist.errors import ReadError, UnsupportedFormat
 from archivist.readers import read_bytes, read_path
+from archivist.readers import text as text_reader
 from archivist.readers.decode import decode_text
 from archivist.readers.text import parse_text
 
@@ -205,3 +207,62 @@ def test_a_headline_repeated_a_million_times_is_skipped_in_linear_time(separator
     article = parse_text(text)
     assert article.title == "Harbour news"
     assert [p.text for p in article.paragraphs] == ["The harbour reopened on Monday."]
+
+
+def test_blank_lines_cost_no_memory_of_their_own():
+    # every line of the file was first put in a list (eight bytes a line at least) and then
+    # copied: a file of mostly blank lines held ten times its size
+    data = b"Harbour news\n\nThe harbour reopened.\n" + b"\n" * 2_000_000 + b"More news.\n"
+    tracemalloc.start()
+    try:
+        [(_, article)] = text_reader.read("blank.txt", data, Limits()).articles
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [p.text for p in article.paragraphs] == ["The harbour reopened.", "More news."]
+    assert peak < 3 * len(data)
+
+
+def test_paragraphs_past_the_limit_are_counted_not_kept():
+    data = b"Harbour news\n\n" + b"A b.\n\n" * 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ReadError) as info:
+            text_reader.read("many.txt", data, Limits())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == "many.txt: 200000 paragraphs, over the limit of 5000"
+    assert peak < 35 * len(data)  # was 45 times: a paragraph object for each of them
+
+
+SPACES = st.sampled_from([" ", "  ", "\t", " \t ", "\u00a0", "\u3000"])
+WORDS = st.sampled_from(
+    ["Harbour", "news", "The", "ferry", "left.", "“Quote”", "©", "photo", "dpa"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.lists(WORDS, min_size=1, max_size=6), min_size=1, max_size=3),
+        min_size=2,
+        max_size=8,
+    ),
+    st.data(),
+)
+def test_white_space_inside_and_around_lines_changes_nothing(blocks, data):
+    plain = "\n\n".join("\n".join(" ".join(line) for line in block) for block in blocks)
+    messy = "\n \n\t\n".join(
+        "\n".join(
+            data.draw(SPACES) + data.draw(SPACES).join(line) + data.draw(SPACES) for line in block
+        )
+        for block in blocks
+    )
+    try:
+        expected = parse_text(plain)
+    except ReadError as exc:
+        with pytest.raises(ReadError, match=exc.reason):
+            parse_text(messy)
+    else:
+        assert parse_text(messy) == expected

@@ -39,6 +39,11 @@ _QUOTES_CLOSE = "\"”“»’'"
 _LIST_ITEM = re.compile(r"^(?:[-*•·]|\d+[.)])\s")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 
+# a line from its first character that is not white space to its end
+_NOT_BLANK = re.compile(r"\S[^\n]*")
+# white space other than single spaces between words
+_MESSY_SPACE = re.compile(r"[^\S ]| (?= |$)")
+
 MAX_HEADING_WORDS = 14
 MAX_HEADING_CHARS = 120
 
@@ -46,26 +51,27 @@ MAX_HEADING_CHARS = 120
 def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
     if looks_binary(data):
         raise ReadError(origin, "this is a binary file, not text")
-    article = parse_text(decode_text(data), origin=origin)
-    if len(article.paragraphs) > limits.max_paragraphs_per_article:
-        raise ReadError(
-            origin,
-            f"{len(article.paragraphs)} paragraphs, over the limit of "
-            f"{limits.max_paragraphs_per_article}",
-        )
+    text = decode_text(data)
+    article = parse_text(text, origin=origin, max_paragraphs=limits.max_paragraphs_per_article)
     return ReadResult(articles=[(origin, article)])
 
 
 def _blocks(text: str) -> list[list[str]]:
+    """Runs of non-blank lines, each line with its white space collapsed.
+
+    Lines are found by a regular expression and only messy ones are rebuilt: no list of every
+    line of the file, and no second copy of the lines that are already clean.
+    """
     blocks: list[list[str]] = []
     current: list[str] = []
-    for raw in text.split("\n"):
-        line = " ".join(raw.split())
-        if line:
-            current.append(line)
-        elif current:
+    end = 0
+    for match in _NOT_BLANK.finditer(text):
+        if current and text.count("\n", end, match.start()) > 1:  # a blank line between
             blocks.append(current)
             current = []
+        line = match.group()
+        current.append(" ".join(line.split()) if _MESSY_SPACE.search(line) else line)
+        end = match.end()
     if current:
         blocks.append(current)
     return blocks
@@ -98,7 +104,8 @@ def _strip_heading(line: str) -> str:
     return inner if inner is not None else line
 
 
-def parse_text(text: str, origin: str = "<text>") -> Article:
+def parse_text(text: str, origin: str = "<text>", max_paragraphs: int | None = None) -> Article:
+    """The article in `text`; ReadError when it has none, or more than `max_paragraphs`."""
     blocks = _blocks(text)
     if not blocks:
         raise ReadError(origin, "the file has no text")
@@ -138,6 +145,7 @@ def parse_text(text: str, origin: str = "<text>") -> Article:
         agency = body_blocks.pop()[0]
 
     paragraphs: list[Paragraph] = []
+    count = 0  # paragraphs found; past the limit only counted, for the message
     heading: str | None = None
     previous_short = False  # the block before was a short heading-like line kept as text
     for index, block in enumerate(body_blocks):
@@ -154,10 +162,14 @@ def parse_text(text: str, origin: str = "<text>") -> Article:
             heading = _strip_heading(line)
             continue
         previous_short = heading_like
-        paragraphs.append(Paragraph(text=_MD_HEADING.sub("", line), heading=heading))
+        count += 1
+        if max_paragraphs is None or count <= max_paragraphs:
+            paragraphs.append(Paragraph(text=_MD_HEADING.sub("", line), heading=heading))
 
     if not paragraphs:
         raise ReadError(origin, "no article text found after the title")
+    if max_paragraphs is not None and count > max_paragraphs:
+        raise ReadError(origin, f"{count} paragraphs, over the limit of {max_paragraphs}")
     return Article(
         title=title,
         paragraphs=tuple(paragraphs),
