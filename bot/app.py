@@ -103,7 +103,9 @@ class ArchivistBot(commands.AutoShardedBot):
         await self.offload(self.watched.load)
         for ext in EXTENSIONS:
             await self.load_extension(ext)
-        self.feeds = scheduler_for(self.archive, self.settings, run=self.offload_intake)
+        self.feeds = scheduler_for(
+            self.archive, self.settings, run=self.offload_intake, collections=self.own_collections
+        )
         self.feeds.start()
         if self.settings.discord_dev_guild:
             guild = discord.Object(id=self.settings.discord_dev_guild)
@@ -113,6 +115,11 @@ class ArchivistBot(commands.AutoShardedBot):
         else:
             synced = await self.tree.sync()
             log.info("synced %d global commands", len(synced))
+
+    def own_collections(self) -> set[str]:
+        """The servers this process serves (its shards'); none before it is ready, so that with
+        several processes no feed is polled by a process that does not serve it."""
+        return {str(guild.id) for guild in self.guilds} if self.is_ready() else set()
 
     def _pin_gateway(self, url: str) -> None:
         # AutoShardedBot connects to the URL `GET /gateway/bot` returns, not DEFAULT_GATEWAY;

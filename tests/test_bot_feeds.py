@@ -177,3 +177,31 @@ def test_upload_url(tmp_path):
                 assert server.hits.get("/news/bridge") == 1
 
     run(scenario())
+
+
+def test_the_bot_polls_only_the_feeds_of_its_own_servers(tmp_path):
+    """With several shard processes, each polls only the feeds of the servers it serves."""
+    from archivist import feeds
+
+    async def scenario():
+        with feed_server() as server:
+            server.serve_pages("ferry")
+            url = server.set_rss("/rss.xml", "Harbour Gazette", [Item("ferry", "/news/ferry")])
+            async with running_bot(tmp_path, allow_private_urls=True) as h:
+                ours, theirs = h.guild.id, "4242"  # a server served by another process
+                for collection in (ours, theirs):
+                    await asyncio.to_thread(
+                        feeds.add_feed,
+                        h.archive,
+                        url,
+                        collection=collection,
+                        allow_private=True,
+                        poll_now=False,
+                    )
+                assert h.bot.feeds is not None
+                polled = await h.bot.feeds.poll_due()
+                assert [feed.collection for feed, _ in polled] == [ours]
+                (other,) = feeds.list_feeds(h.archive, collection=theirs)
+                assert other.last_polled_at is None
+
+    run(scenario())

@@ -403,12 +403,12 @@ def test_an_unforeseen_error_stays_with_its_feed_or_its_item(fake_archive, serve
     )
     for url in (a, b):
         feeds.add_feed(fake_archive, url, collection="g1", allow_private=True, poll_now=False)
-    parse, read, add = feeds.parse_feed, feeds.read_item, fake_archive.add_articles
+    parse, read, add = feeds.read_feed, feeds.read_item, fake_archive.add_articles
 
-    def parse_fails_for_a(data, url):
+    def parse_fails_for_a(data, url, limits):
         if url == a:
             raise RuntimeError("a parser bug")
-        return parse(data, url)
+        return parse(data, url, limits)
 
     def read_fails_for_wind(item, *args):
         if item.link.endswith("/wind"):
@@ -420,7 +420,7 @@ def test_an_unforeseen_error_stays_with_its_feed_or_its_item(fake_archive, serve
             raise RuntimeError("a storage bug")
         return add(items, **kwargs)
 
-    monkeypatch.setattr(feeds, "parse_feed", parse_fails_for_a)
+    monkeypatch.setattr(feeds, "read_feed", parse_fails_for_a)
     monkeypatch.setattr(feeds, "read_item", read_fails_for_wind)
     monkeypatch.setattr(fake_archive, "add_articles", storing_fails_for_bridge)
     results = dict((f.name, r) for f, r in feeds.poll_all(fake_archive, allow_private=True))
@@ -767,3 +767,55 @@ def test_cli_feed_add_list_poll_remove(cli_run, server):
     assert "No feeds" in out
     code, _, _, _ = cli_run("feed", "add")
     assert code == 2  # usage error
+
+
+def tiny_items_feed(count: int) -> bytes:
+    return (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Many</title>'
+        + b"<item><title>a</title><link>http://example.com/a</link></item>" * count
+        + b"</channel></rss>"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_a_feed_listing_too_many_items_is_refused_before_parsing():
+    """feedparser's time grows faster than the item count: 100,000 tiny items took minutes."""
+    from archivist.feed_parser import MAX_FEED_ITEMS, parse_feed
+
+    with pytest.raises(FeedError) as caught:
+        parse_feed(tiny_items_feed(100_000), "http://example.com/many.xml")
+    assert str(caught.value) == (
+        f"http://example.com/many.xml: lists 100,000 items, over the limit of "
+        f"{MAX_FEED_ITEMS:,} a feed; follow a feed of recent items instead"
+    )
+    assert len(parse_feed(tiny_items_feed(10), "http://example.com/few.xml").items) == 10
+
+
+@pytest.mark.timeout(60)
+def test_a_feed_is_parsed_within_the_read_budget(tmp_path, server, fake_archive):
+    """feedparser runs in a reader worker: a feed over the time budget is refused for that
+    feed alone, in one line, and nothing is followed."""
+    import dataclasses
+
+    from archivist.archive import Archive
+    from archivist.config import Limits
+    from archivist.embedding import HashingEmbedder
+
+    server.serve_pages("ferry")
+    server.routes["/slow.xml"] = (200, "application/rss+xml", tiny_items_feed(2000))
+    slow = server.base + "/slow.xml"
+    small = server.set_rss("/small.xml", "Small", [Item("ferry", "/news/ferry")])
+    tight = dataclasses.replace(Limits(), read_timeout_s=0.05)  # 0.15 s for this feed: ~1 s
+    archive = Archive(tmp_path / "tight", embedder=HashingEmbedder(), limits=tight)
+    try:
+        with pytest.raises(ReadError) as caught:
+            feeds.add_feed(archive, slow, collection="g1", allow_private=True)
+        message = str(caught.value)
+        assert message.startswith(slow) and "ARCHIVIST_READ_TIMEOUT_S" in message
+        assert "\n" not in message
+        assert feeds.list_feeds(archive, collection="g1") == []
+    finally:
+        archive.close()
+    # the worker stopped is replaced: the next feed is read as usual
+    feed, report = feeds.add_feed(fake_archive, small, collection="g1", allow_private=True)
+    assert len(report.added) == 1

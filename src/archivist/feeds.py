@@ -392,6 +392,13 @@ def _disabled_match(url: str, followed: Sequence[Feed]) -> Feed | None:
     return None
 
 
+def read_feed(data: bytes, url: str, limits: Limits) -> ParsedFeed:
+    """Parse a fetched feed in a reader worker, within the read budget (`archivist.sandbox`)."""
+    from archivist import sandbox
+
+    return sandbox.call(parse_feed, data, url, origin=url, size=len(data), limits=limits)
+
+
 def _check_feed(url: str, limits: Limits, allow_private: bool) -> tuple[str, ParsedFeed]:
     """(the feed's URL, the feed): a web page is followed to the feed it announces. Whatever goes
     wrong is a one-line ReadError naming the URL."""
@@ -403,7 +410,7 @@ def _check_feed(url: str, limits: Limits, allow_private: bool) -> tuple[str, Par
             log.info("%s announces the feed %s", url, found)
             url = found
             final_url, _, data = fetch(url, limits, allow_private=allow_private)
-        return url, parse_feed(data, final_url)
+        return url, read_feed(data, final_url, limits)
     except ReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - a malformed address, say: the adder's error
@@ -501,7 +508,7 @@ def _poll(
     limits: Limits = archive.limits
     if parsed is None:
         final_url, _, data = fetch(feed.url, limits, allow_private=allow_private)
-        parsed = parse_feed(data, final_url)
+        parsed = read_feed(data, final_url, limits)
     new = _new_items(FeedTable(archive.store), feed, parsed, limits)
     report = AddReport()
     outcomes: dict[str, Outcome] = {}

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_WORKERS = 2  # reads at once in this process; more wait for a free worker
+STARTUP_S = 60.0  # a new worker's imports, on a busy machine
 WORKER_NICENESS = 10
 PRELOAD = [
     "archivist.readers",
@@ -77,6 +78,13 @@ class _Worker:
         self.recv_conn = Connection(os.dup(self.process.stdout.fileno()), writable=False)
         self.process.stdin.close()
         self.process.stdout.close()
+
+    def ready(self) -> bool:
+        """Waits for the worker's imports: they are not part of any read's budget."""
+        try:
+            return bool(self.recv_conn.poll(STARTUP_S) and self.recv_conn.recv() == ("ready",))
+        except (EOFError, OSError):
+            return False
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -135,6 +143,8 @@ class ReaderPool:
         try:
             if worker is None:
                 worker = self._start()
+                if not worker.ready():
+                    raise OSError("the reader worker did not start")
             worker.send_conn.send((fn.__module__, fn.__qualname__, args, memory))
             if worker.recv_conn.poll(seconds):
                 outcome = worker.recv_conn.recv()
@@ -157,7 +167,7 @@ class ReaderPool:
         if kind == "timeout":
             raise ReadError(
                 origin,
-                f"reading took longer than {seconds:.0f} s, the limit "
+                f"reading took longer than {seconds:.3g} s, the limit "
                 "(ARCHIVIST_READ_TIMEOUT_S); stopped",
             )
         if kind == "memory":
@@ -221,6 +231,7 @@ def _serve() -> None:
 
     for module in PRELOAD:
         importlib.import_module(module)
+    conn.send(("ready",))
     while True:
         try:
             module, name, args, memory = requests.recv()
