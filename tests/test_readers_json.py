@@ -138,3 +138,16 @@ def test_many_short_blank_lines_cost_memory_linear_in_the_input():
         tracemalloc.stop()
     assert [a.title for _, a in result.articles] == ["Story 1"]
     assert peak < 4 * len(data)
+
+
+def test_a_huge_untidy_string_field_holds_a_small_multiple_of_its_size():
+    data = json.dumps({"title": "Huge", "text": "word \t" * 300_000}).encode()
+    tracemalloc.start()
+    try:
+        result = jsonfile.read("huge.json", data, Limits())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    [(_, article)] = result.articles
+    assert article.paragraphs[0].text == " ".join(["word"] * 300_000)
+    assert peak < 6 * len(data)

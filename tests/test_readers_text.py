@@ -12,7 +12,7 @@ from archivist.config import Limits
 from archivist.errors import ReadError, UnsupportedFormat
 from archivist.readers import read_bytes, read_path
 from archivist.readers import text as text_reader
-from archivist.readers.decode import decode_text
+from archivist.readers.decode import collapse_space, decode_text
 from archivist.readers.text import parse_text
 
 
@@ -266,3 +266,29 @@ def test_white_space_inside_and_around_lines_changes_nothing(blocks, data):
             parse_text(messy)
     else:
         assert parse_text(messy) == expected
+
+
+PIECES = st.sampled_from(["a", "bc", " ", "  ", "\t", "\n", "\u00a0", "\u3000", "\u2028", "中"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(PIECES, max_size=30), st.integers(min_value=0, max_value=20_000))
+def test_collapse_space_is_split_and_join(pieces, repeat):
+    short = "".join(pieces)
+    assert collapse_space(short) == " ".join(short.split())
+    # long enough to be collapsed slice by slice, cut at every kind of place
+    long = short * (repeat // max(1, len(short))) + short
+    assert collapse_space(long) == " ".join(long.split())
+
+
+def test_a_huge_line_with_untidy_spaces_holds_a_small_multiple_of_its_size():
+    # " ".join(line.split()) held every word as its own string: 15 times the file's size
+    data = b"Harbour news\n\n" + b"word  " * 400_000
+    tracemalloc.start()
+    try:
+        [(_, article)] = text_reader.read("line.txt", data, Limits()).articles
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert article.paragraphs[0].text == " ".join(["word"] * 400_000)
+    assert peak < 6 * len(data)

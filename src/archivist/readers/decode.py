@@ -9,6 +9,10 @@ _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
 # Control characters (Unicode category Cc, but newline and tab) and lone surrogates (Cs) carry
 # no text and confuse tokenizers. "\r" is absent: it is turned into a newline before this runs.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# white space other than single spaces between words
+_MESSY_SPACE = re.compile(r"[^\S ]|  |^ | $")
+_NOT_SPACE = re.compile(r"\S")
+_SLICE = 64 * 1024
 _DELETE_CONTROLS = dict.fromkeys(
     [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000)]
 )
@@ -57,3 +61,26 @@ def _strip_controls(text: str) -> str:
     # str.translate writes the result directly; re.sub would hold every piece between two
     # matches at once, a million small strings for text dense with control characters
     return text.translate(_DELETE_CONTROLS)
+
+
+def collapse_space(text: str) -> str:
+    """`" ".join(text.split())`: runs of white space made one space, none at either end.
+
+    A clean text is returned as it is; a messy long one is collapsed a slice at a time, never
+    as a list of all its words (2 MB of words would be 28 MB of small strings).
+    """
+    if _MESSY_SPACE.search(text) is None:
+        return text
+    out: list[str] = []
+    start, length = 0, len(text)
+    while start < length:
+        # slices end where a word begins, so no run of white space is cut in two
+        after = _NOT_SPACE.search(text, start + _SLICE) if start + _SLICE < length else None
+        end = after.start() if after is not None else length
+        piece = " ".join(text[start:end].split())
+        if piece:
+            if out and text[start - 1].isspace():
+                out.append(" ")
+            out.append(piece)
+        start = end
+    return "".join(out)

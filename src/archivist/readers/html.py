@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from archivist.config import Limits
 from archivist.errors import InputTooLarge, ReadError
 from archivist.models import Article, Paragraph, ReadResult
+from archivist.readers.decode import collapse_space
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def _extract(tree: Any, url: str | None) -> Any:
 
 
 def _norm(text: str) -> str:
-    return " ".join(text.split())
+    return collapse_space(text)
 
 
 def _paragraphs_from_body(body: Any) -> list[Paragraph]:
@@ -256,7 +257,10 @@ def _text_blocks(body: Any) -> Iterator[Any]:
 def _drop_title(paragraphs: list[Paragraph], title: str | None) -> list[Paragraph]:
     """The headline repeated as the body's first line is the title, not a passage."""
     title_key = _squash(title or "")
-    if paragraphs and title_key and _squash(paragraphs[0].text) == title_key:
+    # _squash goes character by character: a first paragraph far longer than any title is not
+    # the title, and is not squashed
+    first = paragraphs[0].text if paragraphs else ""
+    if title_key and len(first) <= 2 * MAX_TITLE_CHARS and _squash(first) == title_key:
         return paragraphs[1:]
     return paragraphs
 
@@ -424,5 +428,5 @@ def _choose_title(
 
 
 def _title_from_text(text: str) -> str:
-    words = text.split()
+    words = text.split(maxsplit=12)  # the 13th item, if any, is the rest of the text
     return " ".join(words[:12]) + ("…" if len(words) > 12 else "")

@@ -17,7 +17,7 @@ from typing import Any
 from archivist.config import Limits
 from archivist.errors import InputTooLarge, ReadError
 from archivist.models import Article, Paragraph, ReadFailure, ReadResult
-from archivist.readers.decode import decode_text
+from archivist.readers.decode import collapse_space, decode_text
 
 EXTENSIONS = (".json", ".jsonl", ".ndjson")
 
@@ -131,7 +131,7 @@ def _clean_string(value: Any, name: str) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         raise ValueError(f"field {name!r} must be a string, got {type(value).__name__}")
-    value = " ".join(value.replace("\x00", "").split())
+    value = collapse_space(value.replace("\x00", ""))
     if len(value) > MAX_FIELD_CHARS:
         raise ValueError(f"field {name!r} is longer than {MAX_FIELD_CHARS} characters")
     return value or None
@@ -179,7 +179,7 @@ def _paragraphs(record: dict) -> list[Paragraph]:
             item = item.get("text")
         if not isinstance(item, str):
             raise ValueError("every paragraph must be a string (or an object with 'text')")
-        text = " ".join(item.replace("\x00", "").split())
+        text = collapse_space(item.replace("\x00", ""))
         if text:
             paragraphs.append(Paragraph(text=text, heading=heading))
     return paragraphs

@@ -21,7 +21,7 @@ import re
 from archivist.config import Limits
 from archivist.errors import ReadError
 from archivist.models import Article, Paragraph, ReadResult
-from archivist.readers.decode import decode_text, looks_binary
+from archivist.readers.decode import collapse_space, decode_text, looks_binary
 
 EXTENSIONS = (".txt", ".md")
 
@@ -41,8 +41,6 @@ _MD_HEADING = re.compile(r"^#{1,6}\s+")
 
 # a line from its first character that is not white space to its end
 _NOT_BLANK = re.compile(r"\S[^\n]*")
-# white space other than single spaces between words
-_MESSY_SPACE = re.compile(r"[^\S ]| (?= |$)")
 
 MAX_HEADING_WORDS = 14
 MAX_HEADING_CHARS = 120
@@ -70,7 +68,7 @@ def _blocks(text: str) -> list[list[str]]:
             blocks.append(current)
             current = []
         line = match.group()
-        current.append(" ".join(line.split()) if _MESSY_SPACE.search(line) else line)
+        current.append(collapse_space(line))
         end = match.end()
     if current:
         blocks.append(current)
