@@ -40,6 +40,7 @@ TEST_ENV = {"ARCHIVIST_READ_TIMEOUT_S": "10", "ARCHIVIST_FETCH_DEADLINE_S": "2"}
 KEPT = ("articles", "passages", "sources", "last_added_at", "indexed")
 # a Python exception's name in a message ("ValueError: ...") is an internal leaking out
 EXCEPTION_NAME = re.compile(r"\b[A-Z]\w*(?:Error|Exception)\b")
+REPORT_LINE = re.compile(r"^(?:added|duplicate|failed|skipped) |^\d+ added, ")
 
 
 @pytest.fixture
@@ -120,15 +121,15 @@ def test_files_through_the_cli_print_one_line_each_and_no_traceback(tmp_path, mo
         monkeypatch.setenv(key, value)
     folder = tmp_path / "hostile"
     folder.mkdir()
-    light = [name for name, (_, expect) in FILES.items() if not expect.heavy]
-    for name in light:
+    for name in FILES:
         (folder / name).write_bytes(file_case(name).data)
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "d"), "ingest", str(folder)])
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
+    for line in result.output.splitlines():  # a message of two lines would leave a stray one
+        assert REPORT_LINE.match(line), line
     failed = [line for line in result.output.splitlines() if line.startswith("failed")]
-    for name in light:
-        expect = FILES[name][1]
+    for name, (_, expect) in FILES.items():
         mine = [line for line in failed if f"{folder / name}" in line]
         if expect.outcome in (REFUSED, PARTIAL):
             assert mine, f"{name} was refused without a line saying so"
