@@ -3,7 +3,8 @@
 The body comes from trafilatura in precision mode (less navigation and teasers than its default),
 falling back to its balanced mode when precision mode keeps too little of the page. Sub-headings
 become the heading of the paragraphs that follow. Comments are never part of the body. A page too
-small for trafilatura is read from its own headings and paragraphs.
+small for trafilatura, or too big for it (`MAX_EXTRACT_ELEMENTS`), is read from its own headings
+and paragraphs; a page of more than `MAX_TAGS` tags is refused before it is parsed.
 
 Metadata comes from what publishers declare (`og:` tags, JSON-LD, `<link rel=canonical>`), then
 from trafilatura's guesses. A declared headline (`og:title`, JSON-LD `headline`) is kept as the
