@@ -5,7 +5,7 @@ becomes the heading of the paragraphs that follow it; the Title style (or else t
 properties' title, or else the first heading) is the article's title. The core properties also
 give the date (`created`) and, as the source, nothing: an author is not a publication.
 
-A .docx is a ZIP of XML parts, which python-docx inflates and parses whole (~200 bytes of memory
+A .docx is a ZIP of XML parts, which python-docx inflates and parses whole (~300 bytes of memory
 an XML element). So before it opens the package: every part's declared size and compression
 ratio are checked (`Limits.max_zip_total_bytes`, `Limits.max_zip_ratio` per part: a padding part
 that does not compress cannot hide a highly compressed one), and every XML part is inflated in
@@ -34,7 +34,7 @@ EXTENSIONS = (".docx",)
 # a part this small may compress as well as it likes (the package's total still counts)
 RATIO_FLOOR = 1024 * 1024
 # the XML parts together: inflated bytes, and elements (python-docx holds them all as a tree)
-MAX_XML_BYTES = 50_000_000
+MAX_XML_BYTES = 30_000_000
 MAX_XML_ELEMENTS = 1_000_000
 CHUNK = 64 * 1024
 

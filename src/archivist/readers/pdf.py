@@ -12,11 +12,12 @@ A PDF without a text layer (a scan) is refused with that reason: OCR is not done
 encrypted with an empty user password (one that only restricts printing or copying) is read; one
 that needs a password is refused with that reason.
 
-The work is bounded by the file's size, so a small hostile file cannot make a large amount of it
-(a "PDF bomb": one small compressed content stream drawn on every page): the pages, the
-content-stream operations run and the characters of text extracted each have a budget, and
-pypdf's own limits (the bytes a stream may inflate to, the items a content stream may parse to)
-are lowered. Going over any of them refuses the file with the limit named.
+The work grows with the file's size, so a small hostile file cannot make a lot of it (a "PDF
+bomb": one small compressed content stream drawn on every page). The pages, the bytes of content
+streams parsed, the operations run and the characters of text extracted each have a budget
+checked as pypdf goes (through its visitor callbacks), and pypdf's own limits (the bytes a stream
+may inflate to, the items a content stream may parse to) are lowered. Going over any of them
+refuses the file with the limit named. Rebuilding paragraphs is linear in the lines.
 """
 
 from __future__ import annotations
