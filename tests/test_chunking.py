@@ -184,3 +184,17 @@ def test_a_huge_line_calls_the_tokenizer_once_per_distinct_word():
     passages = chunk_article(Article("T", (Paragraph(text),)), counting)
     assert sum(len(p.text.split()) for p in passages) == 60_000
     assert len(calls) < 1_000
+
+
+def test_a_huge_one_sentence_paragraph_is_tokenized_whole_only_once():
+    text = " ".join(f"word{i % 500}" for i in range(50_000))
+    whole: list[int] = []
+
+    def counting(piece: str) -> int:
+        if len(piece) >= len(text):
+            whole.append(len(piece))
+        return count_model_tokens(piece)
+
+    passages = chunk_article(Article("T", (Paragraph(text),)), counting)
+    assert " ".join(p.text for p in passages) == text
+    assert whole == [len(text)]

@@ -94,13 +94,16 @@ def chunk_article(
 
 
 def _split_to_budget(text: str, budget: int, count_tokens: Callable[[str], int]) -> list[str]:
-    if count_tokens(text) <= budget:
+    total = count_tokens(text)
+    if total <= budget:
         return [text]
     pieces: list[str] = []
     current: list[str] = []
     current_tokens = 0
-    for sentence in split_sentences(text):
-        tokens = count_tokens(sentence)
+    sentences = split_sentences(text)
+    for sentence in sentences:
+        # a text of one sentence is already counted: a huge line is not tokenized twice
+        tokens = total if len(sentences) == 1 and sentence == text else count_tokens(sentence)
         if tokens > budget:
             if current:
                 pieces.append(" ".join(current))
