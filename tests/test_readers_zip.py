@@ -224,3 +224,24 @@ def test_an_entry_with_corrupt_compressed_data_fails_alone():
     assert [(f.origin, f.error) for f in result.failures] == [
         ("corrupt.zip!b.txt", "damaged entry: its compressed data is corrupt")
     ]
+
+
+def test_entry_names_with_line_breaks_are_shown_on_one_line():
+    data = make_zip({"line\nbreak": ARTICLE, "tab\tand\u2028sep.txt": ARTICLE})
+    result = read_bytes("names.zip", data)
+    assert [origin for origin, _ in result.articles] == ["names.zip!tab?and?sep.txt"]
+    [failure] = result.failures
+    assert failure.origin == "names.zip!line?break"
+    assert failure.error.startswith("no file extension")
+
+
+def test_the_articles_of_all_entries_count_against_one_limit():
+    record = {"title": "T", "paragraphs": ["A paragraph."]}
+    part = json.dumps([record] * 4)
+    data = make_zip({"a.json": part, "b.json": part, "c.json": part})
+    assert len(read_bytes("ok.zip", data, Limits(max_articles_per_file=12)).articles) == 12
+    with pytest.raises(InputTooLarge) as info:
+        read_bytes("many.zip", data, Limits(max_articles_per_file=10))
+    assert str(info.value) == (
+        "many.zip: more than 10 articles in the archive, over the limit for one file"
+    )

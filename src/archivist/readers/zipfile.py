@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import zipfile as _zip
 import zlib
 from pathlib import PurePosixPath
@@ -34,6 +35,9 @@ _CLUTTER_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
 # methods zipfile inflates with a bound on each step's output; see `_refusal`
 _STREAMED_METHODS = (_zip.ZIP_STORED, _zip.ZIP_DEFLATED)
 _METHOD_NAMES = {_zip.ZIP_BZIP2: "bzip2", _zip.ZIP_LZMA: "LZMA", 9: "Deflate64"}
+# an entry's name is only a label, shown on one line: control characters and line breaks in it
+# are shown as "?"
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # what a damaged entry raises while it is inflated
 _DAMAGE = (_zip.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError)
 
@@ -57,7 +61,7 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
     result = ReadResult()
     inflated = 0
     for info in infos:
-        name = info.filename.replace("\x00", "")
+        name = _label(info)
         entry_origin = f"{origin}!{name}"
         if name.startswith(_CLUTTER_DIRS) or PurePosixPath(name).name.lower() in _CLUTTER_FILES:
             result.skipped.append(
@@ -87,6 +91,13 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
             result.extend(read_bytes(entry_origin, content, entry_limits))
         except ReadError as exc:
             result.failures.append(ReadFailure(entry_origin, exc.reason))
+        # the archive is one input: its entries' articles together stay within the limit
+        if len(result.articles) > limits.max_articles_per_file:
+            raise InputTooLarge(
+                origin,
+                f"more than {limits.max_articles_per_file} articles in the archive, over the "
+                "limit for one file",
+            )
     if not result.articles and not result.failures:
         what = "only operating-system files" if result.skipped else "no files"
         raise ReadError(origin, f"the ZIP archive has {what}")
@@ -112,6 +123,11 @@ def _refusal(origin: str, name: str, info: _zip.ZipInfo) -> str | None:
             "entries are (the usual ZIP compression)"
         )
     return None
+
+
+def _label(info: _zip.ZipInfo) -> str:
+    """The entry's name as shown in a message (and read by its extension)."""
+    return _UNPRINTABLE.sub("?", info.filename.replace("\x00", ""))
 
 
 def _damaged(exc: Exception) -> str:
@@ -147,7 +163,7 @@ def _check_declared(origin: str, data: bytes, infos: list[_zip.ZipInfo], limits:
         if info.file_size > 1024 * 1024 and entry_ratio > limits.max_zip_ratio:
             raise InputTooLarge(
                 origin,
-                f"entry {info.filename} unpacks to {entry_ratio:.0f} times its size; "
+                f"entry {_label(info)} unpacks to {entry_ratio:.0f} times its size; "
                 "refused as a possible ZIP bomb",
             )
 
