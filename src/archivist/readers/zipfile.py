@@ -7,10 +7,11 @@ entries, ZIPs nested too deeply, bzip2 or LZMA compression) are reported as fail
 dropped silently; operating-system clutter (``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``) is
 skipped, and listed as skipped.
 
-Limits (`Limits`): the number of entries, their total uncompressed size, and the compression
-ratio. The sizes an archive declares are checked before anything is inflated; entries are then
-inflated a chunk at a time, never past the size they declare nor the archive's budget (a header
-can lie). A nested ZIP shares its parent's budget.
+Limits (`Limits`): the number of entries, their total uncompressed size, the compression ratio,
+and the articles of all entries together (`max_articles_per_file`: the archive is one input).
+The sizes an archive declares are checked before anything is inflated; entries are then inflated
+a chunk at a time, never past the size they declare nor the archive's budget (a header can lie).
+A nested ZIP shares its parent's budget.
 """
 
 from __future__ import annotations
