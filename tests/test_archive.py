@@ -236,7 +236,7 @@ def test_add_paths_reports_every_bad_input(fake_archive, tmp_path):
     ]
     errors = {f["path"].rsplit("/", 1)[-1]: f["error"] for f in report.failed}
     assert errors["empty.txt"] == "the file is empty"
-    assert "unsupported format '.png'" in errors["pic.png"]
+    assert "unsupported format .png" in errors["pic.png"]
     assert errors["missing.txt"] == "no such file or folder"
 
 

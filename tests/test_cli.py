@@ -63,7 +63,7 @@ def test_ingest_bad_file_message_no_traceback(run, tmp_path):
     bad.write_bytes(b"\x89PNG")
     result = run("ingest", str(bad))
     assert result.exit_code == 1
-    assert f"failed     {bad}: unsupported format '.png'" in result.output
+    assert f"failed     {bad}: unsupported format .png" in result.output
     assert "Traceback" not in result.output
 
 

@@ -272,7 +272,7 @@ def test_a_fetched_page_is_read_within_the_read_budget(server):
     alone; within it, read as usual."""
     import dataclasses
 
-    page = b"<html><body>" + b"<div><p>Some words of a paragraph.</p></div>" * 100_000 + b"</body>"
+    page = b"<html><body>" + b"<div><p>Some words of a paragraph.</p></div>" * 90_000 + b"</body>"
     Handler.routes["/heavy"] = (200, {"Content-Type": "text/html"}, page)
     tight = dataclasses.replace(Limits(), read_memory_mb=1)
     with pytest.raises(InputTooLarge) as caught:

@@ -39,6 +39,7 @@ T = TypeVar("T")
 
 MAX_WORKERS = 2  # reads at once in this process; more wait for a free worker
 STARTUP_S = 60.0  # a new worker's imports, on a busy machine
+RETIRE_BYTES = 200 * 2**20
 WORKER_NICENESS = 10
 PRELOAD = [
     "archivist.readers",
@@ -78,13 +79,22 @@ class _Worker:
         self.recv_conn = Connection(os.dup(self.process.stdout.fileno()), writable=False)
         self.process.stdin.close()
         self.process.stdout.close()
+        self.baseline = 0  # its data segment once ready, in bytes
 
     def ready(self) -> bool:
         """Waits for the worker's imports: they are not part of any read's budget."""
         try:
-            return bool(self.recv_conn.poll(STARTUP_S) and self.recv_conn.recv() == ("ready",))
-        except (EOFError, OSError):
+            if not self.recv_conn.poll(STARTUP_S):
+                return False
+            kind, self.baseline = self.recv_conn.recv()
+            return bool(kind == "ready")
+        except (EOFError, OSError, ValueError):
             return False
+
+    def bloated(self) -> bool:
+        """Holds much more memory than when it started (a big read's heap, kept by the
+        allocator): replaced, so that the next read has its whole budget."""
+        return _data_bytes(self.process.pid) > self.baseline + RETIRE_BYTES
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -153,7 +163,7 @@ class ReaderPool:
         except (EOFError, OSError):
             pass  # the worker died: outcome stays "lost"
         finally:
-            if worker is not None and outcome[0] not in ("ok", "error"):
+            if worker is not None and (outcome[0] not in ("ok", "error") or worker.bloated()):
                 worker.kill()  # over a budget, dead, or interrupted: its state is not trusted
                 self.replaced += 1
                 worker = None
@@ -202,10 +212,10 @@ def _read_error_classes() -> dict[str, type[ReadError]]:
 _READ_ERRORS = _read_error_classes()
 
 
-def _data_bytes() -> int:
-    """This process's data segment now (VmData), what RLIMIT_DATA limits."""
+def _data_bytes(pid: int | str = "self") -> int:
+    """A process's data segment now (VmData), what RLIMIT_DATA limits."""
     try:
-        with open("/proc/self/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmData:"):
                     return int(line.split()[1]) * 1024
@@ -231,13 +241,15 @@ def _serve() -> None:
 
     for module in PRELOAD:
         importlib.import_module(module)
-    conn.send(("ready",))
+    # budgets count from here: memory a past read left in the allocator counts against the next
+    baseline = _data_bytes()
+    conn.send(("ready", baseline))
     while True:
         try:
             module, name, args, memory = requests.recv()
         except (EOFError, OSError):
             return
-        limit = _data_bytes() + memory
+        limit = baseline + memory
         resource.setrlimit(resource.RLIMIT_DATA, (limit, resource.RLIM_INFINITY))
         try:
             fn = getattr(importlib.import_module(module), name)

@@ -122,9 +122,8 @@ def _module_for(name: str) -> str:
     ext = extension_of(name)
     module_name = _MODULES.get(ext)
     if module_name is None:
-        raise UnsupportedFormat(
-            name,
-            f"unsupported format {ext or '(no extension)'!r}; "
-            f"supported: {', '.join(supported_extensions())}",
-        )
+        supported = ", ".join(supported_extensions())
+        if not ext:
+            raise UnsupportedFormat(name, f"no file extension; supported: {supported}")
+        raise UnsupportedFormat(name, f"unsupported format {ext}; supported: {supported}")
     return module_name
