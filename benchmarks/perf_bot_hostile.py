@@ -64,7 +64,7 @@ def dripping_server(stop: threading.Event) -> tuple[str, threading.Thread]:
 
 
 async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) -> dict:
-    from discord_emu.harness import message_text, running_bot
+    from discord_emu.harness import running_bot
     from discord_emu.payloads import MANAGE_GUILD, MEMBER_DEFAULT
     from hostile_corpus import file_case
 
@@ -73,6 +73,7 @@ async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) 
     from archivist.embedding import default_embedder
 
     bomb = file_case("bomb.pdf", full=True).data
+    lines = file_case("lines.pdf", full=True).data  # read, in about 1.5 s of a worker's time
     limits = Limits(upload_max_bytes=max(len(seed), len(bomb)) + 1024)
     stop = threading.Event()
     with tempfile.TemporaryDirectory(prefix="archivist-hostile-") as tmp:
@@ -84,6 +85,7 @@ async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) 
             upload_max_bytes=limits.upload_max_bytes,
             allow_private_urls=True,
             ask_cooldown=(1000, 60.0),
+            upload_cooldown=(1000, 60.0),
         ) as h:
             emu, guild = h.emu, h.guild
             seeded = await h.command(
@@ -93,14 +95,19 @@ async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) 
             url, server = dripping_server(stop)
             admin = {"guild": guild, "user": h.admin, "permissions": MEMBER_DEFAULT | MANAGE_GUILD}
             slow = await emu.send_interaction("upload", {"url": url}, **admin)
-            pdf = await emu.send_interaction(
-                "upload", {"file": ("bomb.pdf", bomb, "application/pdf")}, **admin
-            )
-            await asyncio.sleep(1.0)  # both reads under way
+            pdfs = []
             users = [emu.add_user(f"reader{i}") for i in range(args.users)]
             asks: list[float] = []
             busy_during = []
             for wave in range(args.waves):
+                # a PDF bomb and a PDF of 20,000 lines start with each wave
+                for name, data in (("bomb.pdf", bomb), ("lines.pdf", lines)):
+                    pdfs.append(
+                        await emu.send_interaction(
+                            "upload", {"file": (name, data, "application/pdf")}, **admin
+                        )
+                    )
+                await asyncio.sleep(0.3)  # their reads under way
 
                 async def one(user: dict, question: str) -> float:
                     t0 = time.monotonic()
@@ -116,27 +123,34 @@ async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) 
                         for i, u in enumerate(users)
                     )
                 )
-                busy_during.append(
-                    {
-                        "slow_url_done": "Added" in message_text(slow.original or {})
-                        or "failed" in message_text(slow.original or {}).lower(),
-                        "pdf_done": "Added" in message_text(pdf.original or {})
-                        or "failed" in message_text(pdf.original or {}).lower(),
-                    }
-                )
+                busy_during.append({"slow_url": done(slow), "pdfs": [done(p) for p in pdfs[-2:]]})
                 await asyncio.sleep(1.0)
             stop.set()
-            await h.wait_done(pdf, timeout=180)
+            for upload in [slow, *pdfs]:
+                await h.wait_done(upload, timeout=180)
             server.join(5)
     return {
         "asks": len(asks),
         "answer_s": {k: round(v, 3) for k, v in percentiles(asks).items()},
         "answer_max_s": round(max(asks), 3),
         "within_target": sum(a <= TARGET_S for a in asks),
-        "inputs_still_being_read_per_wave": busy_during,
-        "pdf_outcome": message_text(pdf.original or {})[:300],
+        "inputs_done_when_the_wave_was_answered": busy_during,
+        "pdf_outcomes": sorted({_outcome(p) for p in pdfs}),
         "load_average": os.getloadavg()[0],
     }
+
+
+def done(upload) -> bool:
+    from discord_emu.harness import message_text
+
+    text = message_text(upload.original or {})
+    return "Added" in text or "Nothing was added" in text
+
+
+def _outcome(upload) -> str:
+    from discord_emu.harness import message_text
+
+    return message_text(upload.original or {}).replace("\n", " ")[:200]
 
 
 def main() -> None:
