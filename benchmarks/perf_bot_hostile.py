@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -31,42 +30,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 TARGET_S = 1.0
 
 
-def dripping_server(stop: threading.Event) -> tuple[str, threading.Thread]:
-    """127.0.0.1: each request gets headers then one body byte every 0.2 s until `stop`."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.2)
-
-    def drip(conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.recv(4096)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><p>")
-                while not stop.is_set():
-                    conn.sendall(b"x")
-                    time.sleep(0.2)
-            except OSError:
-                pass
-
-    def serve() -> None:
-        with listener:
-            while not stop.is_set():
-                try:
-                    conn, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                threading.Thread(target=drip, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return f"http://127.0.0.1:{listener.getsockname()[1]}/slow", thread
-
-
 async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) -> dict:
     from discord_emu.harness import running_bot
     from discord_emu.payloads import MANAGE_GUILD, MEMBER_DEFAULT
-    from hostile_corpus import file_case
+    from hostile_corpus import file_case, hostile_server
 
     from archivist.archive import Archive
     from archivist.config import Limits
@@ -75,7 +42,6 @@ async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) 
     bomb = file_case("bomb.pdf", full=True).data
     lines = file_case("lines.pdf", full=True).data  # read, in about 1.5 s of a worker's time
     limits = Limits(upload_max_bytes=max(len(seed), len(bomb)) + 1024)
-    stop = threading.Event()
     with tempfile.TemporaryDirectory(prefix="archivist-hostile-") as tmp:
         archive = Archive(tmp, embedder=default_embedder(), limits=limits)
         archive.embedder.encode(["warm up"])
@@ -92,7 +58,8 @@ async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) 
                 "upload", {"file": ("reuters.jsonl", seed, "application/jsonl")}, admin=True
             )
             await h.wait_final(seeded, "Added", timeout=600)
-            url, server = dripping_server(stop)
+            drip = contextlib.ExitStack()
+            url = drip.enter_context(hostile_server(drip_interval=0.2)).base + "/drip-body"
             admin = {"guild": guild, "user": h.admin, "permissions": MEMBER_DEFAULT | MANAGE_GUILD}
             slow = await emu.send_interaction("upload", {"url": url}, **admin)
             pdfs = []
@@ -125,10 +92,9 @@ async def scenario(args: argparse.Namespace, seed: bytes, questions: list[str]) 
                 )
                 busy_during.append({"slow_url": done(slow), "pdfs": [done(p) for p in pdfs[-2:]]})
                 await asyncio.sleep(1.0)
-            stop.set()
-            for upload in [slow, *pdfs]:
-                await h.wait_done(upload, timeout=180)
-            server.join(5)
+            drip.close()  # the slow page ends: its upload reports
+            uploads = [slow, *pdfs]
+            await emu.wait_until(lambda: all(done(u) for u in uploads), 180)
     return {
         "asks": len(asks),
         "answer_s": {k: round(v, 3) for k, v in percentiles(asks).items()},
