@@ -27,6 +27,7 @@ log = logging.getLogger("discord_emu")
 
 API_PREFIX = "/api/v10"
 EPHEMERAL = 1 << 6
+LOADING = 1 << 7
 COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 
@@ -60,10 +61,20 @@ class Interaction:
     followups: list[dict] = field(default_factory=list)
     edits: list[dict] = field(default_factory=list)  # every payload that changed `original`
     rejected: list[Recorded] = field(default_factory=list)  # answers refused (late, invalid)
+    followups_before_delete: int | None = None  # set when the bot deletes `original`
+
+    @property
+    def reply(self) -> dict | None:
+        """The message that answers the invoker: the original response, or once the bot deleted
+        it, the first followup sent after that (the error or answer that replaced it)."""
+        if self.original is None or self.followups_before_delete is None:
+            return self.original
+        later = self.followups[self.followups_before_delete :]
+        return later[0] if later else None
 
     @property
     def ephemeral(self) -> bool:
-        return bool(self.original and self.original.get("flags", 0) & EPHEMERAL)
+        return bool(self.reply and self.reply.get("flags", 0) & EPHEMERAL)
 
     @property
     def messages(self) -> list[dict]:
@@ -109,6 +120,9 @@ class DiscordEmulator:
         self._by_token: dict[str, Interaction] = {}
         self.messages: dict[str, dict] = {}  # id -> message (bot's and users')
         self.channel_log: dict[str, list[str]] = {}  # channel id -> message ids in order
+        # A copy of every state a bot message was ever shown in (created, filled, edited), so a
+        # test can tell what the channel saw at some point, not only what is left at the end.
+        self.renders: list[dict] = []
         self.cdn: dict[str, tuple[bytes, str]] = {}
         self.requests: list[Recorded] = []
         self.invalid: list[Recorded] = []  # 4xx answers the bot provoked
@@ -477,6 +491,15 @@ class DiscordEmulator:
     def bot_messages(self, channel_id: str) -> list[dict]:
         return [m for m in self.channel_messages(channel_id) if m["author"].get("bot")]
 
+    def public_renders(self, channel_id: str) -> list[dict]:
+        """Every state of a bot message that everyone in the channel could read, in order
+        (a "thinking..." placeholder has no text of its own and is left out)."""
+        return [
+            m
+            for m in self.renders
+            if m["channel_id"] == channel_id and not m.get("flags", 0) & (EPHEMERAL | LOADING)
+        ]
+
     def pings(self) -> list[dict]:
         """Bot messages that would have notified someone (mention_everyone or user mentions)."""
         return [
@@ -680,6 +703,11 @@ class DiscordEmulator:
     def _store(self, msg: dict) -> None:
         self.messages[msg["id"]] = msg
         self.channel_log.setdefault(msg["channel_id"], []).append(msg["id"])
+        self._rendered(msg)
+
+    def _rendered(self, msg: dict) -> None:
+        if msg["author"]["id"] == self.bot_user["id"]:
+            self.renders.append(json.loads(json.dumps(msg)))
 
     def _apply_mentions(self, msg: dict, body: dict) -> None:
         """What Discord would notify: parse the content under the allowed_mentions rules."""
@@ -774,6 +802,7 @@ class DiscordEmulator:
         if (bad := self._check_body(body, require_text=False)) is not None:
             return bad
         self._edit(msg, body)
+        self._rendered(msg)
         return json_response(msg)
 
     # ---- interactions -----------------------------------------------------------------------
@@ -814,13 +843,14 @@ class DiscordEmulator:
                 },
             )
             if rtype == 5:
-                msg["flags"] = (data.get("flags", 0) or 0) | 128  # LOADING
+                msg["flags"] = (data.get("flags", 0) or 0) | LOADING
             record.original = msg
             record.edits.append(data)
             self._store(msg)
         elif rtype == 7:
             assert record.original is not None
             self._edit(record.original, data)
+            self._rendered(record.original)
             record.edits.append(data)
         answer: dict[str, Any] = {
             "interaction": {
@@ -859,18 +889,26 @@ class DiscordEmulator:
         if (bad := self._check_body(body)) is not None:
             record.rejected.append(request[RECORDED])
             return bad
-        # The first followup after a deferred response fills the loading message.
-        if record.ack_type == 5 and record.original and record.original["flags"] & 128:
-            self._edit(record.original, body)
-            record.original["flags"] = (body.get("flags", 0) or 0) | (
-                record.original["flags"] & EPHEMERAL
-            )
-            record.edits.append(body)
-            return json_response(record.original)
+        original = record.original
+        if record.ack_type == 5 and original is not None and original["flags"] & LOADING:
+            if not original.get("deleted"):  # once deleted, a followup is a message of its own
+                return self._fill_deferred(record, original, body)
         msg = self._bot_message(record.payload["channel_id"], body, webhook_id=self.application_id)
         self._store(msg)
         record.followups.append(msg)
         return json_response(msg)
+
+    def _fill_deferred(self, record: Interaction, original: dict, body: dict) -> web.Response:
+        """Discord's rule for the first followup after a deferral: it fills the loading message,
+        and "the flags field will be ignored, and the ephemerality of the message will be
+        determined by the flags value in your original ACK" (Create Followup Message). So an
+        "ephemeral" error after a public defer is shown to the whole channel."""
+        visibility = original["flags"] & EPHEMERAL
+        self._edit(original, body)
+        original["flags"] = visibility | ((body.get("flags", 0) or 0) & ~(EPHEMERAL | LOADING))
+        record.edits.append(body)
+        self._rendered(original)
+        return json_response(original)
 
     async def _webhook_message(self, request: web.Request) -> web.Response:
         record = self._webhook_record(request)
@@ -881,19 +919,24 @@ class DiscordEmulator:
             msg = record.original
         else:
             msg = next((m for m in record.messages if m["id"] == mid), None)
-        if msg is None:
+        if msg is None or msg.get("deleted"):
             return discord_error(404, 10008, "Unknown Message")
         if request.method == "GET":
             return json_response(msg)
         if request.method == "DELETE":
             self.channel_log[msg["channel_id"]].remove(msg["id"])
             msg["deleted"] = True
-            return json_response(None, 204)
+            if msg is record.original:
+                record.followups_before_delete = len(record.followups)
+            # "Returns 204 No Content": no body and no JSON content type (discord.py would
+            # try to parse an empty body as JSON).
+            return web.Response(status=204)
         body = request[RECORDED].body
         if (bad := self._check_body(body, require_text=False)) is not None:
             record.rejected.append(request[RECORDED])
             return bad
         self._edit(msg, body)
-        msg["flags"] = msg.get("flags", 0) & ~128
+        msg["flags"] = msg.get("flags", 0) & ~LOADING
         record.edits.append(body)
+        self._rendered(msg)
         return json_response(msg)

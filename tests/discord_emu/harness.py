@@ -125,6 +125,10 @@ class Harness:
 
 
 def _loading(record: Interaction) -> bool:
+    """Whether the invoker still sees "thinking...": a deleted placeholder waits for the followup
+    that replaces it."""
+    if record.original is not None and record.original.get("deleted"):
+        return record.reply is None and bool(record.original.get("flags", 0) & LOADING)
     return bool(record.original and record.original.get("flags", 0) & LOADING)
 
 
