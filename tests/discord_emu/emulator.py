@@ -29,6 +29,11 @@ API_PREFIX = "/api/v10"
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+AUTOCOMPLETE = 4  # interaction type APPLICATION_COMMAND_AUTOCOMPLETE
+AUTOCOMPLETE_RESULT = 8  # its only valid callback type
+CHOICES_MAX = 25
+CHOICE_NAME_MAX = 100
+CHOICE_STRING_MAX = 100
 
 
 @dataclass
@@ -62,6 +67,12 @@ class Interaction:
     edits: list[dict] = field(default_factory=list)  # every payload that changed `original`
     rejected: list[Recorded] = field(default_factory=list)  # answers refused (late, invalid)
     followups_before_delete: int | None = None  # set when the bot deletes `original`
+    choices: list[dict] | None = None  # an autocomplete's answer (callback type 8)
+
+    @property
+    def answer_seconds(self) -> float | None:
+        """How long the bot took to acknowledge (Discord drops autocomplete answers after 3 s)."""
+        return None if self.acked_at is None else self.acked_at - self.created_at
 
     @property
     def reply(self) -> dict | None:
@@ -79,6 +90,31 @@ class Interaction:
     @property
     def messages(self) -> list[dict]:
         return ([self.original] if self.original else []) + self.followups
+
+
+def validate_choices(choices: Any, option_type: int) -> list[tuple[str, str]]:
+    """Discord's rules for an autocomplete answer: at most 25 choices, each named in 1 to 100
+    characters, with a value of the focused option's type (a string of at most 100)."""
+    if not isinstance(choices, list):
+        return [("data.choices", "must be an array")]
+    problems: list[tuple[str, str]] = []
+    if len(choices) > CHOICES_MAX:
+        problems.append(("data.choices", f"Must be {CHOICES_MAX} or fewer in length."))
+    for i, c in enumerate(choices):
+        path = f"data.choices[{i}]"
+        name = c.get("name") if isinstance(c, dict) else None
+        if not isinstance(name, str) or not 1 <= len(name) <= CHOICE_NAME_MAX:
+            problems.append((f"{path}.name", f"Must be between 1 and {CHOICE_NAME_MAX} in length."))
+        value = c.get("value") if isinstance(c, dict) else None
+        if option_type == 3:
+            ok = isinstance(value, str) and len(value) <= CHOICE_STRING_MAX
+        elif option_type == 4:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok:
+            problems.append((f"{path}.value", f"not a valid value for option type {option_type}"))
+    return problems
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -288,8 +324,16 @@ class DiscordEmulator:
         raise KeyError(f"command /{name} was not synced (scopes: {list(self.commands)})")
 
     def _build_options(
-        self, schema: list[dict], values: dict[str, Any], resolved: dict, channel_id: str
+        self,
+        schema: list[dict],
+        values: dict[str, Any],
+        resolved: dict,
+        channel_id: str,
+        *,
+        partial: bool = False,
     ) -> list[dict]:
+        """The options as Discord sends them; `partial` for autocomplete, where the user has not
+        filled in every required option yet."""
         by_name = {o["name"]: o for o in schema}
         out = []
         for name, value in values.items():
@@ -303,7 +347,7 @@ class DiscordEmulator:
                 value = att["id"]
             out.append({"name": name, "type": opt["type"], "value": value})
         for opt in schema:
-            if opt.get("required") and opt["name"] not in values:
+            if not partial and opt.get("required") and opt["name"] not in values:
                 raise KeyError(f"required option {opt['name']!r} missing")
         return out
 
@@ -396,6 +440,45 @@ class DiscordEmulator:
             data["guild_id"] = cmd["guild_id"]
         if resolved:
             data["resolved"] = resolved
+        base["data"] = data
+        return await self._deliver(base)
+
+    async def send_autocomplete(
+        self,
+        command: str,
+        options: dict[str, Any] | None,
+        *,
+        focused: str,
+        guild: P.Guild | None,
+        user: dict,
+        permissions: int = P.MEMBER_DEFAULT,
+        roles: list[str] | None = None,
+    ) -> Interaction:
+        """A user types in the option `focused` of `/command` (interaction type 4): Discord sends
+        the options filled so far, the focused one as the typed text (a string whatever the
+        option's type) with `focused: true`, and only for an option declared `autocomplete`."""
+        name, *sub = command.split()
+        cmd = self.find_command(name, guild.id if guild else None)
+        base = self._base_interaction(AUTOCOMPLETE, guild, user, None, permissions, roles or [])
+        schema = cmd.get("options", [])
+        if sub:
+            schema = next(o for o in schema if o["name"] == sub[0] and o["type"] == 1).get(
+                "options", []
+            )
+        declared = next((o for o in schema if o["name"] == focused), None)
+        if declared is None or not declared.get("autocomplete"):
+            raise KeyError(f"option {focused!r} of /{command} does not autocomplete")
+        values = dict(options or {})
+        values.setdefault(focused, "")
+        opts = self._build_options(schema, values, {}, base["channel_id"], partial=True)
+        for o in opts:
+            if o["name"] == focused:
+                o["value"], o["focused"] = str(o["value"]), True
+        if sub:
+            opts = [{"name": sub[0], "type": 1, "options": opts}]
+        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 1, "options": opts}
+        if "guild_id" in cmd:
+            data["guild_id"] = cmd["guild_id"]
         base["data"] = data
         return await self._deliver(base)
 
@@ -661,6 +744,13 @@ class DiscordEmulator:
                         problems.append((f"{path}.options[{i}]", "subcommands nest too deep"))
                     check(f"{path}.options[{i}]", o, level + 1)
                     continue
+                if o.get("autocomplete") and (o.get("choices") or o["type"] not in (3, 4, 10)):
+                    problems.append(
+                        (
+                            f"{path}.options[{i}]",
+                            "autocomplete is for string or number options without choices",
+                        )
+                    )
                 if o.get("required"):
                     if seen_optional:
                         problems.append((f"{path}.options[{i}]", "required options come first"))
@@ -821,6 +911,13 @@ class DiscordEmulator:
         body = rec.body or {}
         rtype = body.get("type")
         data = body.get("data") or {}
+        if (rtype == AUTOCOMPLETE_RESULT) != (record.type == AUTOCOMPLETE):
+            record.rejected.append(rec)
+            return json_response(
+                error_body([("type", "autocomplete is answered by type 8, and only it")]), 400
+            )
+        if rtype == AUTOCOMPLETE_RESULT:
+            return self._autocomplete_result(record, rec, data)
         if rtype not in (4, 5, 6, 7, 9):
             return json_response(error_body([("type", f"invalid callback type {rtype!r}")]), 400)
         if rtype in (6, 7) and record.type != 3:
@@ -864,6 +961,22 @@ class DiscordEmulator:
             answer["interaction"]["response_message_id"] = record.original["id"]
             answer["resource"] = {"type": rtype, "message": record.original}
         return json_response(answer)
+
+    def _autocomplete_result(self, record: Interaction, rec: Recorded, data: dict) -> web.Response:
+        problems = validate_choices(data.get("choices"), self._focused_type(record))
+        if problems:
+            record.rejected.append(rec)
+            return json_response(error_body(problems), 400)
+        record.ack_type, record.acked_at = AUTOCOMPLETE_RESULT, time.monotonic()
+        record.choices = data["choices"]
+        # discord.py asks `with_response`: the callback's summary, with no message resource.
+        return json_response({"interaction": {"id": record.id, "type": record.type}})
+
+    def _focused_type(self, record: Interaction) -> int:
+        opts = record.payload["data"]["options"]
+        while opts and opts[0]["type"] in (1, 2):
+            opts = opts[0].get("options", [])
+        return next(o["type"] for o in opts if o.get("focused"))
 
     def _invoker(self, record: Interaction) -> dict:
         p = record.payload

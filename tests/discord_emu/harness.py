@@ -31,6 +31,7 @@ class Harness:
     member: dict
     allow_invalid: bool = False
     extra: dict = field(default_factory=dict)
+    autocompletes: list[Interaction] = field(default_factory=list)
 
     @property
     def guild(self) -> Guild:
@@ -65,6 +66,32 @@ class Harness:
         )
         await self.wait_done(record, timeout)
         return record
+
+    async def autocomplete(
+        self,
+        command: str,
+        options: dict[str, Any] | None = None,
+        *,
+        focused: str,
+        admin: bool = False,
+        guild: Guild | None | str = "first",
+        timeout: float = 5.0,
+    ) -> list[dict]:
+        """A member (or admin) types in option `focused`; returns the choices the bot offered.
+        The interaction record (with `answer_seconds`) is appended to `autocompletes`."""
+        g = self.guild if guild == "first" else guild
+        record = await self.emu.send_autocomplete(
+            command,
+            options,
+            focused=focused,
+            guild=g,  # type: ignore[arg-type]
+            user=self.admin if admin else self.member,
+            permissions=MEMBER_DEFAULT | MANAGE_GUILD if admin else MEMBER_DEFAULT,
+        )
+        self.autocompletes.append(record)
+        await self.emu.wait_until(lambda: record.choices is not None, timeout)
+        assert record.choices is not None
+        return record.choices
 
     async def click(
         self,
