@@ -39,7 +39,15 @@ from archivist.search import (
     sentence_scores,
     validate_question,
 )
-from archivist.store import Inserted, NewArticle, PassageRow, Store, content_hash
+from archivist.store import (
+    ArticleHint,
+    Inserted,
+    NewArticle,
+    PassageRow,
+    SourceCount,
+    Store,
+    content_hash,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,8 @@ Progress = Callable[[int, int], None]
 DB_NAME = "archive.db"
 EMBED_BATCH_ARTICLES = 32
 MAX_K = 50
+SUGGEST_MAX = 25  # Discord offers at most 25 choices; nobody reads further down a list
+SUGGEST_TEXT_MAX = 200
 
 
 class Archive:
@@ -371,6 +381,21 @@ class Archive:
 
     def count(self, *, collection: str, source: str | None = None) -> int:
         return self.store.count_articles(collection, source)
+
+    def suggest_articles(
+        self, collection: str, text: str = "", limit: int = SUGGEST_MAX
+    ) -> list[ArticleHint]:
+        """Articles a member may mean while typing: by id prefix or by the start of title words,
+        newest first (the newest articles when nothing is typed yet)."""
+        limit = max(0, min(limit, SUGGEST_MAX))
+        return self.store.suggest_articles(collection, text[:SUGGEST_TEXT_MAX], limit)
+
+    def sources(
+        self, collection: str, prefix: str = "", limit: int = SUGGEST_MAX
+    ) -> list[SourceCount]:
+        """The collection's sources, those with the most articles first."""
+        limit = max(0, min(limit, SUGGEST_MAX))
+        return self.store.sources(collection, prefix[:SUGGEST_TEXT_MAX], limit)
 
     def get(self, article_id: str, *, collection: str) -> StoredArticle:
         article = self.store.get(collection, article_id)

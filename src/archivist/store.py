@@ -190,6 +190,35 @@ class NewArticle:
     stems: Sequence[str] | None = None  # one per passage (`search.passage_stems`)
 
 
+@dataclass(frozen=True)
+class ArticleHint:
+    """An article as offered while a member types its title or id (no text, no passages)."""
+
+    id: str
+    title: str
+    source: str | None
+    date: str | None
+
+
+@dataclass(frozen=True)
+class SourceCount:
+    name: str
+    articles: int
+
+
+HINT_WORDS_MAX = 8  # typed words beyond these narrow nothing a member would notice
+_WORD = re.compile(r"\w+")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _title_has_prefixes(title: str, words: Sequence[str]) -> bool:
+    title_words = _WORD.findall(title.casefold())
+    return all(any(t.startswith(w) for t in title_words) for w in words)
+
+
 class Inserted(NamedTuple):
     """What `Store.insert_articles` did with a batch."""
 
@@ -459,6 +488,61 @@ class Store:
             sql += " AND source = ? COLLATE NOCASE"
             params.append(source)
         return self.db.execute(sql, params).fetchone()[0]
+
+    _HINT_COLUMNS = "id, title, source, date"
+
+    def suggest_articles(self, collection: str, text: str, limit: int) -> list[ArticleHint]:
+        """Articles whose id starts with `text`, then those whose title has a word starting
+        with each typed word (case-insensitive), newest first; the newest when `text` is empty."""
+        text = text.strip()
+        sql = f"SELECT {self._HINT_COLUMNS} FROM articles WHERE collection = ?"
+        if not text:
+            rows = self.db.execute(sql + " ORDER BY pk DESC LIMIT ?", [collection, limit])
+            return [ArticleHint(*r) for r in rows]
+        # A range on (collection, id) uses the UNIQUE index, as LIKE (case-insensitive) cannot.
+        by_id = self.db.execute(
+            sql + " AND id >= ? AND id < ? ORDER BY pk DESC LIMIT ?",
+            [collection, text, text + "\U0010ffff", limit],
+        )
+        found = {r[0]: ArticleHint(*r) for r in by_id}
+        words = _WORD.findall(text.casefold())[:HINT_WORDS_MAX]
+        if words and len(found) < limit:
+            found |= self._by_title_words(sql, collection, words, limit - len(found), set(found))
+        return list(found.values())
+
+    def _by_title_words(
+        self, sql: str, collection: str, words: list[str], limit: int, skip: set[str]
+    ) -> dict[str, ArticleHint]:
+        """LIKE narrows the scan to titles containing each word (SQLite folds ASCII case only,
+        so other words are left to the exact word-start check made here on each row)."""
+        params: list = [collection]
+        for w in words:
+            if w.isascii():
+                sql += " AND title LIKE ? ESCAPE '\\'"
+                params.append(f"%{_like_escape(w)}%")
+        out: dict[str, ArticleHint] = {}
+        for row in self.db.execute(sql + " ORDER BY pk DESC", params):  # read lazily
+            if row[0] not in skip and _title_has_prefixes(row[1], words):
+                out[row[0]] = ArticleHint(*row)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def sources(self, collection: str, prefix: str, limit: int) -> list[SourceCount]:
+        """The collection's sources (case folded as the source filters fold them) whose name or
+        one of its words starts with `prefix`, most articles first."""
+        sql = (
+            "SELECT min(source), count(*) AS n FROM articles"
+            " WHERE collection = ? AND source IS NOT NULL AND source != ''"
+        )
+        params: list = [collection]
+        prefix = prefix.strip()
+        if prefix:
+            sql += " AND (source LIKE ? ESCAPE '\\' OR source LIKE ? ESCAPE '\\')"
+            params += [f"{_like_escape(prefix)}%", f"% {_like_escape(prefix)}%"]
+        sql += " GROUP BY source COLLATE NOCASE ORDER BY n DESC, min(source) LIMIT ?"
+        params.append(limit)
+        return [SourceCount(name, n) for name, n in self.db.execute(sql, params)]
 
     def get(self, collection: str, article_id: str) -> StoredArticle | None:
         row = self.db.execute(
