@@ -8,7 +8,7 @@ import math
 import discord
 from discord import app_commands
 
-from archivist.errors import ArchivistError
+from archivist.errors import ArchivistError, ArticleNotFound, FeedNotFound, user_text
 
 log = logging.getLogger("archivist.bot")
 
@@ -69,16 +69,38 @@ def require_admin(interaction: discord.Interaction) -> bool:
     return True
 
 
+# The core's messages name no command; in Discord, where to look next.
+HINTS: dict[type[ArchivistError], str] = {
+    ArticleNotFound: "/recent lists the articles.",
+    FeedNotFound: "/feed list shows the feeds.",
+}
+
+
+def retry_in(seconds: float) -> str:
+    """When a cooldown ends, as a member reads it: never "in 0 s"."""
+    if seconds < 1:
+        return "in a moment"
+    return f"in {math.ceil(seconds)} s"
+
+
+def archivist_message(error: ArchivistError) -> str:
+    hint = next((h for kind, h in HINTS.items() if isinstance(error, kind)), "")
+    return f"{user_text(error)} {hint}".strip()
+
+
 def user_message(error: BaseException) -> str | None:
     """The message to show for errors the user can act on; None for bugs."""
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         error = error.__cause__ or error.original if hasattr(error, "original") else error
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: you can use this again in {math.ceil(error.retry_after)} s."
+        return f"Slow down: you can use this again {retry_in(error.retry_after)}."
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works in servers, not in direct messages."
-    if isinstance(error, app_commands.CheckFailure | UserError | ArchivistError):
-        return str(error)
+        return "This command works in servers, not in direct messages: use it in a server."
+    if isinstance(error, ArchivistError):
+        return archivist_message(error)
+    if isinstance(error, app_commands.CheckFailure | UserError):
+        text = str(error)
+        return text[:1].upper() + text[1:]
     return None
 
 
@@ -87,7 +109,7 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
     if message is None:
         command = interaction.command.qualified_name if interaction.command else "a component"
         log.error("error in %s", command, exc_info=error)
-        message = "Something went wrong on my side; it has been logged."
+        message = "Something went wrong on my side (it has been logged); try again in a moment."
     else:
         log.info("refused %s: %s", interaction.data and interaction.data.get("name"), message)
     try:

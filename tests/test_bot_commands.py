@@ -116,7 +116,9 @@ def test_article_pages_and_unknown_id(tmp_path):
             page3 = await h.command("article", {"id": article_id, "page": 3})
             assert "page 3/" in page3.original["embeds"][0]["footer"]["text"]
             missing = await h.command("article", {"id": "nope"})
-            assert "no article with id 'nope'" in message_text(missing.reply)
+            assert "No article with id “nope” here. /recent lists the articles." in message_text(
+                missing.reply
+            )
             assert missing.ephemeral  # the member's error is theirs alone
 
     run(scenario())

@@ -60,7 +60,7 @@ def test_feed_add_list_remove_by_admin_and_refused_for_member(tmp_path):
                 nope = await h.command(
                     "feed remove", {"feed": "Harbour Gazette"}, admin=True, guild=beta
                 )
-                assert "no feed 'Harbour Gazette'" in message_text(nope.original)
+                assert "No feed “Harbour Gazette”" in message_text(nope.original)
 
                 # The schedule finds new items (polled now, as if the interval had passed).
                 server.set_rss(

@@ -220,8 +220,8 @@ def test_errors_after_a_public_defer_reach_only_the_member(tmp_path):
         async with running_bot(tmp_path) as h:
             await h.seed([article("harbour")])
             for name, options, error in (
-                ("article", {"id": "nope"}, "no article with id"),
-                ("ask", {"question": "???"}, "no words to search for"),
+                ("article", {"id": "nope"}, "No article with id “nope”"),
+                ("ask", {"question": "???"}, "The question has no words to search for"),
             ):
                 rec = await h.command(name, options)
                 told = [m for m in rec.messages if error in message_text(m)]

@@ -114,13 +114,13 @@ def test_two_servers_never_see_each_other(tmp_path):
             assert "Harbour" not in message_text(recent.original)
             alpha_id = h.archive.recent(collection=alpha.id)[0].id
             peek = await h.command("article", {"id": alpha_id}, guild=beta)
-            assert "no article with id" in message_text(peek.reply)
+            assert "No article with id" in message_text(peek.reply)
             stats = await h.command("stats", guild=alpha)
             assert {f["name"]: f["value"] for f in stats.original["embeds"][0]["fields"]}[
                 "Articles"
             ] == "1"
             delete = await h.command("delete", {"id": alpha_id}, guild=beta, admin=True)
-            assert "no article with id" in message_text(delete.reply)
+            assert "No article with id" in message_text(delete.reply)
             assert h.archive.count(collection=alpha.id) == 1
 
     run(scenario())

@@ -39,7 +39,7 @@ def test_an_error_after_a_public_defer_is_seen_by_its_author_alone(tmp_path):
             rec = await h.command("article", {"id": "nope"})
             channel = rec.payload["channel_id"]
             assert rec.ack_type == 5 and rec.reply is not None
-            assert "no article with id 'nope'" in message_text(rec.reply)
+            assert "No article with id “nope”" in message_text(rec.reply)
             assert rec.ephemeral
             # The public "thinking..." placeholder is gone, not filled with the error.
             assert rec.original is not None and rec.original.get("deleted")

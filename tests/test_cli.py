@@ -109,7 +109,7 @@ def test_list_show_ask_delete_stats(run):
     assert run("delete", article_id).exit_code == 0
     assert run("show", article_id).exit_code == 1
     missing = run("delete", article_id)
-    assert missing.exit_code == 1 and "no article with id" in missing.output
+    assert missing.exit_code == 1 and "No article with id" in missing.output
     assert json.loads(run("stats", "--json").output)["articles"] == 9
 
 
@@ -134,7 +134,7 @@ def test_ask_questions_file_one_line_per_question(run, tmp_path):
 def test_ask_needs_question_xor_file(run):
     assert run("ask").exit_code == 2
     result = run("ask", "   ")
-    assert result.exit_code == 1 and "the question is empty" in result.output
+    assert result.exit_code == 1 and "The question is empty" in result.output
 
 
 def test_chat_answers_then_quits(run):
@@ -147,7 +147,7 @@ def test_chat_answers_then_quits(run):
 def test_reindex(run):
     run("ingest", str(need(SEED)))
     result = run("reindex")
-    assert result.exit_code == 0 and "reindexed 6 passages" in result.output
+    assert result.exit_code == 0 and "Reindexed 6 passages" in result.output
 
 
 def test_start_without_token_loads_samples_once_then_chats(tmp_path, real_embedder):

@@ -760,9 +760,9 @@ def test_cli_feed_add_list_poll_remove(cli_run, server):
     assert {a["source"] for a in data} == {"Gazette"} and len(data) == 2
 
     code, out, _, _ = cli_run("feed", "remove", str(result["feed"]["id"]))
-    assert code == 0 and "removed feed" in out
+    assert code == 0 and "Removed feed" in out
     code, _, err, _ = cli_run("feed", "remove", url)
-    assert code == 1 and "no feed" in err
+    assert code == 1 and "No feed" in err and "`archivist feed list`" in err
     code, out, _, _ = cli_run("feed", "list")
     assert "No feeds" in out
     code, _, _, _ = cli_run("feed", "add")

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from archivist.config import Settings, load_settings
-from archivist.errors import ArchivistError
+from archivist.errors import ArchivistError, ArticleNotFound, FeedNotFound, user_text
 
 DEFAULT_COLLECTION = "default"
 log = logging.getLogger("archivist")
@@ -48,6 +48,18 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+# The core's messages name no command; in the terminal, where to look next.
+HINTS: dict[type[ArchivistError], str] = {
+    ArticleNotFound: "`archivist list` shows the ids.",
+    FeedNotFound: "`archivist feed list` shows the feeds.",
+}
+
+
+def error_text(exc: ArchivistError) -> str:
+    hint = next((h for kind, h in HINTS.items() if isinstance(exc, kind)), "")
+    return f"{user_text(exc)} {hint}".strip()
+
+
 def guarded(func: Callable) -> Callable:
     """Core errors become a one-line message and exit 1, never a traceback."""
     import functools
@@ -57,7 +69,7 @@ def guarded(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except ArchivistError as exc:
-            _fail(str(exc))
+            _fail(error_text(exc))
 
     return wrapper
 
@@ -77,7 +89,7 @@ def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
     try:
         settings = load_settings(data_dir)
     except ArchivistError as exc:
-        _fail(str(exc), 2)
+        _fail(user_text(exc), 2)
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("faiss", "sentence_transformers", "httpx", "transformers"):
@@ -249,7 +261,7 @@ def ask(
 ) -> None:
     """Answer a question from the stored articles."""
     if (question is None) == (questions_file is None):
-        raise click.UsageError("give a QUESTION or --questions FILE (not both)")
+        raise click.UsageError("Give a QUESTION or --questions FILE (not both).")
     archive = obj.archive
     if questions_file is not None:
         for line in questions_file:
@@ -259,7 +271,7 @@ def ask(
                     line, k, collection=DEFAULT_COLLECTION, source=source, since=since
                 ).to_json()
             except ArchivistError as exc:  # one bad line must not stop the batch
-                result = {"question": line, "answered": False, "hits": [], "error": str(exc)}
+                result = {"question": line, "answered": False, "hits": [], "error": user_text(exc)}
             if as_json:
                 _echo_json(result)
             else:
@@ -278,16 +290,20 @@ def _print_answer_json(result: dict) -> None:
     click.echo(format_answer(result, color=sys.stdout.isatty()))
 
 
+# what a user types to leave a chat; the empty string is an empty line
+QUIT_WORDS = frozenset({"", "quit", "exit", "q"})
+
+
 @cli.command()
 @click.pass_obj
 @guarded
 def chat(obj: Context) -> None:
-    """Ask questions in the terminal (empty line or Ctrl-D to quit)."""
+    """Ask questions in the terminal (quit, an empty line or Ctrl-D to leave)."""
     archive = obj.archive
     stats = archive.stats(collection=DEFAULT_COLLECTION)
     click.echo(
         f"Archivist: {stats['articles']} articles, {stats['passages']} passages. "
-        "Ask a question (empty line or Ctrl-D to quit)."
+        "Ask a question; quit, an empty line or Ctrl-D leaves."
     )
     while True:
         try:
@@ -295,12 +311,12 @@ def chat(obj: Context) -> None:
         except (EOFError, KeyboardInterrupt):
             click.echo()
             return
-        if not question.strip():
+        if question.strip().casefold() in QUIT_WORDS:
             return
         try:
             _print_answer_json(archive.ask(question, 3, collection=DEFAULT_COLLECTION).to_json())
         except ArchivistError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {error_text(exc)}", err=True)
 
 
 # -- maintenance -----------------------------------------------------------------------------
@@ -311,7 +327,7 @@ def chat(obj: Context) -> None:
 def delete(obj: Context, article_id: str) -> None:
     """Delete an article (from SQLite, full-text search and the vector index)."""
     article = obj.archive.delete(article_id, collection=DEFAULT_COLLECTION)
-    click.echo(f"deleted {article.id}  {article.title}")
+    click.echo(f"Deleted {article.id}  {article.title}")
 
 
 @cli.command()
@@ -338,9 +354,9 @@ def reindex(obj: Context) -> None:
     for collection in archive.store.collections():
         archive.index(collection).rebuild(archive.store)
     analysed = archive.analyse_stored()
-    click.echo(f"reindexed {archive.stats()['indexed']} passages")
+    click.echo(f"Reindexed {archive.stats()['indexed']} passages.")
     if analysed:
-        click.echo(f"analysed {analysed} passages stored before analyses were kept")
+        click.echo(f"Analysed {analysed} passages stored before analyses were kept.")
 
 
 @cli.command()
@@ -369,7 +385,11 @@ def check(obj: Context, repair: bool, as_json: bool) -> None:
             click.echo(problem)
         for name, counts in report.collections.items():
             click.echo(f"{name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-        click.echo("ok" if ok else "problems found: run `archivist check --repair`")
+        click.echo(
+            "OK: SQLite, full-text search and the vector index agree."
+            if ok
+            else "Problems found: run `archivist check --repair`."
+        )
     if not ok:
         sys.exit(1)
 
@@ -385,7 +405,7 @@ def export(obj: Context, output, collection: str) -> None:
 
     count = export_jsonl(obj.archive, collection, output)
     if output.name != "<stdout>":
-        click.echo(f"exported {count} articles", err=True)
+        click.echo(f"Exported {count} articles.", err=True)
 
 
 @cli.command()
@@ -397,7 +417,7 @@ def backup(obj: Context, destination: Path) -> None:
     from archivist.maintenance import backup as run_backup
 
     run_backup(obj.archive, destination)
-    click.echo(f"backed up to {destination} (use it with --data-dir {destination})")
+    click.echo(f"Backed up to {destination}: use it with --data-dir {destination}.")
 
 
 # -- feeds -----------------------------------------------------------------------------------
@@ -436,7 +456,7 @@ def feed_add(obj: Context, url: str, name: str | None, as_json: bool) -> None:
     if as_json:
         _echo_json({"feed": f.to_json(), **report.to_json()})
     else:
-        click.echo(f"following feed {f.id}: {f.name}")
+        click.echo(f"Following feed {f.id}: {f.name}")
         _print_feed_report(f, report)
     if report.failed:
         sys.exit(1)
@@ -469,7 +489,7 @@ def feed_remove(obj: Context, feed_ref: str) -> None:
     from archivist.feeds import remove_feed
 
     f = remove_feed(obj.archive, feed_ref, collection=DEFAULT_COLLECTION)
-    click.echo(f"removed feed {f.id}: {f.name} (its articles stay in the archive)")
+    click.echo(f"Removed feed {f.id}: {f.name} (its articles stay in the archive).")
 
 
 @feed.command("poll")
@@ -518,7 +538,7 @@ def bot(obj: Context) -> None:
     try:
         from bot.app import run as run_bot
     except ImportError as exc:
-        _fail(f"the Discord bot is not available: {exc}")
+        _fail(f"The Discord bot is not available ({exc}); reinstall with `make install`.")
     run_bot(settings, obj.archive)
 
 

@@ -37,16 +37,36 @@ class FeedError(ReadError):
     one too many. `origin` is the feed's URL."""
 
 
+SHOWN_MAX = 80  # a user's input quoted back: enough to recognise it, never a wall of text
+
+
+def shown(text: str, limit: int = SHOWN_MAX) -> str:
+    """A user's input as it reads back in a one-line message: whitespace runs as one space,
+    cut with "…" past `limit`."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class FeedNotFound(ArchivistError):
-    def __init__(self, ref: str) -> None:
+    """No feed matches a reference. The message names no command: each front end adds where
+    to find the feeds (`archivist feed list`, /feed list)."""
+
+    def __init__(self, ref: str, *, ambiguous: bool = False) -> None:
         self.ref = ref
-        super().__init__(f"no feed {ref!r} is followed here (give its id, URL or name)")
+        if ambiguous:
+            message = f"Several feeds are named “{shown(ref)}”; give the one you mean by its id."
+        else:
+            message = f"No feed “{shown(ref)}” is followed here; give its id, URL or name."
+        super().__init__(message)
 
 
 class ArticleNotFound(ArchivistError):
+    """No article has an id. The message names no command: each front end adds where to find
+    the ids (`archivist list`, /recent)."""
+
     def __init__(self, article_id: str) -> None:
         self.article_id = article_id
-        super().__init__(f"no article with id {article_id!r} in this archive")
+        super().__init__(f"No article with id “{shown(article_id)}” here.")
 
 
 class InvalidQuestion(ArchivistError):
@@ -59,3 +79,12 @@ class ConfigError(ArchivistError):
 
 class IndexMismatch(ArchivistError):
     """The FAISS index on disk does not match the store (it is rebuilt from SQLite)."""
+
+
+def user_text(error: ArchivistError) -> str:
+    """The error as a user reads it: a sentence that starts with a capital. A ReadError keeps
+    its origin first as given (a file name or URL is not capitalised)."""
+    text = str(error)
+    if isinstance(error, ReadError) or not text[:1].islower():
+        return text
+    return text[0].upper() + text[1:]

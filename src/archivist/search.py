@@ -119,13 +119,16 @@ def fts_query(question: str, terms: Sequence[str] | None = None) -> str | None:
 def validate_question(question: str, max_chars: int) -> str:
     question = " ".join((question or "").split())
     if not question:
-        raise InvalidQuestion("the question is empty: ask something about the stored articles")
+        raise InvalidQuestion("The question is empty: ask something about the stored articles.")
     if len(question) > max_chars:
         raise InvalidQuestion(
-            f"the question is {len(question):,} characters long; the limit is {max_chars:,}"
+            f"The question is {len(question):,} characters long; the limit is {max_chars:,}: "
+            "shorten it."
         )
     if not _TOKEN.search(question):
-        raise InvalidQuestion("the question has no words to search for")
+        raise InvalidQuestion(
+            "The question has no words to search for: ask with words, e.g. “when is the vote?”"
+        )
     return question
 
 
