@@ -214,9 +214,17 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _title_has_prefixes(title: str, words: Sequence[str]) -> bool:
-    title_words = _WORD.findall(title.casefold())
-    return all(any(t.startswith(w) for t in title_words) for w in words)
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
+
+
+def _word_start(word: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(word), re.IGNORECASE)
+
+
+def _like_part(word: str) -> str:
+    """The longest ASCII run of a word: SQLite's LIKE folds ASCII case only, so that run is what
+    it can look for in any case ("ärz" narrows by "rz")."""
+    return max(_ASCII_RUN.findall(word), key=len, default="")
 
 
 class Inserted(NamedTuple):
@@ -505,7 +513,7 @@ class Store:
             [collection, text, text + "\U0010ffff", limit],
         )
         found = {r[0]: ArticleHint(*r) for r in by_id}
-        words = _WORD.findall(text.casefold())[:HINT_WORDS_MAX]
+        words = _WORD.findall(text)[:HINT_WORDS_MAX]
         if words and len(found) < limit:
             found |= self._by_title_words(sql, collection, words, limit - len(found), set(found))
         return list(found.values())
@@ -513,16 +521,16 @@ class Store:
     def _by_title_words(
         self, sql: str, collection: str, words: list[str], limit: int, skip: set[str]
     ) -> dict[str, ArticleHint]:
-        """LIKE narrows the scan to titles containing each word (SQLite folds ASCII case only,
-        so other words are left to the exact word-start check made here on each row)."""
+        """LIKE narrows the scan to titles containing each word; each row left is checked for
+        words starting so (in any case, Unicode included)."""
         params: list = [collection]
-        for w in words:
-            if w.isascii():
-                sql += " AND title LIKE ? ESCAPE '\\'"
-                params.append(f"%{_like_escape(w)}%")
+        for part in filter(None, map(_like_part, words)):
+            sql += " AND title LIKE ? ESCAPE '\\'"
+            params.append(f"%{_like_escape(part)}%")
+        starts = [_word_start(w) for w in words]
         out: dict[str, ArticleHint] = {}
         for row in self.db.execute(sql + " ORDER BY pk DESC", params):  # read lazily
-            if row[0] not in skip and _title_has_prefixes(row[1], words):
+            if row[0] not in skip and all(p.search(row[1]) for p in starts):
                 out[row[0]] = ArticleHint(*row)
                 if len(out) >= limit:
                     break
