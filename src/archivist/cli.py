@@ -526,6 +526,16 @@ def eval(ctx: click.Context) -> None:  # noqa: A001 - the command's name
     sys.exit(evaluate(ctx.args))
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@click.pass_obj
+def doctor(obj: Context, as_json: bool) -> None:
+    """Check the install, the model, the data folder, the store and the settings (with fixes)."""
+    from archivist.doctor import main as run_doctor
+
+    sys.exit(run_doctor(obj.settings, as_json))
+
+
 # -- running ---------------------------------------------------------------------------------
 @cli.command()
 @click.pass_obj
