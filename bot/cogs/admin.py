@@ -19,6 +19,7 @@ from archivist.errors import ArchivistError, ReadError
 from archivist.fetch import add_url
 from archivist.models import AddReport
 from bot import render
+from bot.cogs.browse import article_choices
 from bot.errors import UserError, require_admin, warn_if_role_name
 from bot.views import NO_PINGS, _send_kwargs, delete_prompt
 
@@ -214,7 +215,7 @@ class Admin(commands.Cog):
 
         Parameters
         ----------
-        id: The article's id (shown by /recent and under each answer)
+        id: A word of its title, or its id (shown by /recent and under each answer)
         """
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -224,6 +225,13 @@ class Admin(commands.Cog):
         await interaction.followup.send(
             ephemeral=True, **_send_kwargs(delete_prompt(article.id, article.title))
         )
+
+    @delete.autocomplete("id")
+    @app_commands.check(require_admin)
+    async def delete_id(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await article_choices(interaction, current)
 
     channel = app_commands.Group(
         name="channel",

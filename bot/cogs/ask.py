@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from archivist.errors import ArchivistError
 from bot import render
+from bot.cogs.browse import refuse_unknown_source, source_choices
 from bot.views import DYNAMIC_ITEMS, NO_PINGS, _send_kwargs, answer_reply
 
 if TYPE_CHECKING:
@@ -64,9 +65,17 @@ class Ask(commands.Cog):
                 DM_TEXT, ephemeral=True, allowed_mentions=NO_PINGS
             )
             return
+        if await refuse_unknown_source(self.bot, interaction, source):
+            return
         await interaction.response.defer(thinking=True)
         reply = await answer_reply(self.bot, interaction.guild_id, question, count, source)
         await interaction.followup.send(**_send_kwargs(reply))
+
+    @ask.autocomplete("source")
+    async def ask_source(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await source_choices(interaction, current)
 
     # ---- plain messages ----------------------------------------------------------------------
 

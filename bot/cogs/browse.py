@@ -2,17 +2,104 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.views import _send_kwargs, article_reply, recent_reply
+from bot.views import NO_PINGS, _send_kwargs, article_reply, recent_reply
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
+
+log = logging.getLogger("archivist.bot")
+
+CHOICE_NAME_MAX = 100  # Discord's limit on an autocomplete choice's name
+SOURCES_SHOWN = 10  # in the unknown-source message; autocomplete offers them all
+T = TypeVar("T")
+
+
+# ---- autocomplete, shared with /delete, /ask --------------------------------------------------
+
+
+async def _suggest(
+    interaction: discord.Interaction, work: Callable[[], Awaitable[Sequence[T]]]
+) -> Sequence[T]:
+    """Autocomplete offers nothing rather than fail: Discord shows "loading options failed"
+    for an unanswered one, and the member can still type the value."""
+    try:
+        return await work()
+    except Exception:  # noqa: BLE001 - logged; an empty list is the answer
+        name = interaction.command.qualified_name if interaction.command else "?"
+        log.exception("autocomplete of /%s failed", name)
+        return []
+
+
+def _bot(interaction: discord.Interaction) -> ArchivistBot:
+    return interaction.client  # type: ignore[return-value]
+
+
+async def article_choices(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """This server's articles by id prefix or title words, newest first: Choice(title, id)."""
+    if interaction.guild_id is None:
+        return []
+    bot, collection = _bot(interaction), str(interaction.guild_id)
+    hints = await _suggest(
+        interaction, lambda: bot.offload(bot.archive.suggest_articles, collection, current)
+    )
+    return [
+        app_commands.Choice(name=render.cut(h.title, CHOICE_NAME_MAX) or h.id, value=h.id)
+        for h in hints
+    ]
+
+
+async def source_choices(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """This server's sources, those with the most articles first."""
+    if interaction.guild_id is None:
+        return []
+    bot, collection = _bot(interaction), str(interaction.guild_id)
+    found = await _suggest(
+        interaction, lambda: bot.offload(bot.archive.sources, collection, current)
+    )
+    return [
+        app_commands.Choice(name=render.cut(s.name, CHOICE_NAME_MAX), value=s.name[:100])
+        for s in found
+    ]
+
+
+async def refuse_unknown_source(
+    bot: ArchivistBot, interaction: discord.Interaction, source: str | None
+) -> bool:
+    """Tell the member alone, before any deferral, that no article has this source (and which
+    sources there are); True when it did. A typo otherwise reads as "nothing found"."""
+    if not source or interaction.guild_id is None:
+        return False
+    collection = str(interaction.guild_id)
+    if await bot.offload(bot.archive.count, collection=collection, source=source):
+        return False
+    known = await bot.offload(bot.archive.sources, collection, "", SOURCES_SHOWN)
+    await interaction.response.send_message(
+        unknown_source_text(source, [s.name for s in known]),
+        ephemeral=True,
+        allowed_mentions=NO_PINGS,
+    )
+    return True
+
+
+def unknown_source_text(source: str, known: list[str]) -> str:
+    text = f"No articles from “{render.cut_escaped(source, 100)}” here."
+    if not known:
+        return text + " This server's archive has no sources yet: an admin can add articles."
+    names = ", ".join(render.cut_escaped(n, 60) for n in known)
+    return f"{text} Sources: {names}. Pick one from the list as you type `source`."
 
 
 class Browse(commands.Cog):
@@ -35,9 +122,17 @@ class Browse(commands.Cog):
         source: Only articles from this source
         """
         assert interaction.guild_id is not None
+        if await refuse_unknown_source(self.bot, interaction, source):
+            return
         await interaction.response.defer(thinking=True)
         reply = await recent_reply(self.bot, interaction.guild_id, 0, count, source)
         await interaction.followup.send(**_send_kwargs(reply))
+
+    @recent.autocomplete("source")
+    async def recent_source(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await source_choices(interaction, current)
 
     @app_commands.command(name="article")
     @app_commands.guild_only()
@@ -51,13 +146,19 @@ class Browse(commands.Cog):
 
         Parameters
         ----------
-        id: The article's id (shown by /recent and under each answer)
+        id: A word of its title, or its id (shown by /recent and under each answer)
         page: Which page of the article
         """
         assert interaction.guild_id is not None
         await interaction.response.defer(thinking=True)
         reply = await article_reply(self.bot, interaction.guild_id, id.strip(), page - 1)
         await interaction.followup.send(**_send_kwargs(reply))
+
+    @article.autocomplete("id")
+    async def article_id(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await article_choices(interaction, current)
 
     @app_commands.command(name="stats")
     @app_commands.guild_only()

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("archivist.bot")
 
+CHOICES_MAX = 25  # Discord's limits on an autocomplete answer
+CHOICE_NAME_MAX = 100
+
 
 class Feeds(commands.Cog):
     def __init__(self, bot: ArchivistBot) -> None:
@@ -102,7 +105,7 @@ class Feeds(commands.Cog):
 
         Parameters
         ----------
-        feed: The feed's id (shown by /feed list), URL or name
+        feed: Its name, URL or id (shown by /feed list)
         """
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -115,6 +118,37 @@ class Feeds(commands.Cog):
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )
+
+    @remove.autocomplete("feed")
+    @app_commands.check(require_admin)
+    async def remove_feed_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """This server's feeds whose name, URL or id holds the typed text."""
+        if interaction.guild_id is None:
+            return []
+        try:
+            found = await self.bot.offload(
+                feeds.list_feeds, self.bot.archive, collection=str(interaction.guild_id)
+            )
+        except Exception:  # noqa: BLE001 - Discord shows an unanswered autocomplete as an error
+            log.exception("autocomplete of /feed remove failed")
+            return []
+        typed = current.strip().casefold()
+        matching = [
+            f
+            for f in found
+            if not typed
+            or typed in f.name.casefold()
+            or typed in f.url.casefold()
+            or str(f.id).startswith(typed)
+        ]
+        return [
+            app_commands.Choice(
+                name=render.cut(f"{f.name} ({f.url})", CHOICE_NAME_MAX), value=str(f.id)
+            )
+            for f in matching[:CHOICES_MAX]
+        ]
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
