@@ -4,6 +4,7 @@ quoting, never "0 s"; and `archivist chat` left with quit, exit or q."""
 from __future__ import annotations
 
 import re
+import warnings
 
 import pytest
 from click.testing import CliRunner
@@ -134,3 +135,20 @@ def test_bot_capitalises_a_core_message_written_in_lower_case():
 
     text = user_message(ArchivistError("the bot is shutting down; try again in a minute"))
     assert text == "The bot is shutting down; try again in a minute"
+
+
+@pytest.mark.slow
+def test_the_first_model_preparation_prints_one_line_and_no_warnings(tmp_path, capfd):
+    """The ONNX export (as the first run makes it): one line on stderr, none of the exporter's
+    TracerWarning/UserWarning noise."""
+    from archivist.embedding import OnnxEmbedder
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")  # pytest would otherwise collect them out of sight
+        embedder = OnnxEmbedder(root=tmp_path)
+        embedder.encode(["x"])
+    err = capfd.readouterr().err
+    assert embedder.backend == "onnx", embedder.fallback_reason
+    assert [f"{w.category.__name__}: {w.message}" for w in shown] == []
+    assert "Warning" not in err, err
+    assert err.strip() == "Preparing the model, once (about a minute)…"

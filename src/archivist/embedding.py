@@ -32,9 +32,11 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -52,6 +54,7 @@ DIM = 384
 ONNX_FORMAT = 2  # 2: with the int8 copy
 MIN_PROBE_COSINE = 0.9999
 MIN_INT8_COSINE = 0.97  # the empty probe text is the farthest (0.980); real passages 0.99+
+PREPARING = "Preparing the model, once (about a minute)…"
 
 # Fixed texts whose sentence-transformers vectors are stored beside the export and compared at
 # every load: short and long (past the 256-token window), accents, digits, punctuation, empty.
@@ -241,7 +244,10 @@ def export_onnx(target: Path) -> Path:
         wrapped = Pooled(model).eval()
         ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.long)
         mask = (ids != 0).long()
-        with torch.no_grad():
+        # the tracer's TracerWarning/UserWarning/DeprecationWarning speak to the exporter's
+        # author, not to someone starting Archivist; the probe check below is what counts
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 wrapped,
                 (ids, mask, torch.zeros_like(ids)),
@@ -510,6 +516,8 @@ class OnnxEmbedder:
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if meta.get("format") != ONNX_FORMAT:  # none yet, or an older layout
             log.info("exporting %s to ONNX in %s (once)", MODEL_NAME, folder)
+            # the first run waits for this: say why, once, on stderr (stdout may be JSON)
+            print(PREPARING, file=sys.stderr, flush=True)
             export_onnx(folder)
             meta = json.loads(meta_path.read_text())
         if meta.get("format") != ONNX_FORMAT or meta.get("fingerprint") != _model_fingerprint():
