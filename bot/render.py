@@ -205,7 +205,10 @@ def answer_embeds(answer: Answer, *, first_rank: int = 1) -> list[discord.Embed]
     if not answer.answered and first_rank == 1:
         embed = discord.Embed(
             title="Nothing relevant found",
-            description="No stored article answers this question closely enough.",
+            description=(
+                "No stored article answers this question closely enough. Try other words, or "
+                "browse with /recent."
+            ),
             colour=COLOR_MUTED,
         )
         titles = list(dict.fromkeys(h.title for h in answer.hits))[:5]
@@ -225,10 +228,13 @@ def answer_embeds(answer: Answer, *, first_rank: int = 1) -> list[discord.Embed]
     return embeds
 
 
+ADD_ARTICLES = "An admin can add articles with /upload or follow a feed with /feed add."
+
+
 def no_articles_embed() -> discord.Embed:
     return discord.Embed(
         title="This server's archive is empty",
-        description="An admin can add articles with `/upload`.",
+        description=ADD_ARTICLES,
         colour=COLOR_MUTED,
     )
 
@@ -283,13 +289,13 @@ def recent_embed(
     articles: Sequence[StoredArticle], *, offset: int, count: int, total: int, source: str | None
 ) -> discord.Embed:
     if not articles:
-        return discord.Embed(
-            title="No articles yet"
-            if not source
-            else f"No articles from {cut_escaped(source, 200)}",
-            description="An admin can add articles with `/upload`.",
-            colour=COLOR_MUTED,
-        )
+        if source:
+            return discord.Embed(
+                title=f"No articles from “{cut_escaped(source, 200)}”",
+                description="Leave out `source` to see every article.",
+                colour=COLOR_MUTED,
+            )
+        return discord.Embed(title="No articles yet", description=ADD_ARTICLES, colour=COLOR_MUTED)
     lines = []
     for i, a in enumerate(articles, start=offset + 1):
         title = cut_escaped(a.title, 150)
@@ -335,7 +341,6 @@ def stats_embed(stats: dict, guild_name: str) -> discord.Embed:
         name="Last upload", value=(stats.get("last_added_at") or "never")[:16].replace("T", " ")
     )
     embed.add_field(name="Index size", value=human_bytes(stats.get("index_bytes", 0)))
-    embed.add_field(name="Database size (all servers)", value=human_bytes(stats.get("db_bytes", 0)))
     return embed
 
 
@@ -398,7 +403,10 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
             inline=False,
         )
     if not embed.fields:
-        embed.description = "The files held no articles."
+        embed.description = (
+            "The files held no articles: upload text, Markdown, HTML, PDF, Word (.docx), JSON "
+            "or ZIP files."
+        )
     return embed
 
 
@@ -413,7 +421,7 @@ def feed_added_embed(feed: Feed, report: AddReport, interval_min: float) -> disc
         f"source “{cut_escaped(feed.name, 100)}”."
     )
     if not report.added and not report.duplicates and not report.failed:
-        embed.description += "\nIt has no items yet."
+        embed.description += "\nIt has no items yet: new ones are stored as they appear."
     return embed
 
 

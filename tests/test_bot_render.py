@@ -181,3 +181,25 @@ def test_upload_report_failures_are_one_escaped_line_each():
     assert field.value is not None and field.value.count("\n") == 0
     assert masked_links(field.value) == []
     assert "bad line 2 line 3" in field.value
+
+
+def test_stats_show_this_servers_figures_only():
+    stats = {"articles": 3, "passages": 9, "index_bytes": 2048, "db_bytes": 10**9}
+    embed = render.stats_embed(stats, "Harbour")
+    names = [f.name for f in embed.fields]
+    assert "Articles" in names and "Index size" in names
+    assert not any("all servers" in n or "Database" in n for n in names), names
+
+
+def test_empty_replies_name_the_next_step():
+    answer = Answer(question="q", answered=False, hits=())
+    for embed in (
+        render.answer_embeds(answer)[0],
+        render.no_articles_embed(),
+        render.recent_embed([], offset=0, count=5, total=0, source=None),
+        render.recent_embed([], offset=0, count=5, total=0, source="Coast"),
+        render.upload_embed(AddReport()),
+    ):
+        text = embed.description or ""
+        assert text[:1].isupper() and "'" not in text, text
+        assert "/" in text or "`source`" in text or "upload" in text, text
