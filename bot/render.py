@@ -450,3 +450,61 @@ def feeds_embed(feeds: Sequence[Feed], interval_min: float) -> discord.Embed:
 
 def progress_text(done: int, total: int, file_name: str) -> str:
     return f"Storing articles from {cut_escaped(file_name, 100)}: {done}/{total}…"
+
+
+# ---- help ------------------------------------------------------------------------------------
+
+HELP_MEMBER = (
+    (
+        "/ask",
+        "`/ask question: when does the ferry run?` answers from this server's articles; "
+        "`source`, `since` and `private` narrow it or keep it to you.",
+    ),
+    (
+        "/recent",
+        "`/recent` lists the newest articles; `/recent source: Harbour Gazette` one source.",
+    ),
+    ("/article", "`/article id: …` opens an article: type a title word and pick it."),
+    (
+        "Search the archive",
+        "Right-click a message, then Apps > Search the archive: its text is "
+        "the question, and the answer is yours alone.",
+    ),
+    ("@mention", "Mention me with a question, or mention me in a reply to ask about that message."),
+    ("/stats", "`/stats` shows this server's figures."),
+)
+HELP_ADMIN = (
+    "`/upload` files (text, Markdown, HTML, PDF, Word, JSON, ZIP) · `/delete` an article · "
+    "`/feed add|list|remove` RSS and Atom feeds · `/channel watch|unwatch|list` answer questions "
+    "in a channel or forum · `/settings` the admin role, default source, threads, question "
+    "logging, announcements · `/insights` what members could not find (`/insights clear` "
+    "forgets it)"
+)
+
+
+def help_embed(*, logs_questions: bool, links: Sequence[tuple[str, str]] = ()) -> discord.Embed:
+    """/help: what the bot does, each command with an example, what admins can do, what is
+    stored about members, and the links (label, URL)."""
+    embed = discord.Embed(
+        title="Archivist",
+        description="I answer questions from the news articles stored for this server, quoting "
+        "the passages that answer them. Only this server's articles are searched.",
+        colour=COLOR,
+    )
+    for name, value in HELP_MEMBER:
+        embed.add_field(name=name, value=value, inline=False)
+    embed.add_field(name="Admins", value=HELP_ADMIN, inline=False)
+    stored = "Your 👍/👎 on an answer (one vote per answer, which you can change). " + (
+        "The questions asked here, so admins can see what members could not find "
+        "(`/insights`); an admin can turn this off in `/settings` or clear them."
+        if logs_questions
+        else "Questions are not stored on this server."
+    )
+    embed.add_field(name="What is stored about you", value=stored, inline=False)
+    shown = [f"[{cut_escaped(label, 80)}]({url})" for label, url in links if safe_url(url) == url]
+    if shown:
+        embed.add_field(name="Links", value=" · ".join(shown)[:FIELD_VALUE_MAX], inline=False)
+    return embed
+
+
+WELCOME = "Hello! I answer questions from this server's news articles. Type /help to see how."
