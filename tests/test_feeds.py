@@ -819,3 +819,15 @@ def test_a_feed_is_parsed_within_the_read_budget(tmp_path, server, fake_archive)
     # the worker stopped is replaced: the next feed is read as usual
     feed, report = feeds.add_feed(fake_archive, small, collection="g1", allow_private=True)
     assert len(report.added) == 1
+
+
+def test_removing_by_a_name_two_feeds_share_asks_for_the_id(fake_archive, server):
+    server.serve_pages("ferry", "library")
+    one = server.set_rss("/one.xml", "One", [Item("ferry", "/news/ferry")])
+    two = server.set_rss("/two.xml", "Two", [Item("library", "/news/library")])
+    for url in (one, two):
+        feeds.add_feed(fake_archive, url, collection="g1", name="Gazette", allow_private=True)
+    with pytest.raises(FeedNotFound) as caught:
+        feeds.remove_feed(fake_archive, "gazette", collection="g1")
+    assert str(caught.value) == "Several feeds are named “gazette”; give the one you mean by its id."
+    assert len(feeds.list_feeds(fake_archive, collection="g1")) == 2

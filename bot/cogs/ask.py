@@ -13,6 +13,7 @@ from discord.ext import commands
 from archivist.errors import ArchivistError
 from bot import render
 from bot.cogs.browse import refuse_unknown_source, source_choices
+from bot.errors import archivist_message, retry_in
 from bot.views import DYNAMIC_ITEMS, NO_PINGS, _send_kwargs, answer_reply
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class Ask(commands.Cog):
             retry = bucket.update_rate_limit() if bucket is not None else None
             if retry:
                 await message.reply(
-                    f"Slow down: you can ask again in {retry:.0f} s.",
+                    f"Slow down: you can ask again {retry_in(retry)}.",
                     mention_author=False,
                     allowed_mentions=NO_PINGS,
                 )
@@ -132,7 +133,9 @@ class Ask(commands.Cog):
                 reply = await answer_reply(self.bot, message.guild.id, question, 3, None)
             await message.reply(mention_author=False, **_send_kwargs(reply))
         except ArchivistError as exc:
-            await message.reply(str(exc), mention_author=False, allowed_mentions=NO_PINGS)
+            await message.reply(
+                archivist_message(exc), mention_author=False, allowed_mentions=NO_PINGS
+            )
         except Exception:
             log.exception("error answering message %s", message.id)
             await message.reply(

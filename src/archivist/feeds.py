@@ -189,7 +189,7 @@ class FeedTable:
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
-                raise FeedNotFound(f"{ref} (several feeds have that name; give its id)")
+                raise FeedNotFound(ref, ambiguous=True)
         raise FeedNotFound(ref)
 
     def insert(
