@@ -46,3 +46,31 @@ def test_questions_are_answered_while_slow_pages_are_being_read(tmp_path):
                 assert all("Added" not in message_text(u.original or {}) for u in uploads)
 
     asyncio.run(scenario())
+
+
+def test_one_servers_slow_uploads_do_not_hold_up_another_servers_upload(tmp_path):
+    async def scenario():
+        async with running_bot(
+            tmp_path,
+            guilds=("Alpha", "Beta"),
+            allow_private_urls=True,
+            upload_cooldown=(100, 60.0),
+        ) as h:
+            alpha, beta = h.guilds
+            with hostile_server(drip_interval=0.2, lifetime_s=60) as server:
+                slow = [
+                    await h.emu.send_interaction(
+                        "upload",
+                        {"url": f"{server.base}/drip-body?{n}"},
+                        guild=alpha,
+                        user=h.admin,
+                        permissions=MEMBER_DEFAULT | MANAGE_GUILD,
+                    )
+                    for n in range(4)
+                ]
+                await asyncio.sleep(0.5)
+                await h.seed([article("library")], guild=beta)  # waits for "Added"
+                assert all("Added" not in message_text(u.original or {}) for u in slow)
+            assert h.archive.count(collection=beta.id) == 1
+
+    asyncio.run(scenario())

@@ -83,6 +83,9 @@ class UploadProgress:
 
 class Admin(commands.Cog):
     def __init__(self, bot: ArchivistBot) -> None:
+        # one upload at a time per server: a server's slow inputs leave the other intake thread
+        # to every other server
+        self._turns: dict[int, asyncio.Semaphore] = {}
         self.bot = bot
 
     @app_commands.command(name="upload")
@@ -116,7 +119,11 @@ class Admin(commands.Cog):
         limit = self.bot.settings.limits.upload_max_bytes
         report, too_large = AddReport(), []
         progress = UploadProgress(interaction)
+        turn = self._turns.setdefault(interaction.guild_id, asyncio.Semaphore(1))
+        my_turn = False
         try:
+            await turn.acquire()
+            my_turn = True
             for attachment in [f for f in (file, file2, file3) if f is not None]:
                 if attachment.size > limit:
                     too_large.append(
@@ -140,6 +147,8 @@ class Admin(commands.Cog):
                     )
                 )
         finally:
+            if my_turn:
+                turn.release()
             await progress.stop()
         log.info(
             "upload in %s by %s: %d added, %d duplicates, %d failed",
