@@ -20,6 +20,9 @@ log = logging.getLogger("archivist.bot")
 
 CHOICE_NAME_MAX = 100  # Discord's limit on an autocomplete choice's name
 SOURCES_SHOWN = 10  # in the unknown-source message; autocomplete offers them all
+# The invite's permissions, as in docs/discord.md: View Channels, Send Messages (and in
+# threads), Embed Links, Read Message History.
+INVITE_PERMISSIONS = discord.Permissions(274877991936)
 T = TypeVar("T")
 
 
@@ -102,9 +105,46 @@ def unknown_source_text(source: str, known: list[str]) -> str:
     return f"{text} Sources: {names}. Pick one from the list as you type `source`."
 
 
+def help_links(bot: ArchivistBot) -> list[tuple[str, str]]:
+    if bot.application_id is None:
+        return []
+    invite = discord.utils.oauth_url(
+        bot.application_id,
+        permissions=INVITE_PERMISSIONS,
+        scopes=("bot", "applications.commands"),
+    )
+    return [("Add me to another server", invite)]
+
+
 class Browse(commands.Cog):
     def __init__(self, bot: ArchivistBot) -> None:
         self.bot = bot
+        # A server that removes and re-adds the bot, or comes back after an outage that
+        # discord.py reads as a join, is greeted once per run.
+        self.welcomed: set[int] = set()
+
+    @app_commands.command(name="help")
+    async def show_help(self, interaction: discord.Interaction) -> None:
+        """What I do, each command with an example, and what is stored about you."""
+        # Question logging is not built yet; when /settings stores it per server, this reads it.
+        embed = render.help_embed(logs_questions=True, links=help_links(self.bot))
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """One short welcome in the system channel, only where the bot may speak."""
+        channel = guild.system_channel
+        if guild.id in self.welcomed or channel is None:
+            return
+        if not channel.permissions_for(guild.me).send_messages:
+            return
+        self.welcomed.add(guild.id)
+        try:
+            await channel.send(render.WELCOME, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:  # a welcome that fails is not worth a second try
+            log.warning("could not post the welcome in server %s", guild.id, exc_info=True)
 
     @app_commands.command(name="recent")
     @app_commands.guild_only()

@@ -293,6 +293,33 @@ class DiscordEmulator:
         self.channel_log[g.channel_id] = []
         return g
 
+    async def join_guild(
+        self, name: str, *, system_channel: bool = True, bot_may_speak: bool = True
+    ) -> P.Guild:
+        """The bot is added to a new server while connected. Its first channel is the system
+        channel (unless `system_channel` is false); `bot_may_speak=False` denies the bot Send
+        Messages there by a channel overwrite."""
+        g = self.add_guild(name)
+        if system_channel:
+            g.system_channel_id = g.channel_id
+        if not bot_may_speak:
+            g.deny(g.channel_id, self.bot_user["id"], P.SEND_MESSAGES, member=True)
+        await self.dispatch_join(g)
+        return g
+
+    async def dispatch_join(self, guild: P.Guild) -> None:
+        """GUILD_CREATE for a server not in READY: without `unavailable`, which discord.py reads
+        as a join (`on_guild_join`), not as a known server coming back."""
+        self.guilds[guild.id] = guild
+        data = guild.to_gateway()
+        del data["unavailable"]
+        await self.session_for(guild.id).dispatch("GUILD_CREATE", data)
+
+    async def leave_guild(self, guild: P.Guild) -> None:
+        """The bot is removed from a server (GUILD_DELETE without `unavailable`)."""
+        self.guilds.pop(guild.id, None)
+        await self.session_for(guild.id).dispatch("GUILD_DELETE", {"id": guild.id})
+
     def add_channel(self, guild: P.Guild, name: str) -> str:
         cid = guild.add_channel(name)
         self.channel_log[cid] = []
@@ -865,6 +892,8 @@ class DiscordEmulator:
         guild = self._guild_of_channel(cid)
         if guild is None:
             return discord_error(404, 10003, "Unknown Channel")
+        if guild.denied(cid, self.bot_user["id"], P.SEND_MESSAGES):
+            return discord_error(403, 50013, "Missing Permissions")
         body = request[RECORDED].body
         if (bad := self._check_body(body)) is not None:
             return bad

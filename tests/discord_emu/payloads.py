@@ -76,6 +76,7 @@ class Guild:
     channels: list[dict] = field(default_factory=list)
     roles: list[dict] = field(default_factory=list)
     members: list[dict] = field(default_factory=list)
+    system_channel_id: str | None = None  # where Discord posts join messages; the bot may too
 
     @property
     def channel_id(self) -> str:
@@ -105,6 +106,22 @@ class Guild:
         self.roles.append(_role(rid, name, permissions, position=len(self.roles)))
         return rid
 
+    def deny(self, channel_id: str, target_id: str, permissions: int, *, member: bool) -> None:
+        """A permission overwrite on a channel denying `permissions` to a member or a role."""
+        ch = next(c for c in self.channels if c["id"] == channel_id)
+        ch["permission_overwrites"].append(
+            {"id": target_id, "type": 1 if member else 0, "allow": "0", "deny": str(permissions)}
+        )
+
+    def denied(self, channel_id: str, member_id: str, permission: int) -> bool:
+        """Whether an overwrite on the channel denies `permission` to this member or @everyone
+        (the emulator's members have no other roles)."""
+        ch = next(c for c in self.channels if c["id"] == channel_id)
+        return any(
+            o["id"] in (member_id, self.id) and int(o["deny"]) & permission
+            for o in ch["permission_overwrites"]
+        )
+
     def role_named(self, name: str) -> dict:
         return next(r for r in self.roles if r["name"] == name)
 
@@ -120,7 +137,7 @@ class Guild:
             "default_message_notifications": 0,
             "explicit_content_filter": 0,
             "mfa_level": 0,
-            "system_channel_id": None,
+            "system_channel_id": self.system_channel_id,
             "system_channel_flags": 0,
             "rules_channel_id": None,
             "public_updates_channel_id": None,
