@@ -11,6 +11,7 @@ import contextvars
 import functools
 import logging
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
@@ -24,9 +25,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from archivist.config import Settings
-from archivist.errors import ArchivistError
+from archivist.errors import ArchivistError, ReadError
 from archivist.feeds import FeedScheduler, scheduler_for
-from bot.errors import report_error
+from bot.errors import report_error, user_message
+from bot.metrics import LATE_ACK_S, Metrics, MetricsServer
 from bot.watch import WatchedChannels
 
 log = logging.getLogger("archivist.bot")
@@ -94,6 +96,8 @@ class ArchivistBot(commands.AutoShardedBot):
         self.intake: Executor = ThreadPoolExecutor(INTAKE_THREADS, "archivist-intake")
         self._closing = False
         self.feeds: FeedScheduler | None = None
+        self.metrics = Metrics(self)
+        self.metrics_server: MetricsServer | None = None
         # one handler for every slash command
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
 
@@ -101,6 +105,9 @@ class ArchivistBot(commands.AutoShardedBot):
         if self.settings.discord_gateway_url:
             self._pin_gateway(self.settings.discord_gateway_url)
         await self.offload(self.watched.load)
+        if self.settings.metrics_addr:
+            self.metrics_server = MetricsServer(self, self.settings.metrics_addr)
+            await self.metrics_server.start()
         for ext in EXTENSIONS:
             await self.load_extension(ext)
         self.feeds = scheduler_for(
@@ -151,7 +158,15 @@ class ArchivistBot(commands.AutoShardedBot):
         future = asyncio.get_running_loop().run_in_executor(executor, call)
         self._inflight.add(future)
         future.add_done_callback(self._inflight.discard)
-        return await asyncio.shield(future)
+        started = time.perf_counter()
+        try:
+            result = await asyncio.shield(future)
+        except ReadError as error:
+            self.metrics.read_failed(error)
+            raise
+        name = getattr(fn, "__name__", type(fn).__name__)
+        self.metrics.call_done(name, time.perf_counter() - started, result)
+        return result
 
     async def close(self) -> None:
         """Graceful shutdown: refuse new work, let in-flight work finish, then disconnect."""
@@ -164,6 +179,8 @@ class ArchivistBot(commands.AutoShardedBot):
                 await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE_S)
             for executor in (self.questions, self.intake):
                 executor.shutdown(wait=False, cancel_futures=True)
+            if self.metrics_server is not None:
+                await self.metrics_server.stop()
         await super().close()
 
     # ---- errors ----------------------------------------------------------------------------
@@ -171,6 +188,7 @@ class ArchivistBot(commands.AutoShardedBot):
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
+        self.metrics.command_failed(unexpected=user_message(error) is None)
         await report_error(interaction, error)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
@@ -181,6 +199,13 @@ class ArchivistBot(commands.AutoShardedBot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+    async def on_interaction(self, interaction: discord.Interaction, /) -> None:
+        def check() -> None:
+            if not interaction.response.is_done():
+                self.metrics.late_acks.inc()
+
+        asyncio.get_running_loop().call_later(LATE_ACK_S, check)
 
 
 async def _serve(settings: Settings, archive: Any, message_content: bool) -> None:

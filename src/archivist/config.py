@@ -58,6 +58,8 @@ class Settings:
     # Several bot processes: each runs `shard_ids` of `shard_count` shards (docs/scaling.md).
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
+    # "host:port" where the bot serves /healthz and /metrics; None (the default) serves nothing
+    metrics_addr: str | None = None
 
     @property
     def store_dir(self) -> Path:
@@ -103,6 +105,24 @@ def _minutes_env(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def split_addr(addr: str) -> tuple[str, int] | None:
+    """("host", port) of "host:port" (an IPv6 host in brackets), or None when malformed."""
+    host, sep, port = addr.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isascii() or not port.isdigit() or int(port) > 65535:
+        return None
+    return host, int(port)
+
+
+def _addr_env(env: dict[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if split_addr(raw) is None:
+        raise ConfigError(f"{name} must look like 127.0.0.1:9108 (host:port), got {raw!r}")
+    return raw
+
+
 def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) -> Settings:
     """Settings from the environment (and a `.env` in the working directory), then overrides."""
     if dotenv:
@@ -125,6 +145,7 @@ def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) ->
         log_level=env.get("ARCHIVIST_LOG_LEVEL", "INFO"),
         feed_interval_min=_minutes_env(env, "ARCHIVIST_FEED_INTERVAL_MIN", 30.0),
         allow_private_urls=_bool_env(env, "ARCHIVIST_ALLOW_PRIVATE_URLS"),
+        metrics_addr=_addr_env(env, "ARCHIVIST_METRICS_ADDR"),
         **_shards(env),
     )
 

@@ -1,0 +1,180 @@
+"""/healthz and /metrics, scraped while the real bot runs against the Discord emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import aiohttp
+import pytest
+from discord_emu.emulator import DiscordEmulator
+from discord_emu.harness import article, message_text, running_bot
+from prometheus_client.parser import text_string_to_metric_families
+
+from archivist import config
+from archivist.config import Settings, load_settings
+from archivist.errors import ConfigError
+
+QUESTION = "When will the secret zanzibar library open on Sundays?"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def metrics_on(monkeypatch):
+    """The harness builds its own Settings: give them a metrics address (port 0: any free one)."""
+    monkeypatch.setattr(
+        config, "Settings", functools.partial(config.Settings, metrics_addr="127.0.0.1:0")
+    )
+
+
+async def get(port: int, path: str) -> tuple[int, str, str]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
+            return resp.status, resp.headers["Content-Type"], await resp.text()
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_healthz_is_ok_once_ready(tmp_path, metrics_on):
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            status, _, body = await get(h.bot.metrics_server.port, "/healthz")
+            assert (status, body.strip()) == (200, "ok")
+
+    run(scenario())
+
+
+def test_healthz_is_503_when_the_archive_does_not_open(tmp_path, metrics_on):
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            port = h.bot.metrics_server.port
+            store = tmp_path / "store"
+            store.rename(tmp_path / "moved")  # the data directory's disk went away
+            try:
+                status, _, body = await get(port, "/healthz")
+            finally:
+                (tmp_path / "moved").rename(store)
+            assert status == 503 and "archive does not open" in body
+            assert (await get(port, "/healthz"))[0] == 200
+
+    run(scenario())
+
+
+def test_metrics_move_with_an_ask_and_an_upload_and_hold_no_question(tmp_path, metrics_on):
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            port = h.bot.metrics_server.port
+            _, _, before = await get(port, "/metrics")
+            await h.seed([article("library"), article("harbour")])
+            rec = await h.command("ask", {"question": QUESTION})
+            assert "Library hours" in message_text(rec.original)
+            refused = await h.command("upload", {}, admin=True)
+            assert "Attach a file" in message_text(refused.reply or refused.original)
+            status, content_type, after = await get(port, "/metrics")
+            return before, status, content_type, after
+
+    before, status, content_type, after = run(scenario())
+    assert status == 200 and content_type.startswith("text/plain")
+    old, new = samples(before), samples(after)
+    ask = ("archivist_call_seconds_count", (("function", "ask"),))
+    assert old.get(ask, 0) == 0 and new[ask] == 1
+    assert new[("archivist_uploads_total", (("via", "add_bytes"),))] == 1
+    assert new[("archivist_articles_added_total", (("via", "add_bytes"),))] == 2
+    assert new[("archivist_command_errors_total", (("kind", "refused"),))] == 1
+    assert new[("archivist_collections", ())] == 1
+    assert new[("archivist_index_vectors", ())] > 0
+    assert new[("archivist_index_memory_bytes", ())] > 0
+    assert new[("archivist_feeds", (("state", "total"),))] == 0
+    assert ("archivist_gateway_latency_seconds", ()) in new
+    for secret in ("zanzibar", "Library hours", "librarian"):
+        assert secret not in after
+
+
+def test_answers_and_declines_are_counted_apart():
+    from bot.metrics import Metrics
+
+    metrics = Metrics(SimpleNamespace(latency=0.0, archive=None))  # type: ignore[arg-type]
+    metrics.answered(SimpleNamespace(answered=True))
+    metrics.answered(SimpleNamespace(answered=False))
+    metrics.answered(SimpleNamespace(answered=False))
+    counts = samples(metrics.render().decode())
+    assert counts[("archivist_questions_total", (("outcome", "answered"),))] == 1
+    assert counts[("archivist_questions_total", (("outcome", "declined"),))] == 2
+
+
+def listening_ports() -> set[int]:
+    """TCP ports this process listens on (Linux /proc): other processes' sockets left out."""
+    own = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            own.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in own:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux /proc")
+def test_off_by_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARCHIVIST_METRICS_ADDR", raising=False)
+    assert load_settings(dotenv=False).metrics_addr is None
+
+    async def scenario():
+        emu = await DiscordEmulator().start()
+        try:
+            before = listening_ports()
+            async with running_bot(tmp_path, emulator=emu) as h:
+                assert h.bot.metrics_server is None
+                return before, listening_ports()
+        finally:
+            await emu.stop()
+
+    before, during = run(scenario())
+    assert before and during == before
+
+
+def test_on_it_listens(tmp_path, metrics_on):
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            return h.bot.metrics_server.port, listening_ports()
+
+    port, during = run(scenario())
+    assert port in during
+
+
+def test_metrics_addr_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ARCHIVIST_METRICS_ADDR", "127.0.0.1:9108")
+    assert load_settings(dotenv=False).metrics_addr == "127.0.0.1:9108"
+
+
+@pytest.mark.parametrize("addr", ["9108", "localhost", ":9108", "127.0.0.1:port", "h:70000"])
+def test_a_malformed_metrics_addr_is_one_clear_line(monkeypatch, addr):
+    monkeypatch.setenv("ARCHIVIST_METRICS_ADDR", addr)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(dotenv=False)
+    message = str(caught.value)
+    assert "ARCHIVIST_METRICS_ADDR" in message and "host:port" in message
+    assert "\n" not in message
+
+
+def test_settings_default_serves_nothing():
+    assert Settings().metrics_addr is None
