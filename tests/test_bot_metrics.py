@@ -83,9 +83,10 @@ def test_metrics_move_with_an_ask_and_an_upload_and_hold_no_question(tmp_path, m
             refused = await h.command("upload", {}, admin=True)
             assert "Attach a file" in message_text(refused.reply or refused.original)
             status, content_type, after = await get(port, "/metrics")
-            return before, status, content_type, after
+            return before, status, content_type, after, h.emu.token
 
-    before, status, content_type, after = run(scenario())
+    before, status, content_type, after, token = run(scenario())
+    assert token not in after
     assert status == 200 and content_type.startswith("text/plain")
     old, new = samples(before), samples(after)
     ask = ("archivist_call_seconds_count", (("function", "ask"),))
