@@ -458,27 +458,21 @@ HELP_MEMBER = (
     (
         "/ask",
         "`/ask question: when does the ferry run?` answers from this server's articles; "
-        "`source`, `since` and `private` narrow it or keep it to you.",
+        "`count` gives more passages, `source` keeps to one source (pick it as you type).",
     ),
     (
         "/recent",
         "`/recent` lists the newest articles; `/recent source: Harbour Gazette` one source.",
     ),
     ("/article", "`/article id: …` opens an article: type a title word and pick it."),
-    (
-        "Search the archive",
-        "Right-click a message, then Apps > Search the archive: its text is "
-        "the question, and the answer is yours alone.",
-    ),
-    ("@mention", "Mention me with a question, or mention me in a reply to ask about that message."),
+    ("@mention", "Mention me with a question, e.g. “@Archivist when is the vote?”"),
     ("/stats", "`/stats` shows this server's figures."),
 )
+# Only what the bot does today: a feature is named here when it ships.
 HELP_ADMIN = (
-    "`/upload` files (text, Markdown, HTML, PDF, Word, JSON, ZIP) · `/delete` an article · "
-    "`/feed add|list|remove` RSS and Atom feeds · `/channel watch|unwatch|list` answer questions "
-    "in a channel or forum · `/settings` the admin role, default source, threads, question "
-    "logging, announcements · `/insights` what members could not find (`/insights clear` "
-    "forgets it)"
+    "`/upload` files (text, Markdown, HTML, PDF, Word, JSON, ZIP) or a web page · `/delete` an "
+    "article · `/feed add|list|remove` RSS and Atom feeds · `/channel watch|unwatch` answer every "
+    "message ending in “?” in a channel"
 )
 
 
@@ -494,11 +488,10 @@ def help_embed(*, logs_questions: bool, links: Sequence[tuple[str, str]] = ()) -
     for name, value in HELP_MEMBER:
         embed.add_field(name=name, value=value, inline=False)
     embed.add_field(name="Admins", value=HELP_ADMIN, inline=False)
-    stored = "Your 👍/👎 on an answer (one vote per answer, which you can change). " + (
-        "The questions asked here, so admins can see what members could not find "
-        "(`/insights`); an admin can turn this off in `/settings` or clear them."
+    stored = (
+        "The questions asked here, so admins can see what members could not find."
         if logs_questions
-        else "Questions are not stored on this server."
+        else "Nothing: a question is answered and not kept. An upload records who made it."
     )
     embed.add_field(name="What is stored about you", value=stored, inline=False)
     shown = [f"[{cut_escaped(label, 80)}]({url})" for label, url in links if safe_url(url) == url]

@@ -246,6 +246,7 @@ def test_dev_guild_sync(tmp_path):
                 "delete",
                 "channel",
                 "feed",
+                "help",
             }
             await h.seed([article("school")])
             rec = await h.command("ask", {"question": "free hot lunch for pupils?"})

@@ -126,8 +126,8 @@ class Browse(commands.Cog):
     @app_commands.command(name="help")
     async def show_help(self, interaction: discord.Interaction) -> None:
         """What I do, each command with an example, and what is stored about you."""
-        # Question logging is not built yet; when /settings stores it per server, this reads it.
-        embed = render.help_embed(logs_questions=True, links=help_links(self.bot))
+        # No question is stored yet; once question logging exists (per server), this reads it.
+        embed = render.help_embed(logs_questions=False, links=help_links(self.bot))
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_PINGS
         )
