@@ -829,5 +829,7 @@ def test_removing_by_a_name_two_feeds_share_asks_for_the_id(fake_archive, server
         feeds.add_feed(fake_archive, url, collection="g1", name="Gazette", allow_private=True)
     with pytest.raises(FeedNotFound) as caught:
         feeds.remove_feed(fake_archive, "gazette", collection="g1")
-    assert str(caught.value) == "Several feeds are named “gazette”; give the one you mean by its id."
+    assert (
+        str(caught.value) == "Several feeds are named “gazette”; give the one you mean by its id."
+    )
     assert len(feeds.list_feeds(fake_archive, collection="g1")) == 2
