@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from archivist import config
 from archivist.config import Settings, load_settings
 from archivist.errors import ConfigError
+from bot.metrics import LATE_ACK_S, Metrics
 
 QUESTION = "When will the secret zanzibar library open on Sundays?"
 
@@ -103,9 +104,34 @@ def test_metrics_move_with_an_ask_and_an_upload_and_hold_no_question(tmp_path, m
         assert secret not in after
 
 
-def test_answers_and_declines_are_counted_apart():
-    from bot.metrics import Metrics
+def test_an_interaction_acknowledged_late_is_counted(tmp_path, metrics_on):
+    from discord import Interaction, app_commands
 
+    @app_commands.command(name="dawdle")
+    async def dawdle(interaction: Interaction) -> None:
+        """Answers just inside Discord's 3 s."""
+        await asyncio.sleep(LATE_ACK_S + 0.15)  # after the check, well before 3 s
+        await interaction.response.send_message("done")
+
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            port = h.bot.metrics_server.port
+            await h.seed([article("library")])
+            await h.command("ask", {"question": QUESTION})
+            _, _, on_time = await get(port, "/metrics")
+            h.bot.tree.add_command(dawdle)
+            await h.bot.tree.sync()
+            rec = await h.command("dawdle")
+            assert rec.original["content"] == "done"
+            _, _, late = await get(port, "/metrics")
+            return on_time, late
+
+    on_time, late = run(scenario())
+    assert samples(on_time)[("archivist_interactions_late_total", ())] == 0
+    assert samples(late)[("archivist_interactions_late_total", ())] == 1
+
+
+def test_answers_and_declines_are_counted_apart():
     metrics = Metrics(SimpleNamespace(latency=0.0, archive=None))  # type: ignore[arg-type]
     metrics.answered(SimpleNamespace(answered=True))
     metrics.answered(SimpleNamespace(answered=False))
