@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from archivist.config import split_addr
+from archivist.errors import ArchivistError
 from archivist.models import AddReport
 
 if TYPE_CHECKING:
@@ -183,7 +184,14 @@ class MetricsServer:
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            raise ArchivistError(
+                f"ARCHIVIST_METRICS_ADDR {self.host}:{self.port}: cannot listen there "
+                f"({exc.strerror or exc}); free the port or choose another"
+            ) from None
         if self.port == 0:  # the port the system chose
             self.port = self.runner.addresses[0][1]
         log.info("health and metrics on http://%s:%d/", self.host, self.port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import socket
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from archivist import config
 from archivist.config import Settings, load_settings
-from archivist.errors import ConfigError
+from archivist.errors import ArchivistError, ConfigError
 from bot.metrics import LATE_ACK_S, Metrics
 
 QUESTION = "When will the secret zanzibar library open on Sundays?"
@@ -129,6 +130,26 @@ def test_an_interaction_acknowledged_late_is_counted(tmp_path, metrics_on):
     on_time, late = run(scenario())
     assert samples(on_time)[("archivist_interactions_late_total", ())] == 0
     assert samples(late)[("archivist_interactions_late_total", ())] == 1
+
+
+def test_a_metrics_port_in_use_stops_the_bot_with_one_line(tmp_path, monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        addr = f"127.0.0.1:{taken.getsockname()[1]}"
+        monkeypatch.setattr(
+            config, "Settings", functools.partial(config.Settings, metrics_addr=addr)
+        )
+
+        async def scenario():
+            async with running_bot(tmp_path):
+                pass
+
+        with pytest.raises(ArchivistError) as caught:
+            run(scenario())
+    message = str(caught.value)
+    assert message.startswith(f"ARCHIVIST_METRICS_ADDR {addr}: cannot listen there")
+    assert "\n" not in message
 
 
 def test_answers_and_declines_are_counted_apart():
