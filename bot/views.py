@@ -83,6 +83,8 @@ async def answer_reply(
     answer = await bot.offload(
         bot.archive.ask, question, count, collection=collection, source=source, offset=offset
     )
+    if offset == 0:  # "More results" is the same question, not a new one
+        bot.metrics.answered(answer)
     content = render.question_content(question, source)
     if not answer.hits and offset == 0:
         total = await bot.offload(bot.archive.count, collection=collection)

@@ -93,6 +93,7 @@ def test_metrics_move_with_an_ask_and_an_upload_and_hold_no_question(tmp_path, m
     old, new = samples(before), samples(after)
     ask = ("archivist_call_seconds_count", (("function", "ask"),))
     assert old.get(ask, 0) == 0 and new[ask] == 1
+    assert new[("archivist_questions_total", (("outcome", "answered"),))] == 1
     assert new[("archivist_uploads_total", (("via", "add_bytes"),))] == 1
     assert new[("archivist_articles_added_total", (("via", "add_bytes"),))] == 2
     assert new[("archivist_command_errors_total", (("kind", "refused"),))] == 1
