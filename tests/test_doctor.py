@@ -253,3 +253,14 @@ def test_real_model_and_its_int8_copy(doctor, real_embedder, monkeypatch):
     assert checks["model"]["detail"].startswith("all-MiniLM-L6-v2 (onnx) loaded")
     assert checks["int8"]["status"] == "ok", checks["int8"]
     assert checks["int8"]["detail"].startswith("in use; cosine 0.9")
+
+
+def test_a_bad_setting_is_a_check_and_the_rest_still_run(doctor, fake_model):
+    """`archivist doctor` is what an operator runs when something is off: a setting the other
+    commands refuse to start with is one of its FAIL lines, not the end of the report."""
+    report = doctor("--json", env={"ARCHIVIST_SHARD_IDS": "0-3"})
+    checks = {c["name"]: c for c in json.loads(report.output)["checks"]}
+    assert report.exit_code == 1
+    assert checks["settings"]["status"] == "FAIL"
+    assert "ARCHIVIST_SHARD_IDS needs ARCHIVIST_SHARD_COUNT" in checks["settings"]["detail"]
+    assert checks["store"]["status"] == "ok" and checks["readers"]["status"] == "ok"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +23,9 @@ log = logging.getLogger("archivist")
 
 
 class Context:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, settings_error: str | None = None) -> None:
         self.settings = settings
+        self.settings_error = settings_error  # only the doctor runs with a bad setting
         self._archive = None
 
     @property
@@ -86,15 +88,23 @@ def guarded(func: Callable) -> Callable:
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
     """Archivist: ask questions of stored news articles, offline."""
+    settings_error = None
     try:
         settings = load_settings(data_dir)
     except ArchivistError as exc:
-        _fail(user_text(exc), 2)
+        if ctx.invoked_subcommand != "doctor":
+            _fail(user_text(exc), 2)
+        # the doctor reports a bad setting as one of its checks, and checks the rest
+        settings_error = user_text(exc)
+        settings = Settings(
+            data_dir=Path(data_dir or os.environ.get("ARCHIVIST_DATA") or "data"),
+            discord_token=os.environ.get("DISCORD_TOKEN") or None,
+        )
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("faiss", "sentence_transformers", "httpx", "transformers"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    state = Context(settings)
+    state = Context(settings, settings_error)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -533,7 +543,7 @@ def doctor(obj: Context, as_json: bool) -> None:
     """Check the install, the model, the data folder, the store and the settings (with fixes)."""
     from archivist.doctor import main as run_doctor
 
-    sys.exit(run_doctor(obj.settings, as_json))
+    sys.exit(run_doctor(obj.settings, as_json, settings_error=obj.settings_error))
 
 
 # -- running ---------------------------------------------------------------------------------

@@ -73,9 +73,13 @@ def run_checks(settings: Settings, embedder_factory: Callable | None = None) -> 
     ]
 
 
-def main(settings: Settings, as_json: bool = False) -> int:
-    """Print the report; 0 when nothing failed, else 1."""
+def main(settings: Settings, as_json: bool = False, settings_error: str | None = None) -> int:
+    """Print the report; 0 when nothing failed, else 1. `settings_error`: why the settings
+    could not be read (the other checks run on the defaults)."""
     checks = run_checks(settings)
+    if settings_error:
+        fix = "correct the variable it names (in the environment, .env or the EnvironmentFile)"
+        checks.insert(0, Check("settings", FAIL, settings_error, fix))
     ok = all(c.status != FAIL for c in checks)
     if as_json:
         click.echo(json.dumps({"checks": [asdict(c) for c in checks], "ok": ok}))
