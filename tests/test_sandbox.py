@@ -111,3 +111,10 @@ def test_a_stopped_read_does_not_hold_up_a_read_beside_it():
     assert read_path(SAMPLE).articles
     assert time.monotonic() - started < 4  # answered before the stuck read's budget ran out
     stuck.join()
+
+
+def test_a_worker_never_holds_the_bot_token(monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", "a-secret-token")
+    sandbox.pool().close()  # workers started from now on see this environment
+    found = sandbox.call(os.getenv, "DISCORD_TOKEN", origin="env", size=0, limits=Limits())
+    assert found is None

@@ -67,6 +67,7 @@ class _Worker:
         package_root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        env.pop("DISCORD_TOKEN", None)  # a reader never needs it: a parser bug cannot leak it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "archivist.sandbox"],
             stdin=subprocess.PIPE,
