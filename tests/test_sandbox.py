@@ -102,14 +102,13 @@ def test_a_stopped_read_does_not_hold_up_a_read_beside_it():
             60,
             origin="slow",
             size=0,
-            limits=quick(read_timeout_s=5),
+            limits=quick(read_timeout_s=10),
         )
     )
     stuck.start()
     time.sleep(0.5)
-    started = time.monotonic()
     assert read_path(SAMPLE).articles
-    assert time.monotonic() - started < 4  # answered before the stuck read's budget ran out
+    assert stuck.is_alive()  # answered while the stuck read still held the other worker
     stuck.join()
 
 
