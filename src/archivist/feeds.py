@@ -324,9 +324,6 @@ def _iso(moment: datetime) -> str:
 
 _feed_locks: dict[tuple[str, int], threading.Lock] = {}
 _feed_locks_guard = threading.Lock()
-# Stores from feeds go one at a time: two polls storing the same article at once would both pass
-# the duplicate check.
-_store_lock = threading.Lock()
 
 Outcome = tuple[str, str | None, str, str | None]  # an item's key, link, status and error
 
@@ -578,10 +575,10 @@ def _store(archive: Any, feed: Feed, to_store: list[tuple[str, Article]]) -> Add
     """Store the items' articles; when the batch fails, each one on its own, so an article that
     cannot be stored fails only its own item."""
     try:
-        with _store_lock:
-            return archive.add_articles(
-                to_store, collection=feed.collection, added_by=f"feed:{feed.id}"
-            )
+        # duplicates are decided inside the store's write transaction: no lock needed here
+        return archive.add_articles(
+            to_store, collection=feed.collection, added_by=f"feed:{feed.id}"
+        )
     except Exception as exc:  # noqa: BLE001 - reported per item below
         if len(to_store) == 1:
             origin = to_store[0][0]

@@ -55,11 +55,6 @@ PRELOAD = [
 _in_worker = False
 
 
-def in_worker() -> bool:
-    """True inside a worker process: reads there run in process."""
-    return _in_worker
-
-
 class _Worker:
     """A `python -m archivist.sandbox` process; pickled messages over its stdin and stdout."""
 
@@ -115,7 +110,6 @@ class ReaderPool:
         self._idle: list[_Worker] = []
         self._busy = 0
         self._cond = threading.Condition()
-        self.replaced = 0  # workers killed or lost (over a budget, or crashed), for logs and tests
 
     def _start(self) -> _Worker:
         return _Worker()
@@ -166,7 +160,6 @@ class ReaderPool:
         finally:
             if worker is not None and (outcome[0] not in ("ok", "error") or worker.bloated()):
                 worker.kill()  # over a budget, dead, or interrupted: its state is not trusted
-                self.replaced += 1
                 worker = None
             self._give_back(worker)
         kind = outcome[0]

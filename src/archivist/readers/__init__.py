@@ -32,15 +32,9 @@ _MODULES = {
 
 
 def supported_extensions() -> list[str]:
-    return sorted(ext for ext, mod in _MODULES.items() if _available(mod))
-
-
-def _available(module: str) -> bool:
-    try:
-        importlib.import_module(f"archivist.readers.{module}")
-    except ImportError:
-        return False
-    return True
+    # every reader's library is a dependency; importing them here just to list them would load
+    # trafilatura and pypdf into a process that leaves reading to its workers
+    return sorted(_MODULES)
 
 
 def extension_of(name: str) -> str:
