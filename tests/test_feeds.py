@@ -13,11 +13,12 @@ import pytest
 from feed_server import TOPICS, Item, feed_server, long_summary
 
 from archivist import feeds
+from archivist.feeds import polling
 from archivist.archive import Archive
 from archivist.config import Limits
 from archivist.embedding import HashingEmbedder
 from archivist.errors import FeedError, FeedNotFound, FetchError, ReadError
-from archivist.feed_parser import (
+from archivist.feeds.parser import (
     DISCOVER_MAX_BYTES,
     discover_feed_link,
     parse_feed,
@@ -420,8 +421,8 @@ def test_an_unforeseen_error_stays_with_its_feed_or_its_item(fake_archive, serve
             raise RuntimeError("a storage bug")
         return add(items, **kwargs)
 
-    monkeypatch.setattr(feeds, "read_feed", parse_fails_for_a)
-    monkeypatch.setattr(feeds, "read_item", read_fails_for_wind)
+    monkeypatch.setattr(polling, "read_feed", parse_fails_for_a)
+    monkeypatch.setattr(polling, "read_item", read_fails_for_wind)
     monkeypatch.setattr(fake_archive, "add_articles", storing_fails_for_bridge)
     results = dict((f.name, r) for f, r in feeds.poll_all(fake_archive, allow_private=True))
 
@@ -780,7 +781,7 @@ def tiny_items_feed(count: int) -> bytes:
 @pytest.mark.timeout(60)
 def test_a_feed_listing_too_many_items_is_refused_before_parsing():
     """feedparser's time grows faster than the item count: 100,000 tiny items took minutes."""
-    from archivist.feed_parser import MAX_FEED_ITEMS, parse_feed
+    from archivist.feeds.parser import MAX_FEED_ITEMS, parse_feed
 
     with pytest.raises(FeedError) as caught:
         parse_feed(tiny_items_feed(100_000), "http://example.com/many.xml")

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from archivist.config import Limits
 from archivist.errors import ReadError
-from archivist.feed_parser import ParsedFeed, parse_feed, text_paragraphs
+from archivist.feeds.parser import ParsedFeed, parse_feed, text_paragraphs
 from archivist.fetch import fetch
 from archivist.fetch_guard import shown_url
 from archivist.models import ReadResult

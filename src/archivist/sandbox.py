@@ -49,7 +49,7 @@ PRELOAD = [
     "archivist.readers.html",
     "archivist.readers.pdf",
     "archivist.readers.docx",
-    "archivist.feed_parser",
+    "archivist.feeds.parser",
 ]
 
 _in_worker = False

@@ -38,7 +38,7 @@ import sqlite_utils
 
 from archivist.config import Limits
 from archivist.errors import ArchivistError, FeedError, FeedNotFound, ReadError
-from archivist.feed_parser import (
+from archivist.feeds.parser import (
     MAX_NAME_CHARS,
     FeedItem,
     ParsedFeed,
