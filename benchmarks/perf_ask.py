@@ -81,7 +81,7 @@ def _pool():
 def build(size: int) -> dict:
     from archivist.archive import Archive
     from archivist.embedding import default_embedder
-    from archivist.search import passage_stems
+    from archivist.ranking.analysis import stored_analysis as passage_stems
     from archivist.store import NewArticle
 
     folder = archive_dir(size)
@@ -129,7 +129,7 @@ def build(size: int) -> dict:
     stored_s = time.perf_counter() - started
     print(f"{size}: {total} passages stored in {stored_s:.0f}s ({copy} rounds)", flush=True)
     started = time.perf_counter()
-    index = archive.index(COLLECTION)
+    index = archive.checked_index(COLLECTION)
     index_s = time.perf_counter() - started
     info = {
         "passages": total,
@@ -191,11 +191,11 @@ class Clock:
 def ask(size: int) -> dict:
     from archivist.archive import Archive
     from archivist.embedding import default_embedder
-    from archivist.search import question_terms
+    from archivist.ranking.lexical import question_terms
 
     started = time.perf_counter()
     archive = Archive(archive_dir(size), embedder=default_embedder())
-    index = archive.index(COLLECTION)
+    index = archive.checked_index(COLLECTION)
     archive.embedder.encode(["warm up"])
     open_s = time.perf_counter() - started
     qs = questions()
@@ -203,7 +203,7 @@ def ask(size: int) -> dict:
         archive.ask(q.text, collection=COLLECTION)
     clock, hits, and_empty, scalable_empty, asked = Clock(), 0, 0, 0, 0
     try:  # the lexical query search.py builds at scale (issue 4), when it is there
-        from archivist.search import lookup_keys, query_terms, scalable_fts_query
+        from archivist.ranking.lexical import lookup_keys, query_terms, scalable_fts_query
     except ImportError:
         scalable_fts_query = None
     for n, q in enumerate(qs):
@@ -282,7 +282,7 @@ def latency(size: int, n: int = 200) -> dict:
     analysed = archive.analyse_stored()
     if analysed:
         print(f"{size}: stored the analysis of {analysed} passages first", flush=True)
-    index = archive.index(COLLECTION)
+    index = archive.checked_index(COLLECTION)
     stages: dict[str, list[float]] = {}
 
     def timed(owner, name: str, label: str) -> None:
@@ -335,7 +335,7 @@ def recall(size: int) -> dict:
     from archivist.embedding import default_embedder
 
     archive = Archive(archive_dir(size), embedder=default_embedder())
-    index = archive.index(COLLECTION)
+    index = archive.checked_index(COLLECTION)
     qs = questions(200)
     qv = archive.embedder.encode([q.text for q in qs])
     k = 50
@@ -419,7 +419,7 @@ def calibrate(size: int) -> dict:
     from archivist.embedding import default_embedder
 
     archive = Archive(archive_dir(size), embedder=default_embedder())
-    index = archive.index(COLLECTION)
+    index = archive.checked_index(COLLECTION)
     t0 = time.perf_counter()
     nprobe = index.calibrate(archive.store)
     result = {"nprobe": nprobe, "calibrate_s": round(time.perf_counter() - t0, 1)}

@@ -50,7 +50,7 @@ def ingest(paths: list[Path], embedder) -> tuple[float, int, dict]:
     try:
         archive = Archive(folder, embedder=TimedEmbedder(embedder, phases))
         archive.store.insert_articles = Timed(phases, "store", archive.store.insert_articles)
-        index = archive.index("default")
+        index = archive.checked_index("default")
         index.add = Timed(phases, "index", index.add)
         index.checkpoint = Timed(phases, "index save", index.checkpoint)
         started, cpu = time.perf_counter(), time.process_time()

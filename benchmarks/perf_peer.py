@@ -67,7 +67,7 @@ def main() -> None:
         t0 = time.perf_counter()
         archive.add_articles(items, collection="bench")
         result["archivist_ingest_s"] = round(time.perf_counter() - t0, 2)
-        index = archive.index("bench")
+        index = archive.checked_index("bench")
         gold_pids: dict[str, set[int]] = {}
         for pid, row in archive.store.passages_by_ids(
             [int(i) for i in archive.store.passage_ids("bench")], "bench"

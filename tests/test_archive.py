@@ -12,7 +12,7 @@ from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
 from archivist.errors import ArticleNotFound, ConfigError, InvalidQuestion
 from archivist.models import Article, Paragraph
-from archivist.search import SearchConfig
+from archivist.ranking import SearchConfig
 
 
 def art(title: str, *paras: str, **kw) -> Article:
@@ -113,7 +113,7 @@ def test_collections_never_cross(fake_archive):
 @pytest.mark.parametrize("damage", ["delete", "corrupt", "truncate", "stale-sidecar"])
 def test_index_rebuilt_from_sqlite(fake_archive, damage):
     fake_archive.add_articles([("a", FERRY), ("b", BUDGET)], collection="g1")
-    index = fake_archive.index("g1")
+    index = fake_archive.checked_index("g1")
     path, sidecar = index.path, index.sidecar
     data_dir = fake_archive.data_dir
     fake_archive.close()
@@ -135,17 +135,17 @@ def test_index_rebuilt_from_sqlite(fake_archive, damage):
 
 def test_index_missing_rows_are_repaired_at_open(fake_archive):
     fake_archive.add_articles([("a", FERRY)], collection="g1")
-    saved = fake_archive.index("g1").path.read_bytes()
-    saved_meta = fake_archive.index("g1").sidecar.read_text()
+    saved = fake_archive.checked_index("g1").path.read_bytes()
+    saved_meta = fake_archive.checked_index("g1").sidecar.read_text()
     fake_archive.add_articles([("b", BUDGET)], collection="g1")
     data_dir = fake_archive.data_dir
     fake_archive.close()
     # a crash after the SQLite commit but before the index save: old index on disk
-    index_path = fake_archive.index("g1").path
+    index_path = fake_archive.checked_index("g1").path
     index_path.write_bytes(saved)
     index_path.with_suffix(".json").write_text(saved_meta)
     archive = Archive(data_dir, embedder=HashingEmbedder())
-    index = archive.index("g1")
+    index = archive.checked_index("g1")
     assert np.array_equal(index.ids(), archive.store.passage_ids("g1"))
     assert archive.ask("council budget million", collection="g1").hits[0].title == BUDGET.title
 

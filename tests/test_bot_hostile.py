@@ -16,7 +16,7 @@ from test_bot_render import masked_links
 
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
-from archivist.search import SearchConfig
+from archivist.ranking import SearchConfig
 from bot import render
 
 

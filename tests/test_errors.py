@@ -20,7 +20,7 @@ from archivist.errors import (
     ReadError,
     user_text,
 )
-from archivist.search import validate_question
+from archivist.ranking import validate_question
 from bot.errors import user_message
 
 

@@ -38,8 +38,8 @@ def test_check_finds_and_repairs_damage(filled):
         db.execute(
             "INSERT INTO passages_fts (rowid, title, heading, text) VALUES (999999, 'x', '', 'y')"
         )
-    filled.index("g1").remove([second])
-    filled.index("g1").save()
+    filled.checked_index("g1").remove([second])
+    filled.checked_index("g1").save()
     data_dir = filled.data_dir
     filled.close()
     archive = Archive(data_dir, embedder=HashingEmbedder())

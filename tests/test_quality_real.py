@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from archivist.models import Article, Paragraph
-from archivist.search import SearchConfig
+from archivist.ranking import SearchConfig
 
 pytestmark = pytest.mark.slow
 

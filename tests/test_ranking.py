@@ -1,31 +1,25 @@
-"""Search: the scalable FTS5 query, the hybrid ranking's modes and paging, and the evaluation's
-own arithmetic (fast: the hashing embedder, no model)."""
+"""Ranking: stems, the scalable FTS5 query, the stored analysis, the hybrid ranking's modes and
+paging (fast: the hashing embedder, no model)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from archivist.evaluation import (
-    SECTION,
-    CachingEmbedder,
-    Outcome,
-    declined_at,
-    quality,
-    threshold_for,
-    write_section,
-)
 from archivist.models import Article, Paragraph
-from archivist.search import (
-    MODES,
-    SearchConfig,
+from archivist.ranking import MODES, SearchConfig
+from archivist.ranking.analysis import (
+    ANALYSIS_VERSION,
+    LazySentences,
+    analyse_text,
     fts_term,
-    lookup_keys,
-    query_terms,
-    scalable_fts_query,
+    passage_analysis,
+    read_stored_analysis,
     stem,
     stems,
+    stored_analysis,
+    thread_stemmer,
 )
+from archivist.ranking.lexical import lookup_keys, query_terms, scalable_fts_query
 
 ARTICLES = [
     (
@@ -157,68 +151,12 @@ def test_source_filter_applies_to_hybrid(fake_archive):
     assert answer.hits == ()
 
 
-# -- the evaluation's arithmetic ------------------------------------------------------------------
-def test_quality_metrics():
-    outcomes = [
-        Outcome(0, 1.0, True, True),
-        Outcome(3, 0.5, True, None),
-        Outcome(None, 0.1, False, None),
-        Outcome(0, 0.9, True, False),
-    ]
-    q = quality(outcomes)
-    assert q["hit@1"] == 0.5 and q["hit@5"] == 0.75 and q["hit@10"] == 0.75
-    assert q["mrr@10"] == pytest.approx((1 + 0.25 + 1) / 4)
-    assert q["bold"] == 0.5
-
-
-def test_threshold_answers_95_percent():
-    inside = np.linspace(0, 1, 101)
-    t = threshold_for(inside)
-    assert np.mean(inside >= t) >= 0.95
-    assert declined_at([0.0, 0.01, 0.9], t) == pytest.approx(2 / 3)
-
-
-def test_write_section_keeps_other_sections(tmp_path):
-    path = tmp_path / "benchmarks.md"
-    path.write_text(
-        "# Benchmarks\n\n## Ingest\n\nfast\n\n## Answer quality\n\nold\n\n## Ask\n\nq\n"
-    )
-    write_section(path, f"{SECTION}\n\nnew\n")
-    text = path.read_text()
-    assert "old" not in text and "new" in text and "## Ingest\n\nfast" in text
-    assert text.index("## Ingest") < text.index(SECTION) < text.index("## Ask")
-    write_section(tmp_path / "fresh.md", f"{SECTION}\n\nx\n")
-    assert SECTION in (tmp_path / "fresh.md").read_text()
-
-
-def test_caching_embedder_reuses_vectors_across_instances(tmp_path):
-    from archivist.embedding import HashingEmbedder
-
-    class Counting(HashingEmbedder):
-        calls = 0
-
-        def encode(self, texts):
-            Counting.calls += len(texts)
-            return super().encode(texts)
-
-    first = CachingEmbedder(Counting(), tmp_path)
-    a = first.encode(["one", "two", "one"])
-    first.save()
-    assert Counting.calls == 2
-    second = CachingEmbedder(Counting(), tmp_path)
-    b = second.encode(["two", "one"])
-    assert Counting.calls == 2
-    assert np.allclose(a[[1, 0]], b)
-
-
 def test_hybrid_ranks_on_stored_cosines_when_the_index_scores_are_approximate(fake_archive):
     from dataclasses import replace
 
-    from archivist.archive import _ArchiveSource
-    from archivist.search import rank
-
     add_articles(fake_archive)
-    retrieval = fake_archive._retrieve("How many parcels does the Leipzig centre sort?", "c")
+    ranker = fake_archive.ranker
+    retrieval = ranker.retrieve("How many parcels does the Leipzig centre sort?", "c")
     best = retrieval.dense[0][0]
     stored = fake_archive.store.vectors_by_ids([best], fake_archive.embedder.dim, "c")[best]
     true_cosine = float(stored @ retrieval.vector)
@@ -227,12 +165,7 @@ def test_hybrid_ranks_on_stored_cosines_when_the_index_scores_are_approximate(fa
     only = replace(retrieval, dense=[(best, true_cosine - 0.25)], lexical=[])
 
     def dense_feature(exact_scores: bool) -> float:
-        ranked = rank(
-            replace(only, exact_scores=exact_scores),
-            SearchConfig(),
-            _ArchiveSource(fake_archive),
-            1,
-        )
+        ranked = ranker.rank(replace(only, exact_scores=exact_scores), 1)
         assert ranked.ids == [best]
         return float(ranked.top_features[0])
 
@@ -244,12 +177,10 @@ def test_each_thread_stems_with_its_own_stemmer():
     # PyStemmer objects must not be shared by threads; the lexical half runs in a worker
     from concurrent.futures import ThreadPoolExecutor
 
-    from archivist.search import _stemmer
-
-    here = _stemmer()
-    assert here is _stemmer()
+    here = thread_stemmer()
+    assert here is thread_stemmer()
     with ThreadPoolExecutor(1) as pool:
-        there = pool.submit(_stemmer).result()
+        there = pool.submit(thread_stemmer).result()
     assert there is not here and there.stemWord("parcels") == here.stemWord("parcels") == "parcel"
 
 
@@ -258,24 +189,21 @@ def _answer_key(answer):
 
 
 def test_ingest_stores_the_ranking_analysis_and_asking_reads_it(fake_archive):
-    from archivist import search
-
     add_articles(fake_archive)
     ids = [int(i) for i in fake_archive.store.passage_ids("c")]
     rows = fake_archive.store.passages_by_ids(ids, "c")
-    assert rows and all(
-        r.stems and r.stems.startswith(search.ANALYSIS_VERSION) for r in rows.values()
-    )
-    assert isinstance(search._analysis(next(iter(rows.values()))).sentences, search._Sentences)
+    assert rows and all(r.stems and r.stems.startswith(ANALYSIS_VERSION) for r in rows.values())
+    # the stored analysis is read, not made again: its sentences are split only when read
+    assert isinstance(passage_analysis(next(iter(rows.values()))).sentences, LazySentences)
     texts = [*(r.text for r in rows.values()), "", "One. Two? 'Three' (four). U.S. officials met."]
     for text in texts:
-        made = search._analysed(text)
-        read = search._stored(text, search.passage_stems(text))
+        made = analyse_text(text)
+        read = read_stored_analysis(text, stored_analysis(text))
         assert read is not None
         assert (read.sentence_stems, read.body) == (made.sentence_stems, made.body)
         assert list(read.sentences) == made.sentences  # split only when read
     # an analysis of another version is not trusted: the text is analysed again
-    assert search._stored("One. Two.", "a0\none\ntwo") is None
+    assert read_stored_analysis("One. Two.", "a0\none\ntwo") is None
 
 
 def test_passages_stored_before_the_analysis_are_analysed_when_asked_and_by_reindex(tmp_path):

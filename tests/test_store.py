@@ -13,7 +13,7 @@ import pytest
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
 from archivist.models import Article, Paragraph
-from archivist.search import SearchConfig
+from archivist.ranking import SearchConfig
 from archivist.store import MIGRATIONS, Store
 
 
@@ -137,7 +137,7 @@ def test_an_index_holding_another_collections_ids_shows_none_of_its_passages(fak
     b_ids = sorted(passage_ids(fake_archive, "B"))
     b_vectors = fake_archive.store.vectors_by_ids(b_ids, fake_archive.embedder.dim, "B")
     # A's index damaged or stale: it names B's passages
-    fake_archive.index("A").add(
+    fake_archive.checked_index("A").add(
         np.array(b_ids, dtype=np.int64), np.stack([b_vectors[i] for i in b_ids])
     )
     for mode in ("hybrid", "dense", "rrf"):

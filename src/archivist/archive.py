@@ -5,45 +5,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from archivist import readers
-from archivist.chunking import chunk_article, embed_text, split_sentences
+from archivist.chunking import chunk_article, embed_text
 from archivist.config import Limits
 from archivist.embedding import Embedder, default_embedder
 from archivist.errors import ArchivistError, ArticleNotFound, ConfigError, ReadError
 from archivist.index import VectorIndex
 from archivist.models import AddReport, Answer, Article, ReadResult, StoredArticle
-from archivist.search import (
-    ANALYSIS_VERSION,
-    FIRST_STAGE_CENTER,
-    SCORE_CENTER,
-    QueryTerms,
-    Ranked,
-    Retrieval,
-    SearchConfig,
-    build_answer,
-    confidence,
-    lookup_keys,
-    make_hit,
-    passage_stems,
-    prepare,
-    query_terms,
-    question_terms,
-    rank,
-    scalable_fts_query,
-    sentence_scores,
-    validate_question,
-)
+from archivist.ranking import ANALYSIS_VERSION, Ranker, SearchConfig, validate_question
+from archivist.ranking import stored_analysis as passage_stems
 from archivist.store import (
     ArticleHint,
     Inserted,
     NewArticle,
-    PassageRow,
     SourceCount,
     Store,
     content_hash,
@@ -72,14 +51,14 @@ class Archive:
         self.data_dir = Path(data_dir)
         self.store_dir = self.data_dir / "store"
         self.limits = limits or Limits()
-        self.search_config = search_config or SearchConfig()
         self.embedder = embedder or default_embedder()
         self.store = Store(self.store_dir / DB_NAME)
         self._indexes: dict[str, VectorIndex] = {}
         self._index_lock = threading.RLock()
         self._synced: dict[str, int] = {}  # collection -> store generation its index reflects
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self.ranker = Ranker(
+            self.store, self.checked_index, self.embedder, search_config or SearchConfig()
+        )
         self._check_embedder()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -94,9 +73,10 @@ class Archive:
                 f"{self.embedder.name}; use a new --data-dir"
             )
 
-    def index(self, collection: str) -> VectorIndex:
+    def checked_index(self, collection: str) -> VectorIndex:
         """The collection's FAISS index, checked against the store on first use and again
-        whenever another process (or another Archive) has written to the collection."""
+        whenever another process (or another Archive) has written to the collection: that
+        check may repair or rebuild it from the stored vectors (minutes at a million)."""
         with self._index_lock:
             generation = self.store.generation(collection)
             index = self._indexes.get(collection)
@@ -135,21 +115,10 @@ class Archive:
     def open_all_indexes(self) -> None:
         """Check every collection's index against the store now (at start) rather than lazily."""
         for collection in self.store.collections():
-            self.index(collection)
-
-    def _workers(self) -> ThreadPoolExecutor:
-        """Threads for the lexical half of a question (SQLite releases the GIL while it works,
-        so it runs beside the question's embedding on the other core)."""
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="archivist-fts")
-            return self._pool
+            self.checked_index(collection)
 
     def close(self) -> None:
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)  # its threads' connections go with them
-                self._pool = None
+        self.ranker.close()
         with self._index_lock:
             for index in self._indexes.values():
                 if index.dirty:
@@ -263,7 +232,7 @@ class Archive:
         pending = self._not_yet_stored(items, collection, source, report)
         if progress:
             progress(total - len(pending), total)
-        index = self.index(collection)
+        index = self.checked_index(collection)
         try:
             for start in range(0, len(pending), EMBED_BATCH_ARTICLES):
                 batch = self._embedded(pending[start : start + EMBED_BATCH_ARTICLES], report)
@@ -363,7 +332,7 @@ class Archive:
     # -- removing ----------------------------------------------------------------------------
     def delete(self, article_id: str, *, collection: str) -> StoredArticle:
         article = self.get(article_id, collection=collection)
-        index = self.index(collection)
+        index = self.checked_index(collection)
         deleted = self.store.delete_article(collection, article_id)
         if deleted is None:
             raise ArticleNotFound(article_id)
@@ -416,7 +385,7 @@ class Archive:
     def stats(self, *, collection: str | None = None) -> dict:
         stats = self.store.stats(collection)
         collections = [collection] if collection else self.store.collections()
-        indexes = [self.index(c) for c in collections]
+        indexes = [self.checked_index(c) for c in collections]
         stats["indexed"] = sum(i.ntotal for i in indexes)
         stats["index_bytes"] = sum(i.file_bytes() for i in indexes)
         stats["db_bytes"] = sum(
@@ -426,6 +395,14 @@ class Archive:
         return stats
 
     # -- asking ------------------------------------------------------------------------------
+    @property
+    def search_config(self) -> SearchConfig:
+        return self.ranker.config
+
+    @search_config.setter
+    def search_config(self, config: SearchConfig) -> None:
+        self.ranker.config = config
+
     def ask(
         self,
         question: str,
@@ -440,142 +417,10 @@ class Archive:
         question = validate_question(question, self.limits.max_question_chars)
         k = max(1, min(int(k), MAX_K))
         offset = max(0, int(offset))
-        retrieval = self._retrieve(question, collection, source, since, k + offset)
-        return self._answer(retrieval, k, offset, self.search_config, collection)
-
-    def _retrieve(
-        self,
-        question: str,
-        collection: str,
-        source: str | None = None,
-        since: str | None = None,
-        depth: int = 5,
-        vector: np.ndarray | None = None,
-    ) -> Retrieval:
-        """Both candidate lists for a question (dense from FAISS, lexical from FTS5)."""
-        cfg = self.search_config
-        index = self.index(collection)
-        filtered = bool(source or since)
-        n = max(cfg.candidates, depth) * (10 if filtered else 1)
-        # the lexical side needs no vector: it runs in a worker while the question is embedded
-        lexical_job = self._workers().submit(self._lexical, question, collection, n)
-        try:
-            if vector is None:
-                vector = self.embedder.encode([question])[0]
-            dense_ids, dense_scores = index.search(vector, n)
-        finally:
-            terms, lexical, rows = lexical_job.result()
-        dense = [(int(i), float(s)) for i, s in zip(dense_ids, dense_scores, strict=True)]
-        if filtered:
-            allowed = self.store.passage_filter(
-                sorted({i for i, _ in dense} | {i for i, _ in lexical}), collection, source, since
-            )
-            dense = [c for c in dense if c[0] in allowed]
-            lexical = [c for c in lexical if c[0] in allowed]
-        return Retrieval(question, vector, terms, dense, lexical, rows, index.exact_scores)
-
-    def _lexical(
-        self, question: str, collection: str, n: int
-    ) -> tuple[QueryTerms, list[tuple[int, float]], dict[int, PassageRow]]:
-        """The question's terms (idf from the stored counts), FTS5's best `n` passages, and
-        the best of those read and analysed for ranking (work done before the vector is)."""
-        cfg = self.search_config
-        words = question_terms(question)
-        doc_freq = self.store.doc_freqs(lookup_keys(words))
-        terms = query_terms(question, doc_freq, self.store.passage_total())
-        match = scalable_fts_query(terms, doc_freq, cfg)
-        lexical = self.store.fts_top(match, collection, n) if match else []
-        rows: dict[int, PassageRow] = {}
-        if cfg.mode == "hybrid" and lexical:
-            rows = self.store.passages_by_ids(
-                [pid for pid, _ in lexical[: cfg.candidates]], collection
-            )
-            prepare(rows.values())
-        return terms, lexical, rows
-
-    def _answer(
-        self, retrieval: Retrieval, k: int, offset: int, cfg: SearchConfig, collection: str
-    ) -> Answer:
-        return self._ranked_answer(retrieval, k, offset, cfg, collection=collection)[0]
-
-    def _ranked_answer(
-        self,
-        retrieval: Retrieval,
-        k: int,
-        offset: int,
-        cfg: SearchConfig,
-        highlight: int | None = None,
-        collection: str | None = None,
-    ) -> tuple[Answer, Ranked]:
-        """The answer, and the ranking it came from; `highlight` limits how many hits get a
-        highlight (the evaluation needs only the first). Passages are read from `collection`
-        only (None: any, for the evaluation's one-collection archive)."""
-        ranked = rank(retrieval, cfg, _ArchiveSource(self, collection), offset + k)
-        page = list(zip(ranked.ids, ranked.scores, strict=True))[offset : offset + k]
-        if not page:
-            return build_answer(retrieval.question, False, []), ranked
-        page_ids = [pid for pid, _ in page]
-        rows = {pid: ranked.rows[pid] for pid in page_ids if pid in ranked.rows}
-        missing = [pid for pid in page_ids if pid not in rows]
-        if missing:
-            rows.update(self.store.passages_by_ids(missing, collection))
-        if cfg.mode == "hybrid":
-            center = SCORE_CENTER if cfg.rerank else FIRST_STAGE_CENTER
-            answered = confidence(ranked.signal, center) >= cfg.answer_threshold
-        else:  # the comparison modes keep the first rule: the best cosine on the page
-            cosines = self._cosines(page_ids, retrieval.vector, collection)
-            ranked.signal = max(cosines.values(), default=0.0)
-            answered = ranked.signal >= cfg.answer_cosine
-        wanted = page_ids if highlight is None else page_ids[:highlight]
-        need = [pid for pid in wanted if pid in rows and pid not in ranked.highlights]
-        highlights: dict[int, str | None] = dict(ranked.highlights)
-        if need:
-            found = self._highlights(retrieval, [rows[pid].text for pid in need])
-            highlights.update(zip(need, found, strict=True))
-        hits = [
-            make_hit(rows[pid], score, highlights.get(pid)) for pid, score in page if pid in rows
-        ]
-        return build_answer(retrieval.question, answered, hits), ranked
-
-    def _cosines(
-        self, ids: list[int], query_vector: np.ndarray, collection: str | None
-    ) -> dict[int, float]:
-        vectors = self.store.vectors_by_ids(ids, self.embedder.dim, collection)
-        return {pid: float(v @ query_vector) for pid, v in vectors.items()}
-
-    def _highlights(self, retrieval: Retrieval, passages: list[str]) -> list[str | None]:
-        per_passage = [split_sentences(p) for p in passages]
-        flat = [s for sentences in per_passage for s in sentences]
-        vectors = self.embedder.encode(flat) if flat else np.zeros((0, self.embedder.dim))
-        out: list[str | None] = []
-        start = 0
-        for sentences in per_passage:
-            scores = sentence_scores(
-                retrieval.vector,
-                retrieval.terms,
-                sentences,
-                vectors[start : start + len(sentences)],
-            )
-            out.append(sentences[int(np.argmax(scores))] if sentences else None)
-            start += len(sentences)
-        return out
-
-
-class _ArchiveSource:
-    """The archive as `search.rank` sees it: one collection's passages (any, when None)."""
-
-    def __init__(self, archive: Archive, collection: str | None = None) -> None:
-        self.archive = archive
-        self.collection = collection
-
-    def passages(self, ids):
-        return self.archive.store.passages_by_ids(ids, self.collection)
-
-    def vectors(self, ids):
-        return self.archive.store.vectors_by_ids(ids, self.archive.embedder.dim, self.collection)
-
-    def encode(self, texts):
-        return self.archive.embedder.encode(texts)
+        retrieval = self.ranker.retrieve(
+            question, collection, source=source, since=since, depth=k + offset
+        )
+        return self.ranker.answer(retrieval, k, offset)
 
 
 def _with_source(article: Article, source: str) -> Article:

@@ -362,7 +362,7 @@ def reindex(obj: Context) -> None:
     analysis of passages stored before it was kept)."""
     archive = obj.archive
     for collection in archive.store.collections():
-        archive.index(collection).rebuild(archive.store)
+        archive.checked_index(collection).rebuild(archive.store)
     analysed = archive.analyse_stored()
     click.echo(f"Reindexed {archive.stats()['indexed']} passages.")
     if analysed:

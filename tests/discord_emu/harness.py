@@ -247,7 +247,7 @@ async def running_bot(
     from archivist.archive import Archive
     from archivist.config import Limits, Settings
     from archivist.embedding import HashingEmbedder
-    from archivist.search import SearchConfig
+    from archivist.ranking import SearchConfig
     from bot.app import ArchivistBot
 
     saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)

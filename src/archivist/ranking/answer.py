@@ -1,0 +1,328 @@
+"""Question -> Answer: both candidate lists, the ranking, and the page with its highlights.
+
+`Ranker.retrieve` fetches a question's candidates (dense from the collection's vector index,
+lexical from FTS5, both filtered); `Ranker.answer` ranks them by the configured mode and builds
+the page. Passages and vectors are read from the store; sentences are embedded with the
+embedder. The evaluation (benchmarks/) uses the same public methods.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archivist.chunking import split_sentences
+from archivist.embedding import Embedder
+from archivist.index import VectorIndex
+from archivist.models import Answer, Hit
+from archivist.ranking.analysis import analyse_ahead
+from archivist.ranking.features import candidate_features
+from archivist.ranking.highlights import embedded_highlights, likeliest_sentences, most_covering
+from archivist.ranking.lexical import (
+    QueryTerms,
+    lookup_keys,
+    query_terms,
+    question_terms,
+    scalable_fts_query,
+)
+from archivist.ranking.model import (
+    SearchConfig,
+    answers,
+    check_mode,
+    first_stage,
+    rrf_fuse,
+    second_stage,
+)
+from archivist.store import PassageRow, Store
+
+IndexProvider = Callable[[str], VectorIndex]  # collection -> its index, in step with the store
+
+
+@dataclass
+class Retrieval:
+    """What one question fetched in one collection: its vector and terms, and both candidate
+    lists (filtered)."""
+
+    question: str
+    collection: str
+    vector: np.ndarray
+    terms: QueryTerms
+    dense: list[tuple[int, float]]  # (passage id, cosine), best first
+    lexical: list[tuple[int, float]]  # (passage id, bm25; higher is better), best first
+    rows: dict[int, PassageRow] = field(default_factory=dict)  # passages already read
+    exact_scores: bool = True  # the dense scores are exact cosines (not an 8-bit index's)
+
+
+@dataclass
+class Ranked:
+    """A question's candidates best first, their scores, and the best sentence of each passage
+    the ranking read closely (the highlight)."""
+
+    ids: list[int]
+    scores: list[float]
+    highlights: dict[int, str]
+    top_features: np.ndarray | None = None  # the best passage's FEATURES + its sentence cosine
+    rows: dict[int, PassageRow] = field(default_factory=dict)  # passages already read
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The hybrid's candidates (both lists' union, in that order) with their FEATURES, their
+    sentences, and the share of the question's weight each sentence covers."""
+
+    ids: list[int]
+    rows: dict[int, PassageRow]
+    features: np.ndarray
+    sentences: list[Sequence[str]]
+    coverage: list[list[float]]
+
+
+@dataclass(frozen=True)
+class ScoredAnswer:
+    """An answer and the value `answered` was decided on (for the evaluation's thresholds)."""
+
+    answer: Answer
+    signal: float
+
+
+class Ranker:
+    """Ranks one question at a time; safe to share between threads."""
+
+    def __init__(
+        self, store: Store, indexes: IndexProvider, embedder: Embedder, config: SearchConfig
+    ) -> None:
+        self.store = store
+        self.indexes = indexes
+        self.embedder = embedder
+        self.config = config
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _workers(self) -> ThreadPoolExecutor:
+        """Threads for the lexical half of a question (SQLite releases the GIL while it works,
+        so it runs beside the question's embedding on the other core)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="archivist-fts")
+            return self._pool
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)  # its threads' connections go with them
+                self._pool = None
+
+    # -- candidates ----------------------------------------------------------------------------
+    def retrieve(
+        self,
+        question: str,
+        collection: str,
+        *,
+        source: str | None = None,
+        since: str | None = None,
+        depth: int = 5,
+        vector: np.ndarray | None = None,
+    ) -> Retrieval:
+        """Both candidate lists for a question (`vector`: its embedding, when known)."""
+        cfg = self.config
+        index = self.indexes(collection)
+        filtered = bool(source or since)
+        n = max(cfg.candidates, depth) * (10 if filtered else 1)
+        # the lexical side needs no vector: it runs in a worker while the question is embedded
+        lexical_job = self._workers().submit(self._lexical, question, collection, n)
+        try:
+            if vector is None:
+                vector = self.embedder.encode([question])[0]
+            dense_ids, dense_scores = index.search(vector, n)
+        finally:
+            terms, lexical, rows = lexical_job.result()
+        dense = [(int(i), float(s)) for i, s in zip(dense_ids, dense_scores, strict=True)]
+        if filtered:
+            allowed = self.store.passage_filter(
+                sorted({i for i, _ in dense} | {i for i, _ in lexical}), collection, source, since
+            )
+            dense = [c for c in dense if c[0] in allowed]
+            lexical = [c for c in lexical if c[0] in allowed]
+        return Retrieval(
+            question, collection, vector, terms, dense, lexical, rows, index.exact_scores
+        )
+
+    def _lexical(
+        self, question: str, collection: str, n: int
+    ) -> tuple[QueryTerms, list[tuple[int, float]], dict[int, PassageRow]]:
+        """The question's terms (idf from the stored counts), FTS5's best `n` passages, and
+        the best of those read and analysed for ranking (work done before the vector is)."""
+        cfg = self.config
+        doc_freq = self.store.doc_freqs(lookup_keys(question_terms(question)))
+        terms = query_terms(question, doc_freq, self.store.passage_total())
+        match = scalable_fts_query(terms, doc_freq, cfg)
+        lexical = self.store.fts_top(match, collection, n) if match else []
+        rows: dict[int, PassageRow] = {}
+        if cfg.mode == "hybrid" and lexical:
+            rows = self.store.passages_by_ids(
+                [pid for pid, _ in lexical[: cfg.candidates]], collection
+            )
+            analyse_ahead(rows.values())
+        return terms, lexical, rows
+
+    def candidates(self, retrieval: Retrieval) -> Candidates:
+        """The union of both lists with their features, on exact cosines: the dense side's
+        when its index gives them, else from the stored vectors (an IVF index may not hand
+        back vectors)."""
+        ids = list(
+            dict.fromkeys([p for p, _ in retrieval.dense] + [p for p, _ in retrieval.lexical])
+        )
+        rows = {pid: retrieval.rows[pid] for pid in ids if pid in retrieval.rows}
+        unread = [pid for pid in ids if pid not in rows]
+        if unread:
+            rows.update(self.store.passages_by_ids(unread, retrieval.collection))
+        ids = [pid for pid in ids if pid in rows]
+        cosine = dict(retrieval.dense) if retrieval.exact_scores else {}
+        missing = [pid for pid in ids if pid not in cosine]
+        dim = len(retrieval.vector)
+        vectors = self.store.vectors_by_ids(missing, dim, retrieval.collection) if missing else {}
+        matrix = (
+            np.stack([vectors[pid] if pid in vectors else np.zeros(dim, np.float32) for pid in ids])
+            if ids
+            else np.zeros((0, dim), np.float32)
+        )
+        features, sentences, coverage = candidate_features(
+            retrieval.terms,
+            retrieval.vector,
+            [rows[pid] for pid in ids],
+            matrix,
+            dict(retrieval.lexical),
+        )
+        for i, pid in enumerate(ids):
+            if pid in cosine:
+                features[i, 0] = cosine[pid]
+        return Candidates(ids, rows, features, sentences, coverage)
+
+    # -- ranking -------------------------------------------------------------------------------
+    def rank(self, retrieval: Retrieval, depth: int, config: SearchConfig | None = None) -> Ranked:
+        """The candidates ordered by the mode of `config` (default: the ranker's);
+        `depth` (offset + k) is how far the caller reads."""
+        cfg = config or self.config
+        check_mode(cfg)
+        dense_ids = [pid for pid, _ in retrieval.dense]
+        lexical_ids = [pid for pid, _ in retrieval.lexical]
+        if cfg.mode == "dense":
+            return Ranked(dense_ids, [s for _, s in retrieval.dense], {})
+        if cfg.mode == "bm25":
+            return Ranked(lexical_ids, [s for _, s in retrieval.lexical], {})
+        if cfg.mode == "rrf":
+            fused = rrf_fuse([dense_ids, lexical_ids], cfg.rrf_k)
+            return Ranked([p for p, _ in fused], [s for _, s in fused], {})
+        return self._hybrid(retrieval, cfg, depth)
+
+    def _hybrid(self, retrieval: Retrieval, cfg: SearchConfig, depth: int) -> Ranked:
+        table = self.candidates(retrieval)
+        if not table.ids:
+            return Ranked([], [], {})
+        features, sentences, coverage = table.features, table.sentences, table.coverage
+        scores, order = first_stage(features, cfg)
+        # second stage: the best few re-scored with the vectors of their likeliest sentences
+        top = order[: cfg.rerank]
+        pools = {i: likeliest_sentences(sentences[i], coverage[i], cfg.sentence_pool) for i in top}
+        flat = [sentences[i][j] for i in top for j in pools[i]]
+        dim = len(retrieval.vector)
+        sentence_vectors = self.embedder.encode(flat) if flat else np.zeros((0, dim), np.float32)
+        highlights: dict[int, str] = {}
+        rescored: dict[int, float] = {}
+        sentence_cosine: dict[int, float] = {}
+        start = 0
+        for i in top:
+            pool = pools[i]
+            if not pool:
+                continue
+            cosines = sentence_vectors[start : start + len(pool)] @ retrieval.vector
+            start += len(pool)
+            pick = cosines + 0.5 * np.array([coverage[i][j] for j in pool])
+            highlights[table.ids[i]] = sentences[i][pool[int(np.argmax(pick))]]
+            sentence_cosine[i] = float(cosines.max())
+            rescored[i] = second_stage(features[i], sentence_cosine[i], cfg)
+        for i in order[:depth]:  # the rest of the page: the sentence sharing most with the question
+            if table.ids[i] not in highlights and sentences[i]:
+                highlights[table.ids[i]] = most_covering(sentences[i], coverage[i])
+        final = sorted(rescored, key=lambda i: -rescored[i]) + [
+            i for i in order if i not in rescored
+        ]
+        top_features = np.append(features[final[0]], sentence_cosine.get(final[0], 0.0))
+        return Ranked(
+            [table.ids[i] for i in final],
+            [rescored.get(i, float(scores[i])) for i in final],
+            highlights,
+            top_features,
+            table.rows,
+        )
+
+    # -- the answer ----------------------------------------------------------------------------
+    def answer(
+        self, retrieval: Retrieval, k: int, offset: int = 0, config: SearchConfig | None = None
+    ) -> Answer:
+        """The page of `k` hits from `offset`, with `answered` false when none is close."""
+        return self.scored_answer(retrieval, k, offset, config).answer
+
+    def scored_answer(
+        self,
+        retrieval: Retrieval,
+        k: int,
+        offset: int = 0,
+        config: SearchConfig | None = None,
+        highlighted: int | None = None,
+    ) -> ScoredAnswer:
+        """`answer`, with the value `answered` was decided on; `highlighted` limits how many
+        hits get a highlight (the evaluation reads only the first)."""
+        cfg = config or self.config
+        ranked = self.rank(retrieval, offset + k, cfg)
+        page = list(zip(ranked.ids, ranked.scores, strict=True))[offset : offset + k]
+        if not page:
+            return ScoredAnswer(Answer(question=retrieval.question, answered=False, hits=()), 0.0)
+        page_ids = [pid for pid, _ in page]
+        rows = {pid: ranked.rows[pid] for pid in page_ids if pid in ranked.rows}
+        missing = [pid for pid in page_ids if pid not in rows]
+        if missing:
+            rows.update(self.store.passages_by_ids(missing, retrieval.collection))
+        if cfg.mode == "hybrid":
+            signal = ranked.scores[0]
+        else:
+            signal = max(self._cosines(page_ids, retrieval).values(), default=0.0)
+        wanted = page_ids if highlighted is None else page_ids[:highlighted]
+        need = [pid for pid in wanted if pid in rows and pid not in ranked.highlights]
+        highlights: dict[int, str | None] = dict(ranked.highlights)
+        if need:
+            found = embedded_highlights(
+                self.embedder,
+                retrieval.vector,
+                retrieval.terms,
+                [split_sentences(rows[pid].text) for pid in need],
+            )
+            highlights.update(zip(need, found, strict=True))
+        hits = tuple(
+            make_hit(rows[pid], score, highlights.get(pid)) for pid, score in page if pid in rows
+        )
+        answer = Answer(question=retrieval.question, answered=answers(signal, cfg), hits=hits)
+        return ScoredAnswer(answer, signal)
+
+    def _cosines(self, ids: list[int], retrieval: Retrieval) -> dict[int, float]:
+        vectors = self.store.vectors_by_ids(ids, self.embedder.dim, retrieval.collection)
+        return {pid: float(v @ retrieval.vector) for pid, v in vectors.items()}
+
+
+def make_hit(row: PassageRow, score: float, highlight: str | None) -> Hit:
+    return Hit(
+        article_id=row.article_id,
+        title=row.title,
+        source=row.source,
+        date=row.date,
+        url=row.url,
+        passage=row.text,
+        heading=row.heading,
+        position=row.position,
+        score=score,
+        highlight=highlight,
+    )

@@ -1,0 +1,105 @@
+"""The ranking model: its settings, the fitted weights, the linear combiner, and the rule that
+decides whether the best passage answers the question (`confidence` against a threshold).
+
+The shipped ranking (`mode="hybrid"`) scores the union of both candidate lists with a small
+linear model over the FEATURES of `ranking.features`. An optional second stage (`rerank` > 0)
+re-scores the best few with the vectors of their likeliest sentences, which also pick the
+highlight: a little better, but several times slower on two cores. The weights were fitted by
+`benchmarks/quality.py --fit` on one half of SQuAD and checked on the other and among news
+distractors (docs/benchmarks.md). `bm25`, `dense` and `rrf` are kept as modes for comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MODES = ("hybrid", "rrf", "bm25", "dense")
+
+# Fitted by `benchmarks/quality.py --fit` on the SQuAD tune half (listwise softmax regression on
+# standardized features, given back on the raw scale, so no scaler ships); checked on the
+# held-out half and with news distractors (docs/benchmarks.md). Title coverage and the two
+# lists' ranks were tried as features and added nothing.
+FIRST_STAGE_WEIGHTS = (12.53, 2.04, 3.02, 3.48, 2.45)
+SECOND_STAGE_WEIGHTS = (8.29, 1.93, 1.67, 3.86, 2.18, 5.94)
+
+# The best passage's score at which it is taken to answer the question (confidence 0.5), for
+# a ranking without the sentence stage and with it: fitted by `benchmarks/quality.py` so that
+# 95% of the tune half's questions are answered from an archive of the tune half
+# (docs/benchmarks.md, "Out of archive"; the held-out half then has 94% answered and 97% of
+# foreign questions declined).
+FIRST_STAGE_ANSWER_SCORE = 10.48
+SENTENCE_STAGE_ANSWER_SCORE = 11.18
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    mode: str = "hybrid"  # one of MODES
+    candidates: int = 50  # from each side
+    rrf_k: int = 60
+    # passages re-scored with their sentences' vectors: +0.01 hit@1 on SQuAD for ~6 sentence
+    # encodes an ask (several times the rest of `ask` on 2 cores), so off by default
+    rerank: int = 0
+    sentence_pool: int = 2  # sentences of each such passage embedded (those sharing most words)
+    weights: tuple[float, ...] = FIRST_STAGE_WEIGHTS
+    rerank_weights: tuple[float, ...] = SECOND_STAGE_WEIGHTS
+    # hybrid: `answered` is false when the best passage's `confidence` is below this
+    answer_threshold: float = 0.5
+    # the other modes: when the best cosine on the page is below this
+    answer_cosine: float = 0.30
+    # terms in more than this many passages are left out of the FTS5 query (their posting
+    # lists cost the most and weigh the least); the rarest `min_query_terms` always stay.
+    # SQuAD among 75k news passages, all 10,570 questions: hit@5 0.9428 at 5,000, 0.9416 at
+    # 3,000, 0.9405 at 2,000; the FTS5 query's p50 / p95 4.6 / 10.9, 4.0 / 8.6, 3.2 / 6.6 ms
+    max_term_docs: int = 3_000
+    min_query_terms: int = 3
+    # and all the terms kept bring at most this many passages: FTS5 scores each, ~1 us apiece.
+    # SQuAD among 75k news passages (2026-11-28, irregular forms counted): hit@1 / hit@5
+    # 0.8267 / 0.9426 at 10,000, 0.8261 / 0.9429 at 6,000, 0.8256 / 0.9425 at 5,000,
+    # 0.8246 / 0.9416 at 4,000, 0.8182 / 0.9360 at 2,000. At 100k passages 6,000 takes ~1 ms
+    # off the ask's p95 (docs/benchmarks.md, Ask)
+    max_query_postings: int = 6_000
+
+
+def check_mode(cfg: SearchConfig) -> None:
+    if cfg.mode not in MODES:
+        raise ValueError(f"unknown search mode {cfg.mode!r}; one of {', '.join(MODES)}")
+
+
+def first_stage(features: np.ndarray, cfg: SearchConfig) -> tuple[np.ndarray, list[int]]:
+    """Each candidate's score, and the candidates' order (best first, ties by position)."""
+    scores = features @ np.asarray(cfg.weights, dtype=np.float32)
+    return scores, list(np.argsort(-scores, kind="stable"))
+
+
+def second_stage(features: np.ndarray, sentence_cosine: float, cfg: SearchConfig) -> float:
+    """A passage's score once its best sentence's cosine is known."""
+    weights = np.asarray(cfg.rerank_weights, dtype=np.float32)
+    return float(features @ weights[:-1]) + float(weights[-1]) * sentence_cosine
+
+
+def confidence(score: float, center: float) -> float:
+    """The best passage's score as a 0..1 value, 0.5 at `center` (logistic: monotone, so a
+    threshold on it is a threshold on the score)."""
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score - center))))
+
+
+def answers(signal: float, cfg: SearchConfig) -> bool:
+    """Whether a question counts as answered: the hybrid's best score against its fitted
+    center; the comparison modes keep the first rule, the best cosine on the page."""
+    if cfg.mode != "hybrid":
+        return signal >= cfg.answer_cosine
+    center = SENTENCE_STAGE_ANSWER_SCORE if cfg.rerank else FIRST_STAGE_ANSWER_SCORE
+    return confidence(signal, center) >= cfg.answer_threshold
+
+
+def rrf_fuse(rankings: Sequence[Sequence[int]], k: int) -> list[tuple[int, float]]:
+    """Plain reciprocal-rank fusion (kept as a mode to compare against)."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, pid in enumerate(ranking):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
