@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from archivist.config import load_settings
+from archivist.config import EmbeddingSettings, Settings, load_settings
 from archivist.errors import ConfigError
 
 
@@ -56,45 +58,65 @@ def test_bot_takes_its_shards_from_settings(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     "env, message",
     [
-        ({"ARCHIVIST_PRECISION": "int4"}, "ARCHIVIST_PRECISION='int4'"),
-        ({"ARCHIVIST_EMBED_WORKERS": "two"}, "ARCHIVIST_EMBED_WORKERS='two'"),
-        ({"ARCHIVIST_EMBED_THREADS": "0"}, "ARCHIVIST_EMBED_THREADS='0'"),
+        ({"ARCHIVIST_PRECISION": "int4"}, "ARCHIVIST_PRECISION='int4' is neither int8 nor fp32"),
+        ({"ARCHIVIST_EMBED_WORKERS": "two"}, "ARCHIVIST_EMBED_WORKERS='two' is not a whole"),
+        ({"ARCHIVIST_EMBED_THREADS": "0"}, "ARCHIVIST_EMBED_THREADS='0' is not a whole"),
+        ({"ARCHIVIST_EMBEDDER": "tensorflow"}, "ARCHIVIST_EMBEDDER='tensorflow' is neither"),
     ],
 )
 def test_bad_embedding_settings_are_named(monkeypatch, env, message):
-    from archivist.embedding import OnnxEmbedder
-
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=message):
-        OnnxEmbedder()
+        settings_with(monkeypatch, **env)
 
 
-def test_embedding_settings(monkeypatch):
-    from archivist.embedding import OnnxEmbedder, embed_threads, embed_workers
-
-    monkeypatch.setenv("ARCHIVIST_PRECISION", " FP32 ")
-    monkeypatch.setenv("ARCHIVIST_EMBED_WORKERS", "3")
+def test_embedding_defaults(monkeypatch, tmp_path):
+    for name in ("ARCHIVIST_PRECISION", "ARCHIVIST_EMBEDDER", "ARCHIVIST_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("ARCHIVIST_EMBED_THREADS", raising=False)
-    assert OnnxEmbedder()._precision == "fp32"
-    assert embed_workers() == 3 and embed_threads() == 1
+    monkeypatch.delenv("ARCHIVIST_EMBED_WORKERS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    s = settings_with(monkeypatch).embedding
+    assert (s.backend, s.precision, s.threads) == ("onnx", "int8", 1)
+    assert s.workers == (os.cpu_count() or 1)
+    assert s.cache_dir == tmp_path / "xdg" / "archivist"
 
 
-def test_a_bad_embedding_setting_is_one_line_from_the_cli(tmp_path):
-    import os
-    import subprocess
-    import sys
+def test_embedding_settings_from_the_environment(monkeypatch, tmp_path):
+    s = settings_with(
+        monkeypatch,
+        ARCHIVIST_PRECISION=" FP32 ",
+        ARCHIVIST_EMBED_WORKERS="3",
+        ARCHIVIST_EMBED_THREADS="2",
+        ARCHIVIST_EMBEDDER="PyTorch",
+        ARCHIVIST_CACHE_DIR=str(tmp_path / "cache"),
+    ).embedding
+    assert (s.precision, s.workers, s.threads, s.backend) == ("fp32", 3, 2, "torch")
+    assert s.cache_dir == tmp_path / "cache"
 
-    env = {**os.environ, "ARCHIVIST_PRECISION": "int4"}
-    out = subprocess.run(
-        [sys.executable, "-c", "from archivist.cli import main; main()"]
-        + ["--data-dir", str(tmp_path / "d"), "ask", "Who won?"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 1
+
+def test_the_default_embedder_runs_as_its_settings_say(monkeypatch, tmp_path):
+    """Settings are read once, by config: the embedder takes them and reads no variable itself
+    (a bad one in the environment is not read again). Nothing here loads the model."""
+    from archivist.embedding import OnnxEmbedder, SentenceTransformerEmbedder, default_embedder
+
+    monkeypatch.setenv("ARCHIVIST_PRECISION", "int4")
+    fp32 = EmbeddingSettings(precision="fp32", cache_dir=tmp_path, workers=1)
+    onnx = default_embedder(Settings(embedding=fp32))
+    assert isinstance(onnx, OnnxEmbedder) and onnx.settings == fp32 and onnx.root == tmp_path
+    assert default_embedder(Settings(embedding=fp32)) is onnx  # one model per process
+    torch = default_embedder(Settings(embedding=EmbeddingSettings(backend="torch")))
+    assert isinstance(torch, SentenceTransformerEmbedder)
+
+
+def test_a_bad_embedding_setting_is_one_line_from_the_cli(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from archivist.cli import cli
+
+    monkeypatch.setenv("ARCHIVIST_PRECISION", "int4")
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "d"), "ask", "Who won?"])
+    # every bad setting stops a command before it starts, as a usage error
+    assert result.exit_code == 2
     message = "Error: ARCHIVIST_PRECISION='int4' is neither int8 nor fp32"
-    assert out.stderr.strip() == message
+    assert result.stderr.strip() == message
     assert not (tmp_path / "d").exists()  # nothing stored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -40,11 +41,31 @@ class Limits:
         return self.read_timeout_s + mb, self.read_memory_mb * 1024 * 1024 + 4 * size
 
 
+def default_cache_dir() -> Path:
+    """Per user, shared by every archive on the machine: $XDG_CACHE_HOME/archivist or
+    ~/.cache/archivist."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "archivist"
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    """How the embedding model runs (`archivist.embedding`); hashable, so one model is kept
+    per distinct value."""
+
+    backend: str = "onnx"  # ARCHIVIST_EMBEDDER: "onnx" or "torch" (the reference)
+    precision: str = "int8"  # ARCHIVIST_PRECISION: "int8" or "fp32"
+    cache_dir: Path = field(default_factory=default_cache_dir)  # ARCHIVIST_CACHE_DIR
+    threads: int = 1  # ARCHIVIST_EMBED_THREADS: ONNX Runtime threads a batch
+    # ARCHIVIST_EMBED_WORKERS: batches embedded side by side
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
-    model: str = "all-MiniLM-L6-v2"
     limits: Limits = field(default_factory=Limits)
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     discord_token: str | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
@@ -60,6 +81,10 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     # "host:port" where the bot serves /healthz and /metrics; None (the default) serves nothing
     metrics_addr: str | None = None
+    # "text" (one line an event) or "json" (JSON lines, for a log shipper)
+    log_format: str = "text"
+    # on SIGTERM, how long answers and the current upload batch may take before the bot stops
+    shutdown_grace_s: float = 20.0
 
     @property
     def store_dir(self) -> Path:
@@ -105,6 +130,29 @@ def _minutes_env(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format_env(env: dict[str, str]) -> str:
+    raw = env.get("ARCHIVIST_LOG_FORMAT", "").strip()
+    if raw.lower() not in ("", *LOG_FORMATS):
+        raise ConfigError(f"ARCHIVIST_LOG_FORMAT must be text or json, got {raw!r}")
+    return raw.lower() or "text"
+
+
+def _seconds_env(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 <= value < 1e6:
+        raise ConfigError(f"{name} must be 0 or more seconds, got {raw!r}")
+    return value
+
+
 def split_addr(addr: str) -> tuple[str, int] | None:
     """("host", port) of "host:port" (an IPv6 host in brackets), or None when malformed."""
     host, sep, port = addr.strip().rpartition(":")
@@ -137,6 +185,7 @@ def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) ->
     return Settings(
         data_dir=Path(data_dir or env.get("ARCHIVIST_DATA") or "data"),
         limits=limits,
+        embedding=embedding_settings(env),
         discord_token=env.get("DISCORD_TOKEN") or None,
         discord_api_base=env.get("DISCORD_API_BASE") or None,
         discord_gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
@@ -146,8 +195,52 @@ def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) ->
         feed_interval_min=_minutes_env(env, "ARCHIVIST_FEED_INTERVAL_MIN", 30.0),
         allow_private_urls=_bool_env(env, "ARCHIVIST_ALLOW_PRIVATE_URLS"),
         metrics_addr=_addr_env(env, "ARCHIVIST_METRICS_ADDR"),
+        log_format=_log_format_env(env),
+        shutdown_grace_s=_seconds_env(env, "ARCHIVIST_SHUTDOWN_GRACE_S", 20.0),
         **_shards(env),
     )
+
+
+def embedding_settings(env: Mapping[str, str] | None = None) -> EmbeddingSettings:
+    """The embedding model's settings from `env` (default: the environment)."""
+    env = os.environ if env is None else env
+    cache = env.get("ARCHIVIST_CACHE_DIR", "").strip()
+    return EmbeddingSettings(
+        backend=_backend_env(env),
+        precision=_precision_env(env),
+        cache_dir=Path(cache) if cache else default_cache_dir(),
+        threads=_count_env(env, "ARCHIVIST_EMBED_THREADS", 1),
+        workers=_count_env(env, "ARCHIVIST_EMBED_WORKERS", os.cpu_count() or 1),
+    )
+
+
+def _backend_env(env: Mapping[str, str]) -> str:
+    raw = env.get("ARCHIVIST_EMBEDDER", "").strip()
+    value = raw.lower() or "onnx"
+    if value not in ("onnx", "torch", "pytorch"):
+        raise ConfigError(f"ARCHIVIST_EMBEDDER={raw!r} is neither onnx nor torch")
+    return "onnx" if value == "onnx" else "torch"
+
+
+def _precision_env(env: Mapping[str, str]) -> str:
+    raw = env.get("ARCHIVIST_PRECISION", "").strip()
+    value = raw.lower() or "int8"
+    if value not in ("int8", "fp32"):
+        raise ConfigError(f"ARCHIVIST_PRECISION={raw!r} is neither int8 nor fp32")
+    return value
+
+
+def _count_env(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} is not a whole number of 1 or more")
+    return value
 
 
 # environment variable -> (Limits field, unit: "s", "MB" or "n")
