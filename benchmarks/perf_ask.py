@@ -51,9 +51,11 @@ def archive_dir(size: int) -> Path:
 
 def _pool():
     """(Article, article id, passages, vectors) for every article whose passages are cached."""
+    from quality_data import CachingEmbedder
+    from quality_data import cache_key as _key
+
     from archivist.chunking import chunk_article, embed_text
     from archivist.embedding import count_model_tokens, default_embedder
-    from archivist.evaluation import CachingEmbedder, _key
 
     cache = CachingEmbedder(default_embedder(), CACHE / "vectors")
     matrix = cache._all()

@@ -35,9 +35,10 @@ HEARTBEAT_S = 2.0  # Discord asks for ~41 s; a short interval makes a blocked lo
 def upload_file(passages: int) -> tuple[bytes, list[str], int, int]:
     """The first Reuters articles that chunk into `passages` passages, as JSONL bytes; some of
     their titles as questions; the article and passage counts."""
+    from quality_data import news_articles
+
     from archivist.chunking import chunk_article
     from archivist.embedding import count_model_tokens
-    from archivist.evaluation import news_articles
 
     lines, titles, total = [], [], 0
     for _, record, article in news_articles(need(DATA / "reuters-21578" / "articles.jsonl")):

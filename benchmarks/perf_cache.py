@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/perf_cache.py [news] [squad]
 
-The cache is `archivist.evaluation.CachingEmbedder`'s (ARCHIVIST_BENCH_CACHE, default
+The cache is `quality_data.CachingEmbedder`'s (ARCHIVIST_BENCH_CACHE, default
 ~/.cache/archivist-bench/vectors/<model>), shared with the quality benchmark: vectors keyed by a
 hash of the exact text embedded. This fills it with the default (ONNX) embedder in fp32, whose
 vectors equal sentence-transformers' (cosine >= 0.9999, checked at load). The news texts are walked
@@ -22,8 +22,10 @@ from perf_common import news_texts, squad_texts
 def main(which: list[str]) -> None:
     # fp32 vectors, keyed by the text alone (`_key(t)` below), as the benchmarks read them
     os.environ["ARCHIVIST_PRECISION"] = "fp32"
+    from quality_data import CachingEmbedder
+    from quality_data import cache_key as _key
+
     from archivist.embedding import default_embedder
-    from archivist.evaluation import CachingEmbedder, _key
 
     inner = default_embedder()
     for name in which or ["news", "squad"]:

@@ -96,14 +96,14 @@ def passage_texts(items) -> list[str]:
 
 def news_items() -> list:
     """BBC + Reuters (exact duplicates left out), as the quality benchmark loads them."""
-    from archivist.evaluation import load_news
+    from quality_data import load_news
 
     need(DATA / "reuters-21578" / "articles.jsonl")
     return load_news(DATA)
 
 
 def squad_items():
-    from archivist.evaluation import load_squad
+    from quality_data import load_squad
 
     need(DATA / "squad-v1.1-dev")
     return load_squad(DATA)
@@ -120,8 +120,9 @@ def squad_texts() -> list[str]:
 
 def cached_embedder():
     """The default embedder behind the shared on-disk cache (see perf_cache.py)."""
+    from quality_data import CachingEmbedder
+
     from archivist.embedding import default_embedder
-    from archivist.evaluation import CachingEmbedder
 
     return CachingEmbedder(default_embedder(), CACHE / "vectors")
 

@@ -6,16 +6,69 @@ and out of archive; every configuration beside BM25 alone and dense alone, in on
 Reads ../shared/data (skips with a message when it is absent). Embeddings and the built stores
 are cached under ~/.cache/archivist-bench (ARCHIVIST_BENCH_CACHE): the first run with the news
 distractors embeds ~72k passages (tens of minutes on 2 cores); later runs reuse them.
+The harness: quality_data.py (data, cache, archives), quality_measure.py (metrics, fitting),
+quality_report.py (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from quality_data import PROJECT_ROOT, data_available
+from quality_measure import evaluate, fit
+from quality_report import NOTES, markdown, write_section
 
-from archivist.evaluation import main  # noqa: E402
+DOCS = PROJECT_ROOT / "docs" / "benchmarks.md"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure answer quality, print it, optionally write docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(prog="quality", description=main.__doc__)
+    parser.add_argument(
+        "--sets",
+        default="squad,mixed,out",
+        help="comma-separated: squad, mixed (with news distractors), out",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="ask only this many questions")
+    parser.add_argument("--latency", type=int, default=300, help="questions timed (0: none)")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="write the results to docs/benchmarks.md (## Answer quality)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also save the results here")
+    parser.add_argument(
+        "--fit",
+        action="store_true",
+        help="fit the hybrid's weights on the SQuAD tune half and print them",
+    )
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    missing = data_available()
+    if missing:
+        print(f"skipped: {missing}")
+        return 0
+    logging.basicConfig(level=logging.WARNING)
+    if args.fit:
+        fit()
+        return 0
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    results = evaluate(sets, args.limit, args.latency)
+    results["notes"] = [NOTES]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    if args.write:
+        command = "python benchmarks/quality.py --write" + (
+            f" --sets {args.sets}" if args.sets != "squad,mixed,out" else ""
+        )
+        write_section(DOCS, markdown(results, command))
+        print(f"written to {DOCS}")
+    return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())
