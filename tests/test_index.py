@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from archivist import index as index_module
+from archivist import index_calibration
 from archivist.index import FLAT, VectorIndex
 from archivist.models import Article, Paragraph, Passage
 from archivist.store import NewArticle, Store
@@ -218,12 +219,12 @@ def test_saving_a_mapped_index_writes_the_lists_not_the_mapping(tmp_path, store)
 
 
 def test_nprobe_never_below_the_floor_even_for_an_older_saved_index(tmp_path, store, monkeypatch):
-    monkeypatch.setattr(index_module, "MIN_PROBE_SHARE", 0.5)
+    monkeypatch.setattr(index_calibration, "MIN_PROBE_SHARE", 0.5)
     vectors = clustered_vectors(600)
     fill(store, "g1", vectors)
     first = make_index(tmp_path)
     first.open(store)
-    nlist = first._index.nlist
+    nlist = first.nlist
     assert first.is_ivf and first.nprobe >= nlist // 2
     # an index saved with a lower nprobe (before the floor) is raised to it when opened
     meta = json.loads(first.sidecar.read_text())
@@ -231,4 +232,4 @@ def test_nprobe_never_below_the_floor_even_for_an_older_saved_index(tmp_path, st
     first.sidecar.write_text(json.dumps(meta))
     again = make_index(tmp_path)
     assert again.open(store) == "loaded"
-    assert again.nprobe == nlist // 2 and again._index.nprobe == nlist // 2
+    assert again.nprobe == nlist // 2

@@ -10,7 +10,8 @@ follows the collection's size by itself:
   the memory: at 1M passages and nprobe 256, 6 ms instead of 12 (memory-mapped), for the same
   recall (0.956 against 0.960 at top-10). Its scores are approximate: rank from the stored
   vectors (`exact_scores` says which). Indexes saved as `IndexIVFFlat` keep working. `nprobe`
-  is calibrated at build time so the dense top-k keeps >= 0.95 of exact search's results. It
+  is calibrated at build time so the dense top-k keeps >= 0.95 of exact search's results
+  (`index_calibration`). It
   is rebuilt from the store when the collection has grown `RETRAIN_GROWTH` times past the size
   it was trained at (or has shrunk back under half the threshold, to exact search again).
 
@@ -39,6 +40,13 @@ from pathlib import Path
 
 import numpy as np
 
+from archivist.index_calibration import (
+    CALIBRATION_QUERIES,
+    ExactNeighbours,
+    choose_nprobe,
+    probe_floor,
+    spread_sample,
+)
 from archivist.store import Store
 
 log = logging.getLogger(__name__)
@@ -47,18 +55,6 @@ FORMAT_VERSION = 2
 FLAT = "IDMap2,Flat,IP"
 IVF_THRESHOLD = 50_000  # passages; below it exact search is fast enough (~3 ms on 2 cores)
 RETRAIN_GROWTH = 4.0  # the ideal nlist grows with sqrt(n): 4x the passages, 2x the lists
-# nprobe is calibrated on stored vectors' own neighbours: real questions lie farther from the
-# passages and lose a little more (measured at 100k: 0.97 here gave 0.965 at top-10 for SQuAD
-# questions, but 0.91 at top-50), so the target is over the 0.95 asked, at the depth ask uses
-TARGET_RECALL = 0.97
-# ... and never fewer than this share of the lists: on the 1M benchmark set (real passages plus
-# perturbed copies) the synthetic queries found 0.97 at 24 of 4096 lists, while SQuAD questions
-# needed 256 (1/16) for 0.95 at top-10 (docs/benchmarks.md)
-MIN_PROBE_SHARE = 1 / 16
-CALIBRATION_QUERIES = 200
-CALIBRATION_K = 50
-QUERY_NOISE = 1.0
-NPROBES = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 TRAIN_POINTS_PER_LIST = 40  # faiss warns below 39
 
 SAVE_ALWAYS_BYTES = 64 * 2**20  # smaller indexes are saved at the end of every change ...
@@ -115,48 +111,6 @@ def store_fingerprint(store: Store, collection: str) -> list[int]:
     return [int(v) for v in row]
 
 
-class _Neighbours:
-    """Exact top-k of some queries over vectors seen in batches (for calibrating nprobe).
-
-    The queries are stored vectors moved by noise of norm QUERY_NOISE (cosine ~0.7 to where
-    they started, about a question's to its passage): a stored vector's own neighbours are
-    too easy a test, and near-duplicate passages (agency copy) would make it easier still.
-    """
-
-    def __init__(self, sample: np.ndarray, k: int = CALIBRATION_K) -> None:
-        rng = np.random.default_rng(1)
-        noise = rng.normal(size=sample.shape).astype(np.float32)
-        noise *= QUERY_NOISE / np.linalg.norm(noise, axis=1, keepdims=True)
-        queries = sample + noise
-        self.queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-        self.k = k
-        self.scores = np.full((len(sample), k), -np.inf, dtype=np.float32)
-        self.ids = np.full((len(sample), k), -1, dtype=np.int64)
-
-    def update(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        scores = self.queries @ vectors.T
-        k = min(self.k, scores.shape[1])
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        cand_s = np.concatenate([self.scores, np.take_along_axis(scores, top, 1)], axis=1)
-        cand_i = np.concatenate([self.ids, ids[top]], axis=1)
-        keep = np.argsort(-cand_s, axis=1)[:, : self.k]
-        self.scores = np.take_along_axis(cand_s, keep, 1)
-        self.ids = np.take_along_axis(cand_i, keep, 1)
-
-
-def _running(batches):
-    """(rows seen before, batch) for each (ids, vectors) batch."""
-    seen = 0
-    for ids, vectors in batches:
-        yield seen, (ids, vectors)
-        seen += len(ids)
-
-
-def probe_floor(nlist: int) -> int:
-    """The fewest lists a search probes (MIN_PROBE_SHARE of them)."""
-    return max(1, int(nlist * MIN_PROBE_SHARE))
-
-
 def nlist_for(n: int) -> int:
     """~4 sqrt(n) inverted lists, a power of two, with enough points each to train on."""
     ideal = 2 ** round(math.log2(4 * math.sqrt(max(n, 1))))
@@ -188,7 +142,6 @@ class VectorIndex:
         self._rebuild_lock = threading.Lock()  # one rebuild at a time; searches go on
         self._index = self._empty()
         self.kind = FLAT
-        self.nprobe = 0
         self.trained_at = 0  # passages when the IVF was trained
         self.loaded = False
         self.mapped = False  # memory-mapped, read-only until the first write
@@ -209,6 +162,16 @@ class VectorIndex:
     @property
     def is_ivf(self) -> bool:
         return self.kind != FLAT
+
+    @property
+    def nprobe(self) -> int:
+        """The inverted lists an IVF search probes (0 for exact search)."""
+        return int(self._index.nprobe) if self.is_ivf else 0
+
+    @property
+    def nlist(self) -> int:
+        """The IVF index's inverted lists (0 for exact search)."""
+        return int(self._index.nlist) if self.is_ivf else 0
 
     @property
     def exact_scores(self) -> bool:
@@ -309,7 +272,6 @@ class VectorIndex:
             return "corrupt"
         self._index = index
         self.kind = kind
-        self.nprobe = int(index.nprobe) if kind != FLAT else 0
         self.trained_at = int(meta.get("trained_at") or 0)
         self.mapped = kind != FLAT
         self._fingerprint = meta.get("ids")
@@ -349,7 +311,7 @@ class VectorIndex:
             for ids, vectors in store.iter_vectors(self.collection, self.dim):
                 new.add_with_ids(vectors, ids)
         with self._lock:
-            self._index, self.kind, self.nprobe = new, kind, nprobe
+            self._index, self.kind = new, kind
             self.trained_at = n if kind != FLAT else 0
             self.mapped = False
             self.loaded = True
@@ -395,11 +357,11 @@ class VectorIndex:
         quantizer.this.disown()
         index.own_fields = True
         # exact neighbours of the probes, gathered while adding (one pass over the store)
-        tracker = _Neighbours(probes)
+        tracker = ExactNeighbours(probes)
         for ids, vectors in store.iter_vectors(self.collection, self.dim):
             index.add_with_ids(vectors, ids)
             tracker.update(ids, vectors)
-        nprobe = self._calibrate(index, tracker.queries, tracker.ids)
+        nprobe = choose_nprobe(index, tracker.queries, tracker.ids)
         index.nprobe = nprobe
         return index, nprobe
 
@@ -409,40 +371,15 @@ class VectorIndex:
         if not self.is_ivf:
             return 0
         n = len(store.passage_ids(self.collection))
-        step = max(1, n // CALIBRATION_QUERIES)
-        picked = [
-            vectors[(-seen) % step :: step].copy()
-            for seen, (_, vectors) in _running(store.iter_vectors(self.collection, self.dim))
-        ]
-        sample = np.concatenate(picked)[:CALIBRATION_QUERIES]
-        tracker = _Neighbours(sample)
+        sample = spread_sample(store.iter_vectors(self.collection, self.dim), n)
+        tracker = ExactNeighbours(sample)
         for ids, vectors in store.iter_vectors(self.collection, self.dim):
             tracker.update(ids, vectors)
         with self._lock:
-            self.nprobe = self._calibrate(self._index, tracker.queries, tracker.ids)
-            self._index.nprobe = self.nprobe
+            self._index.nprobe = choose_nprobe(self._index, tracker.queries, tracker.ids)
             self._mark(0)
             self.save()
         return self.nprobe
-
-    @staticmethod
-    def _calibrate(index, queries: np.ndarray, exact: np.ndarray) -> int:
-        """Twice the smallest nprobe whose top-k keeps TARGET_RECALL of the exact top-k for
-        question-like queries. The doubling is measured, not guessed: SQuAD questions lost
-        about one doubling of nprobe against these synthetic queries (at 100k passages,
-        nprobe 128 gave 0.982 here and 0.945 for real questions; 256 gave 0.976 for them).
-        Never below `probe_floor`."""
-        k = exact.shape[1]
-        floor = probe_floor(index.nlist)
-        for nprobe in NPROBES:
-            if nprobe >= index.nlist:
-                return index.nlist
-            index.nprobe = nprobe
-            _, found = index.search(queries, k)
-            recall = np.mean([len(set(f) & set(e)) / k for f, e in zip(found, exact, strict=True)])
-            if recall >= TARGET_RECALL:
-                return min(index.nlist, max(floor, 2 * nprobe))
-        return min(max(floor, NPROBES[-1] * 2), index.nlist)
 
     def checkpoint(self, force: bool = False, interim: bool = False) -> None:
         """After a batch of changes: retype the index if its size calls for it, and save when
