@@ -127,6 +127,15 @@ def load_articles() -> dict[str, dict[str, Any]]:
     return articles
 
 
+def paragraph_homes(articles: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Each normalised paragraph text and the articles holding it, to spot stories stored twice."""
+    homes: dict[str, list[str]] = {}
+    for article_id, article in articles.items():
+        for paragraph in article["paragraphs"]:
+            homes.setdefault(normalise(paragraph), []).append(article_id)
+    return homes
+
+
 def read_lines(path: Path, report: Report) -> Iterator[tuple[str, dict[str, Any]]]:
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -175,7 +184,11 @@ def check_common(where: str, row: dict[str, Any], report: Report) -> bool:
 
 
 def check_answerable(
-    where: str, row: dict[str, Any], articles: dict[str, dict[str, Any]], report: Report
+    where: str,
+    row: dict[str, Any],
+    articles: dict[str, dict[str, Any]],
+    homes: dict[str, list[str]],
+    report: Report,
 ) -> None:
     article = articles.get(row["article_id"])
     if article is None:
@@ -198,6 +211,15 @@ def check_answerable(
         )
         return
     paragraph = normalise(paragraphs[index])
+    # A copy flagged duplicate_of the gold article is the same story; an unflagged one makes the
+    # gold ambiguous unless the harness matches hits by paragraph text.
+    copies = [
+        other
+        for other in homes.get(paragraph, [])
+        if other != row["article_id"] and articles[other].get("duplicate_of") != row["article_id"]
+    ]
+    if copies:
+        report.warnings.append(f"{where}: gold paragraph also stored in {', '.join(copies)}")
     sentence = normalise(row["answer_sentence"] or "")
     if not sentence or sentence not in paragraph:
         report.errors.append(f"{where}: answer_sentence is not verbatim in paragraph {index}")
@@ -230,7 +252,12 @@ def check_unanswerable(
         report.errors.append(f"{where}: split {row['split']!r} should be {expected_split!r}")
 
 
-def check_file(path: Path, articles: dict[str, dict[str, Any]], report: Report) -> None:
+def check_file(
+    path: Path,
+    articles: dict[str, dict[str, Any]],
+    homes: dict[str, list[str]],
+    report: Report,
+) -> None:
     seen_ids: set[str] = set()
     seen_questions: set[str] = set()
     for where, row in read_lines(path, report):
@@ -244,7 +271,7 @@ def check_file(path: Path, articles: dict[str, dict[str, Any]], report: Report) 
         seen_questions.add(row["question"].lower())
         where = f"{where} {row['id']}"
         if row["answerable"]:
-            check_answerable(where, row, articles, report)
+            check_answerable(where, row, articles, homes, report)
         else:
             check_unanswerable(where, row, articles, report)
         name_set = str(row["id"]).split("-")[0]
@@ -294,12 +321,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no question files in {HERE}")
         return 1
     articles = load_articles()
+    homes = paragraph_homes(articles)
     report = Report()
     for path in files:
         if not path.exists():
             report.errors.append(f"{path}: no such file")
             continue
-        check_file(path, articles, report)
+        check_file(path, articles, homes, report)
     print_report(report)
     return 1 if report.errors else 0
 
