@@ -84,6 +84,24 @@ def stem(word: str) -> str:
     return word
 
 
+ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st co corp inc ltd jr sr no vs gen gov rep sen "
+    "jan feb mar apr aug sept sep oct nov dec".split()
+)
+BOUNDARY = re.compile(r"(\w+)([.!?])[\"')]*\s+[\"'(]*[A-Z]")
+
+
+def sentence_count(text: str) -> int:
+    """Sentences in text, not counting the stops of abbreviations ('U.S.', 'Mr.', 'Corp.')."""
+    stops = 0
+    for match in BOUNDARY.finditer(text):
+        word = match.group(1)
+        if match.group(2) == "." and (len(word) == 1 or word.lower() in ABBREVIATIONS):
+            continue
+        stops += 1
+    return stops + 1
+
+
 def proper_names(text: str) -> set[str]:
     """Lower-cased words written capitalised somewhere other than a sentence start."""
     names: set[str] = set()
@@ -223,7 +241,7 @@ def check_answerable(
     sentence = normalise(row["answer_sentence"] or "")
     if not sentence or sentence not in paragraph:
         report.errors.append(f"{where}: answer_sentence is not verbatim in paragraph {index}")
-    elif sentence == paragraph and len(re.findall(r"[.!?]\s+[A-Z\"']", paragraph)) >= 1:
+    elif sentence == paragraph and sentence_count(paragraph) > 1:
         report.warnings.append(f"{where}: answer_sentence is the whole multi-sentence paragraph")
     answer = normalise(row["answer"] or "")
     if not answer or answer not in sentence:
