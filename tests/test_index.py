@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from archivist import index as index_module
-from archivist import index_calibration
+from archivist import index_ivf
 from archivist.index import FLAT, VectorIndex
 from archivist.models import Article, Paragraph, Passage
 from archivist.store import NewArticle, Store
@@ -219,7 +219,7 @@ def test_saving_a_mapped_index_writes_the_lists_not_the_mapping(tmp_path, store)
 
 
 def test_nprobe_never_below_the_floor_even_for_an_older_saved_index(tmp_path, store, monkeypatch):
-    monkeypatch.setattr(index_calibration, "MIN_PROBE_SHARE", 0.5)
+    monkeypatch.setattr(index_ivf, "MIN_PROBE_SHARE", 0.5)
     vectors = clustered_vectors(600)
     fill(store, "g1", vectors)
     first = make_index(tmp_path)

@@ -11,7 +11,7 @@ follows the collection's size by itself:
   recall (0.956 against 0.960 at top-10). Its scores are approximate: rank from the stored
   vectors (`exact_scores` says which). Indexes saved as `IndexIVFFlat` keep working. `nprobe`
   is calibrated at build time so the dense top-k keeps >= 0.95 of exact search's results
-  (`index_calibration`). It
+  (`index_ivf`). It
   is rebuilt from the store when the collection has grown `RETRAIN_GROWTH` times past the size
   it was trained at (or has shrunk back under half the threshold, to exact search again).
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -40,13 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from archivist.index_calibration import (
-    CALIBRATION_QUERIES,
-    ExactNeighbours,
-    choose_nprobe,
-    probe_floor,
-    spread_sample,
-)
+from archivist import index_ivf
+from archivist.index_ivf import probe_floor
 from archivist.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,7 +49,6 @@ FORMAT_VERSION = 2
 FLAT = "IDMap2,Flat,IP"
 IVF_THRESHOLD = 50_000  # passages; below it exact search is fast enough (~3 ms on 2 cores)
 RETRAIN_GROWTH = 4.0  # the ideal nlist grows with sqrt(n): 4x the passages, 2x the lists
-TRAIN_POINTS_PER_LIST = 40  # faiss warns below 39
 
 SAVE_ALWAYS_BYTES = 64 * 2**20  # smaller indexes are saved at the end of every change ...
 SAVE_INTERIM_S = 30.0  # ... and, within a long ingest, this often
@@ -109,16 +102,6 @@ def store_fingerprint(store: Store, collection: str) -> list[int]:
         [collection],
     ).fetchone()
     return [int(v) for v in row]
-
-
-def nlist_for(n: int) -> int:
-    """~4 sqrt(n) inverted lists, a power of two, with enough points each to train on."""
-    ideal = 2 ** round(math.log2(4 * math.sqrt(max(n, 1))))
-    return max(8, min(ideal, n // TRAIN_POINTS_PER_LIST))
-
-
-def ivf_type(nlist: int) -> str:
-    return f"IVF{nlist},SQ8,IP"
 
 
 class VectorIndex:
@@ -183,15 +166,7 @@ class VectorIndex:
         with self._lock:
             if not self.is_ivf:
                 return np.sort(faiss.vector_to_array(self._index.id_map).astype(np.int64))
-            lists = self._index.invlists
-            parts = []
-            for i in range(self._index.nlist):
-                size = lists.list_size(i)
-                if size:
-                    ptr = lists.get_ids(i)
-                    parts.append(faiss.rev_swig_ptr(ptr, size).copy())
-                    lists.release_ids(i, ptr)
-            return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+            return index_ivf.list_ids(self._index)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self, store: Store) -> str:
@@ -304,8 +279,10 @@ class VectorIndex:
         n = len(store.passage_ids(self.collection))
         started = time.perf_counter()
         if n >= self.ivf_threshold:
-            new, nprobe = self._build_ivf(store, n)
-            kind = ivf_type(new.nlist)
+            new, nprobe = index_ivf.build(
+                lambda: store.iter_vectors(self.collection, self.dim), self.dim, n
+            )
+            kind = index_ivf.ivf_type(new.nlist)
         else:
             new, nprobe, kind = self._empty(), 0, FLAT
             for ids, vectors in store.iter_vectors(self.collection, self.dim):
@@ -327,56 +304,16 @@ class VectorIndex:
             time.perf_counter() - started,
         )
 
-    def _build_ivf(self, store: Store, n: int):
-        faiss = _faiss()
-        nlist = nlist_for(n)
-        # a spread sample for training: every step-th stored vector
-        want = min(n, nlist * TRAIN_POINTS_PER_LIST)
-        step = max(1, n // want)
-        rng = np.random.default_rng(0)
-        sample_parts, seen = [], 0
-        for ids, vectors in store.iter_vectors(self.collection, self.dim):
-            offset = (-seen) % step
-            sample_parts.append(vectors[offset::step].copy())
-            seen += len(ids)
-        sample = np.ascontiguousarray(np.concatenate(sample_parts)[:want])
-        del sample_parts
-        probes = sample[
-            rng.choice(len(sample), min(CALIBRATION_QUERIES, len(sample)), replace=False)
-        ].copy()
-        quantizer = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFScalarQuantizer(
-            quantizer, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
-        index.cp.spherical = True
-        index.cp.niter = 12
-        index.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST * 2
-        index.train(sample)
-        del sample
-        index.set_direct_map_type(faiss.DirectMap.Hashtable)
-        quantizer.this.disown()
-        index.own_fields = True
-        # exact neighbours of the probes, gathered while adding (one pass over the store)
-        tracker = ExactNeighbours(probes)
-        for ids, vectors in store.iter_vectors(self.collection, self.dim):
-            index.add_with_ids(vectors, ids)
-            tracker.update(ids, vectors)
-        nprobe = choose_nprobe(index, tracker.queries, tracker.ids)
-        index.nprobe = nprobe
-        return index, nprobe
-
     def calibrate(self, store: Store) -> int:
         """Choose nprobe again for the IVF index as it is (two passes over the stored
         vectors, no retraining); saved with the index. Returns the new nprobe."""
         if not self.is_ivf:
             return 0
         n = len(store.passage_ids(self.collection))
-        sample = spread_sample(store.iter_vectors(self.collection, self.dim), n)
-        tracker = ExactNeighbours(sample)
-        for ids, vectors in store.iter_vectors(self.collection, self.dim):
-            tracker.update(ids, vectors)
         with self._lock:
-            self._index.nprobe = choose_nprobe(self._index, tracker.queries, tracker.ids)
+            self._index.nprobe = index_ivf.recalibrate(
+                self._index, lambda: store.iter_vectors(self.collection, self.dim), n
+            )
             self._mark(0)
             self.save()
         return self.nprobe
@@ -441,19 +378,8 @@ class VectorIndex:
         """Copy a memory-mapped IVF into memory before its first change."""
         if not self.mapped:
             return
-        faiss = _faiss()
         started = time.perf_counter()
-        src = self._index.invlists
-        dst = faiss.ArrayInvertedLists(self._index.nlist, self._index.code_size)
-        for i in range(self._index.nlist):
-            size = src.list_size(i)
-            if size:
-                ids, codes = src.get_ids(i), src.get_codes(i)
-                dst.add_entries(i, size, ids, codes)
-                src.release_ids(i, ids)
-                src.release_codes(i, codes)
-        self._index.replace_invlists(dst, True)
-        dst.this.disown()
+        index_ivf.copy_into_memory(self._index)
         self.mapped = False
         log.info(
             "index of %r copied into memory for writing in %.1fs",

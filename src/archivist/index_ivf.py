@@ -1,17 +1,22 @@
-"""Choosing `nprobe` for an IVF index: the fewest lists a search probes that still keeps the
-exact search's results for question-like queries, measured on the collection's own vectors.
+"""What is particular to the IVF index type (`index.VectorIndex` above IVF_THRESHOLD): its
+number of lists, training, listing its ids, copying a memory-mapped one into memory, and
+choosing `nprobe`: the fewest lists a search probes that still keeps the exact search's
+results for question-like queries, measured on the collection's own vectors.
 
-The queries are stored vectors moved by noise of norm QUERY_NOISE (cosine ~0.7 to where they
-started, about a question's to its passage): a stored vector's own neighbours are too easy a
-test, and near-duplicate passages (agency copy) would make it easier still.
+The calibration's queries are stored vectors moved by noise of norm QUERY_NOISE (cosine ~0.7
+to where they started, about a question's to its passage): a stored vector's own neighbours
+are too easy a test, and near-duplicate passages (agency copy) would make it easier still.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
+
+TRAIN_POINTS_PER_LIST = 40  # faiss warns below 39
 
 # nprobe is calibrated on stored vectors' own neighbours: real questions lie farther from the
 # passages and lose a little more (measured at 100k: 0.97 here gave 0.965 at top-10 for SQuAD
@@ -27,6 +32,22 @@ QUERY_NOISE = 1.0
 NPROBES = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 Batches = Iterable[tuple[np.ndarray, np.ndarray]]  # (passage ids, their vectors)
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+def nlist_for(n: int) -> int:
+    """~4 sqrt(n) inverted lists, a power of two, with enough points each to train on."""
+    ideal = 2 ** round(math.log2(4 * math.sqrt(max(n, 1))))
+    return max(8, min(ideal, n // TRAIN_POINTS_PER_LIST))
+
+
+def ivf_type(nlist: int) -> str:
+    return f"IVF{nlist},SQ8,IP"
 
 
 def probe_floor(nlist: int) -> int:
@@ -91,3 +112,83 @@ def choose_nprobe(index: Any, queries: np.ndarray, exact: np.ndarray) -> int:
         if recall >= TARGET_RECALL:
             return int(min(index.nlist, max(floor, 2 * nprobe)))
     return int(min(max(floor, NPROBES[-1] * 2), index.nlist))
+
+
+def build(batches: Callable[[], Batches], dim: int, n: int) -> tuple[Any, int]:
+    """A trained IVF index of the `n` vectors `batches()` walks through (three passes), and
+    the nprobe chosen for it."""
+    faiss = _faiss()
+    nlist = nlist_for(n)
+    # a spread sample for training: every step-th stored vector
+    want = min(n, nlist * TRAIN_POINTS_PER_LIST)
+    step = max(1, n // want)
+    rng = np.random.default_rng(0)
+    sample_parts, seen = [], 0
+    for ids, vectors in batches():
+        offset = (-seen) % step
+        sample_parts.append(vectors[offset::step].copy())
+        seen += len(ids)
+    sample = np.ascontiguousarray(np.concatenate(sample_parts)[:want])
+    del sample_parts
+    probes = sample[
+        rng.choice(len(sample), min(CALIBRATION_QUERIES, len(sample)), replace=False)
+    ].copy()
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFScalarQuantizer(
+        quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    index.cp.spherical = True
+    index.cp.niter = 12
+    index.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST * 2
+    index.train(sample)
+    del sample
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    quantizer.this.disown()
+    index.own_fields = True
+    # exact neighbours of the probes, gathered while adding (one pass over the store)
+    tracker = ExactNeighbours(probes)
+    for ids, vectors in batches():
+        index.add_with_ids(vectors, ids)
+        tracker.update(ids, vectors)
+    nprobe = choose_nprobe(index, tracker.queries, tracker.ids)
+    index.nprobe = nprobe
+    return index, nprobe
+
+
+def recalibrate(index: Any, batches: Callable[[], Batches], n: int) -> int:
+    """nprobe chosen again for a built index (two passes over the vectors, no retraining);
+    the caller sets it."""
+    tracker = ExactNeighbours(spread_sample(batches(), n))
+    for ids, vectors in batches():
+        tracker.update(ids, vectors)
+    return choose_nprobe(index, tracker.queries, tracker.ids)
+
+
+def list_ids(index: Any) -> np.ndarray:
+    """The ids an IVF index holds, sorted."""
+    faiss = _faiss()
+    lists = index.invlists
+    parts = []
+    for i in range(index.nlist):
+        size = lists.list_size(i)
+        if size:
+            ptr = lists.get_ids(i)
+            parts.append(faiss.rev_swig_ptr(ptr, size).copy())
+            lists.release_ids(i, ptr)
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+
+def copy_into_memory(index: Any) -> None:
+    """Replace a memory-mapped index's lists by a copy in memory (before its first change)."""
+    faiss = _faiss()
+    src = index.invlists
+    dst = faiss.ArrayInvertedLists(index.nlist, index.code_size)
+    for i in range(index.nlist):
+        size = src.list_size(i)
+        if size:
+            ids, codes = src.get_ids(i), src.get_codes(i)
+            dst.add_entries(i, size, ids, codes)
+            src.release_ids(i, ids)
+            src.release_codes(i, codes)
+    index.replace_invlists(dst, True)
+    dst.this.disown()
