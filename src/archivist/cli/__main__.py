@@ -1,0 +1,5 @@
+"""`python -m archivist.cli`, as the installed `archivist` command."""
+
+from archivist.cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""How the commands print what the core returns, as text (JSON goes through `echo_json`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+ProgressBar = tuple[Callable[[int, int], None] | None, Callable[[], None]]
+
+
+def echo_add_report(report: Any, label: str = "") -> None:
+    """An ingest report as text: a line an article, then the counts."""
+    for item in report.added:
+        click.echo(f"added      {item['id']}  {item['title']}")
+    for item in report.duplicates:
+        click.echo(f"duplicate  {item['origin']}  (already stored as {item['existing_id']})")
+    for item in report.failed:
+        click.echo(f"failed     {item['path']}: {item['error']}", err=True)
+    for item in report.skipped:
+        click.echo(f"skipped    {item['path']}: {item['reason']}")
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
+    click.echo(
+        f"{label}{len(report.added)} added, {len(report.duplicates)} duplicates, "
+        f"{len(report.failed)} failed{skipped}"
+    )
+
+
+def echo_answer_as_text(result: dict) -> None:
+    """An answer, given in its JSON form (`Answer.to_json()`, or a batch line's error), as the
+    terminal reads it: in colour on a terminal."""
+    from archivist.textrender import format_answer
+
+    click.echo(format_answer(result, color=sys.stdout.isatty()))
+
+
+def feed_line(feed: Any) -> str:
+    polled = (feed.last_polled_at or "never")[:16].replace("T", " ")
+    line = f"{feed.id:>3}  {feed.name}  {feed.url}  (polled {polled}, {feed.items_seen} items seen)"
+    return line + (f"\n     last error: {feed.last_error}" if feed.last_error else "")
+
+
+def echo_feed_report(feed: Any, report: Any) -> None:
+    echo_add_report(report, label=f"{feed.name}: ")
+
+
+def progress_bar(enabled: bool) -> ProgressBar:
+    """(update(done, total), finish) of a bar on stderr; (None, no-op) when not `enabled`."""
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="article", file=sys.stderr, leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
