@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from archivist.config import load_settings
 from bot.app import run
 
 
 def main() -> None:
-    settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    run(settings)
+    run(load_settings())  # it sets up logging (ARCHIVIST_LOG_LEVEL, ARCHIVIST_LOG_FORMAT)
 
 
 if __name__ == "__main__":

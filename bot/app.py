@@ -2,6 +2,10 @@
 
 `run(settings)` is what `archivist bot` calls. Tests build `ArchivistBot` directly and point it
 at the local Discord emulator through `settings.discord_api_base` / `discord_gateway_url`.
+
+SIGTERM or SIGINT stop it gracefully (`ArchivistBot.close`): new interactions get a private
+"Restarting" reply, answers already started and the current batch of an upload finish (within
+`settings.shutdown_grace_s`), then the gateway closes and `run` returns (exit status 0).
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from archivist import logs
 from archivist.config import Settings
 from archivist.errors import ArchivistError, ReadError
 from archivist.feeds import FeedScheduler, scheduler_for
-from bot.errors import report_error, user_message
+from bot.errors import new_error_id, report_error, user_message
 from bot.metrics import LATE_ACK_S, Metrics, MetricsServer
 from bot.watch import WatchedChannels
 
@@ -36,7 +41,7 @@ log = logging.getLogger("archivist.bot")
 T = TypeVar("T")
 
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.browse", "bot.cogs.admin", "bot.cogs.feeds")
-SHUTDOWN_GRACE_S = 120.0
+RESTARTING = "Restarting: try again in a minute."
 # Threads for questions and quick lookups, and, apart, for untrusted input (uploads, URLs,
 # feeds): however slow a page or a file is, questions never wait behind it for a thread.
 QUESTION_THREADS = 4
@@ -52,6 +57,35 @@ def configure_endpoints(settings: Settings) -> None:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     if settings.discord_gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class Restarting(ArchivistError):
+    """New work asked of a bot that is stopping (a click, a mention, a command's first call)."""
+
+    def __init__(self) -> None:
+        super().__init__(RESTARTING)
+
+
+class UploadInterrupted(ArchivistError):
+    """A stop came during an upload: it ended after the batch being stored. Every finished batch
+    is stored, so the same file uploaded again adds only the rest."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(
+            f"the bot restarted after storing {done} of {total} articles; upload the same file "
+            "again to add the rest (those already stored count as duplicates)"
+        )
+
+
+class ArchivistTree(app_commands.CommandTree):
+    """The command tree: every command and autocomplete is admitted by the bot first."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return await self.client.admit(interaction)  # type: ignore[attr-defined]
+
+
+def watched_path(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "bot" / "watched.json"
 
 
 class ArchivistBot(commands.AutoShardedBot):
@@ -83,6 +117,7 @@ class ArchivistBot(commands.AutoShardedBot):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=guild_ready_timeout,
+            tree_cls=ArchivistTree,
             **options,
         )
         self.archive = archive
@@ -90,8 +125,10 @@ class ArchivistBot(commands.AutoShardedBot):
         self.ask_cooldown = app_commands.Cooldown(*ask_cooldown)
         self.ask_cooldown_spec = ask_cooldown
         self.upload_cooldown_spec = upload_cooldown
-        self.watched = WatchedChannels(Path(settings.data_dir) / "bot" / "watched.json")
+        self.watched = WatchedChannels(watched_path(settings))
         self._inflight: set[asyncio.Future] = set()
+        # the tasks of the commands admitted: a stop lets them finish (within the grace)
+        self._answering: set[asyncio.Task] = set()
         self.questions: Executor = ThreadPoolExecutor(QUESTION_THREADS, "archivist-ask")
         self.intake: Executor = ThreadPoolExecutor(INTAKE_THREADS, "archivist-intake")
         self._closing = False
@@ -152,8 +189,11 @@ class ArchivistBot(commands.AutoShardedBot):
     async def _run_in(
         self, executor: Executor, fn: Callable[..., T], *args: Any, **kwargs: Any
     ) -> T:
-        if self._closing:
-            raise ArchivistError("the bot is shutting down; try again in a minute")
+        # once stopping, only the commands admitted before the stop get more work done
+        if self._closing and asyncio.current_task() not in self._answering:
+            raise Restarting()
+        if kwargs.get("progress") is not None:
+            kwargs["progress"] = self._stopping_between_batches(kwargs["progress"])
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
         future = asyncio.get_running_loop().run_in_executor(executor, call)
         self._inflight.add(future)
@@ -168,20 +208,63 @@ class ArchivistBot(commands.AutoShardedBot):
         self.metrics.call_done(name, time.perf_counter() - started, result)
         return result
 
+    def _stopping_between_batches(
+        self, progress: Callable[[int, int], None]
+    ) -> Callable[[int, int], None]:
+        """An upload's progress callback (called between batches, in the intake thread) that
+        ends the upload there once the bot is stopping: the batch being stored finishes, the
+        rest waits for the same file to be uploaded again."""
+
+        def report(done: int, total: int) -> None:
+            if self._closing and done < total:
+                raise UploadInterrupted(done, total)
+            progress(done, total)
+
+        return report
+
+    def _track(self, task: asyncio.Task) -> None:
+        if task not in self._answering:
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop has begun (new interactions get the "Restarting" reply)."""
+        return self._closing
+
     async def close(self) -> None:
-        """Graceful shutdown: refuse new work, let in-flight work finish, then disconnect."""
+        """Graceful stop: refuse new work, let running answers and the current upload batch
+        finish (within `settings.shutdown_grace_s`), then disconnect."""
         if not self._closing:
             self._closing = True
+            started = time.perf_counter()
+            log.info("stopping: new interactions get the restarting reply")
             if self.feeds is not None:  # a running poll stops between items
                 await self.feeds.stop()
-            if self._inflight:
-                log.info("waiting for %d running tasks before shutting down", len(self._inflight))
-                await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE_S)
+            await self._let_running_work_finish()
             for executor in (self.questions, self.intake):
                 executor.shutdown(wait=False, cancel_futures=True)
             if self.metrics_server is not None:
                 await self.metrics_server.stop()
+            log.info("stopped", extra={"duration": round(time.perf_counter() - started, 3)})
         await super().close()
+
+    async def _let_running_work_finish(self) -> None:
+        me = asyncio.current_task()
+        running: set[asyncio.Future] = {t for t in self._answering if t is not me}
+        running |= self._inflight
+        if not running:
+            return
+        grace = self.settings.shutdown_grace_s
+        log.info("waiting up to %g s for %d running answers or uploads", grace, len(running))
+        _, late = await asyncio.wait(running, timeout=grace)
+        if late:  # their members get no reply; the store keeps every batch already written
+            log.warning(
+                "%d answers or uploads still running after %g s (ARCHIVIST_SHUTDOWN_GRACE_S): "
+                "stopping without them",
+                len(late),
+                grace,
+            )
 
     # ---- errors ----------------------------------------------------------------------------
 
@@ -192,7 +275,50 @@ class ArchivistBot(commands.AutoShardedBot):
         await report_error(interaction, error)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
-        log.exception("error in %s", event_method)
+        error_id = new_error_id()
+        log.exception(
+            "error in %s (error %s)", event_method, error_id, extra={"error_id": error_id}
+        )
+
+    # ---- admitting interactions ------------------------------------------------------------
+
+    async def admit(self, interaction: discord.Interaction) -> bool:
+        """Whether a command (or autocomplete) may run: not once a stop has begun. An admitted
+        one is waited for by a stop and logged in one line when it ends."""
+        if self._closing:
+            await self._refuse_restarting(interaction)
+            return False
+        task = asyncio.current_task()
+        if task is not None:
+            self._track(task)
+            started = time.perf_counter()
+            task.add_done_callback(lambda _: self._log_interaction(interaction, started))
+        return True
+
+    async def _refuse_restarting(self, interaction: discord.Interaction) -> None:
+        interaction.extras["outcome"] = "restarting"
+        try:
+            if interaction.type is discord.InteractionType.autocomplete:
+                await interaction.response.autocomplete([])
+            else:
+                await interaction.response.send_message(RESTARTING, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell a member the bot is restarting", exc_info=True)
+        self._log_interaction(interaction, None)
+
+    def _log_interaction(self, interaction: discord.Interaction, started: float | None) -> None:
+        """One line a command: what, where, how long, how it ended; never what was typed."""
+        if interaction.type is discord.InteractionType.autocomplete:
+            return  # one a keystroke: too many to log
+        data: dict[str, Any] = dict(interaction.data or {})
+        outcome = interaction.extras.get("outcome", "ok")
+        fields = {
+            "command": data.get("name"),
+            "guild_id": interaction.guild_id,
+            "outcome": outcome,
+            "duration": None if started is None else round(time.perf_counter() - started, 3),
+        }
+        log.info("command %s: %s", fields["command"], outcome, extra=fields)
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: the Ask cog's listener answers the messages meant for the bot."""
@@ -211,9 +337,17 @@ class ArchivistBot(commands.AutoShardedBot):
 async def _serve(settings: Settings, archive: Any, message_content: bool) -> None:
     bot = ArchivistBot(archive, settings, message_content=message_content)
     loop = asyncio.get_running_loop()
+    stops: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
+
+    def stop(sig: signal.Signals) -> None:
+        log.info("%s received", sig.name)
+        task = asyncio.ensure_future(bot.close())
+        stops.add(task)
+        task.add_done_callback(stops.discard)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+            loop.add_signal_handler(sig, stop, sig)
         except (NotImplementedError, RuntimeError):  # not on the main thread / Windows
             pass
     async with bot:
@@ -223,10 +357,12 @@ async def _serve(settings: Settings, archive: Any, message_content: bool) -> Non
 def run(settings: Settings, archive: Any | None = None) -> None:
     """Start the bot and block until it stops (Ctrl-C or SIGTERM stop it gracefully).
 
-    The Archive is built from `settings` unless one is given; its indexes are saved on the way out.
+    The Archive is built from `settings` unless one is given; its indexes are saved on the way
+    out by whoever built it (`archive.close()`). Logging goes to stderr in `settings.log_format`.
     """
     if not settings.discord_token:
         raise ArchivistError("DISCORD_TOKEN is not set (environment or .env); see docs/discord.md")
+    logs.configure(settings.log_level, settings.log_format)
     own_archive = archive is None
     if archive is None:
         from archivist.archive import Archive

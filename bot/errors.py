@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 
 import discord
 from discord import app_commands
@@ -104,14 +105,39 @@ def user_message(error: BaseException) -> str | None:
     return None
 
 
+def new_error_id() -> str:
+    """A short id that ties a member's "something went wrong" to its one traceback in the log."""
+    return secrets.token_hex(4)
+
+
+def something_went_wrong(error_id: str) -> str:
+    return f"Something went wrong on my side (error {error_id}, logged); try again in a moment."
+
+
+def log_unexpected(what: str, error: BaseException, guild_id: int | None = None) -> str:
+    """Log a bug's traceback once, with a new error id; the member's message to show with it."""
+    error_id = new_error_id()
+    log.error(
+        "unexpected error in %s (error %s)",
+        what,
+        error_id,
+        exc_info=error,
+        extra={"error_id": error_id, "guild_id": guild_id, "outcome": "error"},
+    )
+    return something_went_wrong(error_id)
+
+
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
     message = user_message(error)
+    command = interaction.command.qualified_name if interaction.command else "a component"
     if message is None:
-        command = interaction.command.qualified_name if interaction.command else "a component"
-        log.error("error in %s", command, exc_info=error)
-        message = "Something went wrong on my side (it has been logged); try again in a moment."
+        interaction.extras["outcome"] = "error"
+        message = log_unexpected(command, error, interaction.guild_id)
     else:
-        log.info("refused %s: %s", interaction.data and interaction.data.get("name"), message)
+        interaction.extras["outcome"] = "refused"
+        # the class only: a refusal's text can quote what the member typed
+        log.info("refused %s: %s", command, type(error).__name__)
+        log.debug("refused %s: %s", command, message)
     try:
         if interaction.response.is_done():
             await _clear_public_thinking(interaction)

@@ -25,8 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from archivist.config import split_addr
-from archivist.errors import ArchivistError
-from archivist.models import AddReport
+from archivist.errors import READ_FAILURE_KINDS, ArchivistError, ReadError
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -38,6 +37,8 @@ log = logging.getLogger("archivist.bot")
 LATE_ACK_S = 2.5
 # Intake calls whose AddReport is a feed's poll, not a member's upload.
 FEED_CALLS = frozenset({"poll"})
+# A failed input the core reported without its kind (an older report): counted all the same.
+UNKNOWN_KIND = "other"
 # Question latencies from a cached hit to a cold model on a slow disk.
 ASK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 FLOAT32_BYTES = 4
@@ -65,10 +66,12 @@ class Metrics:
         )
         self.read_failures = Counter(
             "archivist_read_failures",
-            "Inputs that could not be read, by reason",
+            "Inputs that could not be read, by reason: " + ", ".join(READ_FAILURE_KINDS),
             ["reason"],
             registry=r,
         )
+        for kind in (*READ_FAILURE_KINDS, UNKNOWN_KIND):  # at 0 from the start: rates need it
+            self.read_failures.labels(kind)
         self.errors = Counter(
             "archivist_command_errors",
             "Commands that ended in an error: refused (the member's input) or unexpected (a bug)",
@@ -88,15 +91,15 @@ class Metrics:
 
     def call_done(self, function: str, seconds: float, result: Any) -> None:
         self.calls.labels(function).observe(seconds)
-        if isinstance(result, AddReport):
+        if _is_report(result):
             self.added.labels(function).inc(len(result.added))
-            for failure in result.failed:  # the class, once the core records it as "kind"
-                self.read_failures.labels(failure.get("kind", "ReadError")).inc()
+            for failure in result.failed:
+                self.read_failures.labels(failure_kind(failure)).inc()
             if function not in FEED_CALLS:
                 self.uploads.labels(function).inc()
 
-    def read_failed(self, error: BaseException) -> None:
-        self.read_failures.labels(type(error).__name__).inc()
+    def read_failed(self, error: ReadError) -> None:
+        self.read_failures.labels(error.kind).inc()
 
     def command_failed(self, unexpected: bool) -> None:
         self.errors.labels("unexpected" if unexpected else "refused").inc()
@@ -104,6 +107,17 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text; reads the archive, so call it off the event loop."""
         return generate_latest(self.registry)
+
+
+def _is_report(result: Any) -> bool:
+    """An ingest's report (added and failed inputs), whatever the core calls its class."""
+    return hasattr(result, "added") and hasattr(result, "failed")
+
+
+def failure_kind(failure: Any) -> str:
+    """The kind of one failed input of a report: a field of a typed entry or a dict's key."""
+    kind = failure.get("kind") if isinstance(failure, dict) else getattr(failure, "kind", None)
+    return kind if kind in READ_FAILURE_KINDS else UNKNOWN_KIND
 
 
 class _ScrapeTime(Collector):

@@ -10,31 +10,51 @@ class ArchivistError(Exception):
     """Base class: str(error) is a one-line message fit to show a user."""
 
 
-class ReadError(ArchivistError):
-    """An input could not be read as an article."""
+# Why a read failed, in a few words an operator can count (the bot's /metrics label `reason`):
+# `reason` itself is the sentence for the member, too varied to count.
+READ_FAILURE_KINDS = ("malformed", "unsupported", "too_large", "timeout", "memory", "fetch", "feed")
 
-    def __init__(self, origin: str, reason: str) -> None:
+
+class ReadError(ArchivistError):
+    """An input could not be read as an article. `kind` (one of READ_FAILURE_KINDS) says why
+    in a word: each class has its own, and a raise can name another (`kind="timeout"`)."""
+
+    kind = "malformed"
+
+    def __init__(self, origin: str, reason: str, *, kind: str | None = None) -> None:
         self.origin = origin
         self.reason = reason
+        if kind is not None:
+            if kind not in READ_FAILURE_KINDS:
+                raise ValueError(f"unknown read failure kind {kind!r}")
+            self.kind = kind
         super().__init__(f"{origin}: {reason}")
 
 
 class UnsupportedFormat(ReadError):
     """The input's format is not one Archivist reads."""
 
+    kind = "unsupported"
+
 
 class InputTooLarge(ReadError):
     """The input is over a configured size or count limit."""
+
+    kind = "too_large"
 
 
 class FetchError(ReadError):
     """A URL could not be fetched: refused (scheme, private address), unreachable, an HTTP
     error, too large or too slow. `origin` is the URL."""
 
+    kind = "fetch"
+
 
 class FeedError(ReadError):
     """A feed could not be added or read: not RSS or Atom, unreachable, already followed, or
     one too many. `origin` is the feed's URL."""
+
+    kind = "feed"
 
 
 SHOWN_MAX = 80  # a user's input quoted back: enough to recognise it, never a wall of text

@@ -76,7 +76,9 @@ class Watchdog:
 
     def error(self, origin: str) -> FetchError:
         return FetchError(
-            origin, f"no complete answer within {self.seconds:g} s ({DEADLINE_SETTING}); stopped"
+            origin,
+            f"no complete answer within {self.seconds:g} s ({DEADLINE_SETTING}); stopped",
+            kind="timeout",
         )
 
     def _fire(self) -> None:

@@ -166,20 +166,25 @@ class ReaderPool:
         if kind == "ok":
             return outcome[1]  # type: ignore[no-any-return]
         if kind == "error":
-            _, cls_name, error_origin, reason = outcome
-            raise _READ_ERRORS.get(cls_name, ReadError)(error_origin or origin, reason)
+            _, cls_name, error_origin, reason, *why = outcome
+            error_class = _READ_ERRORS.get(cls_name, ReadError)
+            raise error_class(error_origin or origin, reason, kind=why[0] if why else None)
         if kind == "timeout":
             raise ReadError(
                 origin,
                 f"reading took longer than {seconds:.3g} s, the limit "
                 "(ARCHIVIST_READ_TIMEOUT_S); stopped",
+                kind="timeout",
             )
         if kind == "memory":
-            raise InputTooLarge(origin, f"reading needs more than {_memory_limit(memory)}; stopped")
+            raise InputTooLarge(
+                origin, f"reading needs more than {_memory_limit(memory)}; stopped", kind="memory"
+            )
         raise ReadError(
             origin,
             "the reader stopped unexpectedly (most likely over its memory limit, "
             f"{_memory_limit(memory)}); stopped",
+            kind="memory",
         )
 
     def close(self) -> None:
@@ -251,7 +256,7 @@ def _serve() -> None:
         except MemoryError:
             outcome = ("memory",)
         except ReadError as exc:
-            outcome = ("error", type(exc).__name__, exc.origin, exc.reason)
+            outcome = ("error", type(exc).__name__, exc.origin, exc.reason, exc.kind)
         except Exception as exc:  # noqa: BLE001 - the parent gets one line, never a traceback
             log.debug("worker: %s failed", name, exc_info=True)
             outcome = ("error", "ReadError", None, _describe(exc))

@@ -1,0 +1,252 @@
+"""A graceful stop: SIGTERM in the middle of a 500-article upload loses nothing; a member who
+asks meanwhile is told privately to try again; running answers finish.
+
+The SIGTERM test runs the bot as its own process (this file, run as a script: the fake model,
+slowed down and held on demand) against the emulator in the test's process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from discord_emu.emulator import DiscordEmulator
+from discord_emu.harness import Harness, article, message_text, running_bot
+from discord_emu.payloads import MANAGE_GUILD, MEMBER_DEFAULT
+
+from archivist.embedding import HashingEmbedder
+
+RESTARTING = "Restarting: try again in a minute."
+ARTICLES = 500
+HERE = Path(__file__).resolve()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def generated_articles(n: int) -> bytes:
+    """`n` small distinct articles as JSON lines (never real article text)."""
+    topics = ("harbour", "library", "wind", "school", "flood")
+    lines = [
+        json.dumps(article(topics[i % len(topics)], i, extra=f"Item {i} of the batch."))
+        for i in range(n)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+# ---- the bot as its own process ----------------------------------------------------------------
+
+
+class HeldEmbedder(HashingEmbedder):
+    """The fake model: its first batch goes through, the next ones wait while the file `hold`
+    exists, so the test decides when the upload may go on."""
+
+    def __init__(self, hold: Path) -> None:
+        super().__init__()
+        self.hold = hold
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        deadline = time.monotonic() + 120
+        while self.calls > 1 and self.hold.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return super().encode(texts)
+
+
+def serve() -> None:
+    """`archivist bot` with the held fake model: the same `run`, signals and exit status."""
+    from archivist.archive import Archive
+    from archivist.config import load_settings
+    from bot.app import run as run_bot
+
+    settings = load_settings(dotenv=False)
+    archive = Archive(
+        settings.data_dir, embedder=HeldEmbedder(Path(sys.argv[1])), limits=settings.limits
+    )
+    try:
+        run_bot(settings, archive)
+    finally:
+        archive.close()
+
+
+def start_bot(emu: DiscordEmulator, data_dir: Path, hold: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ARCHIVIST_DATA": str(data_dir),
+        "DISCORD_TOKEN": emu.token,
+        "DISCORD_API_BASE": emu.api_base,
+        "DISCORD_GATEWAY_URL": emu.gateway_url,
+        "ARCHIVIST_METRICS_ADDR": "",
+    }
+    return subprocess.Popen(
+        [sys.executable, str(HERE), str(hold)],
+        env=env,
+        cwd=HERE.parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def until_connected(emu: DiscordEmulator, proc: subprocess.Popen, syncs: int) -> None:
+    """Until the process has identified and synced its commands (its `syncs`th sync)."""
+
+    def connected() -> bool:
+        assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
+        puts = [r for r in emu.requests if r.method == "PUT" and r.path.endswith("/commands")]
+        return len(puts) >= syncs and any(s.identified for s in emu.sessions)
+
+    await emu.wait_until(connected, 90)
+
+
+async def until_exit(proc: subprocess.Popen, timeout: float = 90) -> tuple[int, str]:
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    if proc.poll() is None:
+        proc.kill()
+    _, err = proc.communicate()
+    return proc.returncode, err.decode()
+
+
+def stored(data_dir: Path) -> int:
+    db = data_dir / "store" / "archive.db"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+async def until_stored(data_dir: Path, timeout: float = 90) -> int:
+    deadline = time.monotonic() + timeout
+    while (count := stored(data_dir)) == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return count
+
+
+@pytest.mark.timeout(600)
+def test_sigterm_during_a_500_article_upload_loses_nothing_and_the_upload_resumes(tmp_path):
+    data_dir, hold = tmp_path / "data", tmp_path / "hold"
+    upload = {"file": ("articles.jsonl", generated_articles(ARTICLES), "application/x-ndjson")}
+
+    async def scenario() -> dict:
+        emu = await DiscordEmulator().start()
+        guild, admin, member = emu.add_guild("Alpha"), emu.add_user("ada"), emu.add_user("max")
+        h = Harness(emu, None, None, [guild], admin, member)
+        out: dict = {}
+        proc = None
+        try:
+            hold.touch()
+            proc = start_bot(emu, data_dir, hold)
+            await until_connected(emu, proc, 1)
+            rec = await h.emu.send_interaction(
+                "upload", upload, guild=guild, user=admin, permissions=MEMBER_DEFAULT | MANAGE_GUILD
+            )
+            # a first batch is stored; the next waits for the test, so the stop lands mid-upload
+            assert await until_stored(data_dir) > 0
+            proc.send_signal(signal.SIGTERM)
+            asked = await h.command("ask", {"question": "When does the library open?"})
+            out["asked"] = asked.reply or asked.original
+            out["asked_ephemeral"] = asked.ephemeral
+            hold.unlink()  # the batch being stored finishes, then the bot stops
+            out["code"], out["log"] = await until_exit(proc)
+            out["upload"] = message_text(await h.wait_final(rec, "Failed", timeout=30))
+            out["stored"] = stored(data_dir)
+
+            proc = start_bot(emu, data_dir, hold)
+            await until_connected(emu, proc, 2)
+            out["stats"] = message_text((await h.command("stats")).original)
+            again = await h.command("upload", upload, admin=True, timeout=120)
+            out["again"] = message_text(
+                await h.wait_final(again, "Already in the archive", timeout=120)
+            )
+            out["stored_after"] = stored(data_dir)
+            proc.send_signal(signal.SIGINT)
+            out["code_after"], _ = await until_exit(proc)
+            assert not emu.unacknowledged(), "interactions never acknowledged"
+            assert not emu.invalid, f"requests Discord would refuse: {emu.invalid}"
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+            await emu.stop()
+        return out
+
+    out = run(scenario())
+    done = out["stored"]
+    assert 0 < done < ARTICLES
+    assert out["code"] == 0, out["log"][-3000:]
+    assert "Traceback" not in out["log"]
+    # the member who asked during the stop was told privately
+    assert out["asked"]["content"] == RESTARTING and out["asked_ephemeral"]
+    # the upload says where it stopped, and how to go on
+    assert f"after storing {done} of {ARTICLES} articles" in out["upload"]
+    assert "upload the same file again" in out["upload"]
+    # after the restart, /stats counts the finished batches
+    assert f"Articles: {done}" in out["stats"]
+    # the same file again adds only the rest
+    assert f"Added ({ARTICLES - done})" in out["again"]
+    assert f"Already in the archive ({done})" in out["again"]
+    assert out["stored_after"] == ARTICLES
+    assert out["code_after"] == 0
+
+
+# ---- in the test's process ---------------------------------------------------------------------
+
+
+def test_a_question_during_the_stop_gets_the_private_restarting_reply_and_running_answers_finish(
+    tmp_path,
+):
+    from discord import Interaction, app_commands
+
+    release = asyncio.Event()
+
+    @app_commands.command(name="linger")
+    async def linger(interaction: Interaction) -> None:
+        """Answers once the test lets it."""
+        await interaction.response.defer(thinking=True)
+        await release.wait()
+        await interaction.followup.send("finished")
+
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            await h.seed([article("library")])
+            h.bot.tree.add_command(linger)
+            await h.bot.tree.sync()
+            running = await h.emu.send_interaction(
+                "linger", guild=h.guild, user=h.member, permissions=MEMBER_DEFAULT
+            )
+            await h.emu.wait_until(lambda: running.acked_at is not None)
+            stop = asyncio.create_task(h.bot.close())
+            await h.emu.wait_until(lambda: h.bot.stopping)
+            asked = await h.command("ask", {"question": "When does the library open?"})
+            recent = await h.command("recent")
+            assert not stop.done()  # still waiting for /linger
+            release.set()
+            await h.wait_done(running)
+            await asyncio.wait_for(stop, 30)
+            return asked, recent, running
+
+    asked, recent, running = run(scenario())
+    for rec in (asked, recent):
+        reply = rec.reply or rec.original
+        assert reply["content"] == RESTARTING
+        assert rec.ephemeral
+    assert message_text(running.reply or running.original) == "finished"
+
+
+if __name__ == "__main__":
+    serve()
