@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 import discord
 
@@ -34,6 +35,16 @@ ARTICLE_PAGE_CHARS = 3000
 QUESTION_MAX = 300  # the question is kept in the answer's content for "More results"
 QUESTION_PREFIX = "**Q:** "
 SOURCE_PREFIX = "**Source:** "
+SINCE_PREFIX = "**Since:** "
+# /ask since: the choice's value -> how many days back (None: any date)
+SINCE_DAYS: dict[str, int | None] = {"day": 1, "week": 7, "month": 30, "year": 365, "any": None}
+SINCE_LABELS = {
+    "day": "the past day",
+    "week": "the past week",
+    "month": "the past month",
+    "year": "the past year",
+    "any": "any date",
+}
 
 COLOR = discord.Colour(0x2B6CB0)
 COLOR_MUTED = discord.Colour(0x718096)
@@ -113,6 +124,24 @@ def safe_url(url: str | None) -> str | None:
     return safe if len(safe) <= URL_MAX else None
 
 
+def parse_day(value: str | None) -> datetime | None:
+    """An article's date (an ISO day or time) as a UTC datetime, or None when it is not one."""
+    try:
+        day = date.fromisoformat((value or "")[:10])
+    except ValueError:
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def when(value: str | None) -> str | None:
+    """An article's date as members read it: the day, and how long ago in their own locale
+    (a Discord timestamp; it renders in descriptions and fields, not in titles or footers)."""
+    day = parse_day(value)
+    if day is None:
+        return escape(value[:10]) if value else None
+    return f"{day.date().isoformat()} ({discord.utils.format_dt(day, 'R')})"
+
+
 def meta_line(source: str | None, date: str | None, article_id: str | None = None) -> str:
     parts = [p for p in (source, (date or "")[:10] or None) if p]
     if article_id:
@@ -178,11 +207,13 @@ def hit_embed(hit: Hit, rank: int, description_limit: int) -> discord.Embed:
     return embed
 
 
-def question_content(question: str, source: str | None) -> str:
+def question_content(question: str, source: str | None, since: str | None = None) -> str:
     """The answer's content line; also where "More results" reads the question back from."""
     content = QUESTION_PREFIX + escape(question)
     if source:
         content += "\n" + SOURCE_PREFIX + escape(source)
+    if since and SINCE_DAYS.get(since):
+        content += "\n" + SINCE_PREFIX + SINCE_LABELS[since]
     return content[:CONTENT_MAX]
 
 
@@ -211,10 +242,19 @@ def answer_embeds(answer: Answer, *, first_rank: int = 1) -> list[discord.Embed]
             ),
             colour=COLOR_MUTED,
         )
-        titles = list(dict.fromkeys(h.title for h in answer.hits))[:5]
-        if titles:
-            value = "\n".join(f"• {cut_escaped(t, 180)}" for t in titles)
-            embed.add_field(name="Closest articles", value=value[:FIELD_VALUE_MAX], inline=False)
+        # one line per article, numbered as the "Open n" buttons under the reply
+        titles = {h.article_id: h.title for h in reversed(answer.hits)}  # first title kept
+        lines = [
+            f"{n}. {cut_escaped(titles[article_id], 150)} · `/article id:{article_id}`"
+            for n, article_id in enumerate(dict.fromkeys(h.article_id for h in answer.hits), 1)
+        ][:5]
+        if lines:
+            embed.description = (
+                "No stored article answers this question closely enough. Open one of the closest "
+                "articles below, try other words, or browse with /recent."
+            )
+            value = whole_lines(lines, FIELD_VALUE_MAX)
+            embed.add_field(name="Closest articles", value=value, inline=False)
         return [embed]
     hits = answer.hits[:10]
     # Share what the 6000-character budget leaves after titles and footers.
@@ -229,6 +269,24 @@ def answer_embeds(answer: Answer, *, first_rank: int = 1) -> list[discord.Embed]
 
 
 ADD_ARTICLES = "An admin can add articles with /upload or follow a feed with /feed add."
+
+
+def no_more_embed() -> discord.Embed:
+    return discord.Embed(
+        title="No more results",
+        description="That was every passage I found. Ask again in other words for more.",
+        colour=COLOR_MUTED,
+    )
+
+
+def nothing_since_embed(since: str | None) -> discord.Embed:
+    label = SINCE_LABELS.get(since or "", "that time")
+    return discord.Embed(
+        title=f"Nothing from {label}",
+        description="No article dated in that time answers this. Pick a longer `since`, or "
+        "`any` to search every date.",
+        colour=COLOR_MUTED,
+    )
 
 
 def no_articles_embed() -> discord.Embed:
@@ -272,12 +330,12 @@ def article_embed(article: StoredArticle, page: int, pages: list[str]) -> discor
         colour=COLOR,
     )
     for name, value in (
-        ("Source", article.source),
-        ("Date", (article.date or "")[:10] or None),
-        ("Category", article.category),
+        ("Source", cut_escaped(article.source or "", 200)),
+        ("Date", when(article.date)),
+        ("Category", cut_escaped(article.category or "", 200)),
     ):
         if value:
-            embed.add_field(name=name, value=cut_escaped(value, 200), inline=True)
+            embed.add_field(name=name, value=value, inline=True)
     footer = f"id {article.id} · added {article.added_at[:10]}"
     if len(pages) > 1:
         footer += f" · page {page + 1}/{len(pages)}"
@@ -301,7 +359,7 @@ def recent_embed(
         title = cut_escaped(a.title, 150)
         link = safe_url(a.url)
         title = f"[{title}]({link})" if link else title
-        meta = meta_line(cut_escaped(a.source or "", 100), escape((a.date or "")[:10]))
+        meta = " · ".join(p for p in (cut_escaped(a.source or "", 100), when(a.date)) if p)
         lines.append(
             f"**{i}.** {title}\n{meta + ' · ' if meta else ''}`{a.id}`"
         )  # ids: word characters and . : @ / + -
@@ -446,6 +504,42 @@ def feeds_embed(feeds: Sequence[Feed], interval_min: float) -> discord.Embed:
     embed = discord.Embed(title=f"Feeds ({len(feeds)})", description=description, colour=COLOR)
     embed.set_footer(text=f"Checked every {interval_min:g} minutes · /feed remove to stop one")
     return embed
+
+
+def watch_text(where: str, watched: bool, changed: bool, *, forum: bool = False) -> str:
+    """/channel watch|unwatch: what now happens in `where` (a channel mention)."""
+    if watched and not changed:
+        return (
+            f"I already answer questions in {where}. `/channel list` shows every watched channel."
+        )
+    if watched and forum:
+        return (
+            f"I now answer each new post in {where}, in the post's own thread, when the archive "
+            "has an answer. `/channel unwatch` stops it."
+        )
+    if watched:
+        return (
+            f"I now answer questions (messages ending in “?”) in {where} and its threads, when "
+            "the archive has an answer; otherwise I stay quiet. `/channel unwatch` stops it."
+        )
+    if not changed:
+        return f"I was not watching {where}. `/channel list` shows the watched channels."
+    return (
+        f"I no longer answer plain questions in {where}; members can still mention me or use /ask."
+    )
+
+
+def watched_text(channel_ids: Sequence[int]) -> str:
+    """/channel list."""
+    if not channel_ids:
+        return (
+            "I watch no channel here. `/channel watch` picks one; mentions and /ask work anywhere."
+        )
+    lines = "\n".join(f"• <#{cid}>" for cid in channel_ids)
+    return (
+        f"I answer questions without a mention in these channels (and their threads):\n{lines}\n"
+        "`/channel unwatch` stops one."
+    )
 
 
 def progress_text(done: int, total: int, file_name: str) -> str:

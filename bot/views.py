@@ -11,6 +11,7 @@ import logging
 import re
 import weakref
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -72,41 +73,87 @@ def _fits(custom_id: str) -> bool:
     return len(custom_id) <= render.CUSTOM_ID_MAX
 
 
+def for_someone_else(interaction: discord.Interaction) -> bool:
+    """Whether a button was pressed on a public reply by someone other than the member it
+    answered: turning its pages would change what the whole channel reads."""
+    message = interaction.message
+    if message is None or message.flags.ephemeral:
+        return False
+    meta = message.interaction_metadata
+    return meta is None or meta.user.id != interaction.user.id
+
+
+def since_date(key: str | None, now: datetime | None = None) -> str | None:
+    """The ISO day a `since` choice starts at (None for "any")."""
+    days = render.SINCE_DAYS.get(key or "")
+    if not days:
+        return None
+    return ((now or datetime.now(UTC)) - timedelta(days=days)).date().isoformat()
+
+
 # ---- answers ---------------------------------------------------------------------------------
 
 
 async def answer_reply(
-    bot: ArchivistBot, guild_id: int, question: str, count: int, source: str | None, offset: int = 0
+    bot: ArchivistBot,
+    guild_id: int,
+    question: str,
+    count: int,
+    source: str | None,
+    offset: int = 0,
+    since: str | None = None,
 ) -> dict[str, Any]:
-    """content/embeds/view for an answer (slash command, mention, reply or "More results")."""
+    """content/embeds/view for an answer (slash command, mention, reply, context menu or "More
+    results"), and `answered`: whether a passage answers it (watched channels stay silent
+    otherwise). `since` is a key of `render.SINCE_DAYS`."""
     collection = str(guild_id)
     answer = await bot.offload(
-        bot.archive.ask, question, count, collection=collection, source=source, offset=offset
+        bot.archive.ask,
+        question,
+        count,
+        collection=collection,
+        source=source,
+        since=since_date(since),
+        offset=offset,
     )
     if offset == 0:  # "More results" is the same question, not a new one
         bot.metrics.answered(answer)
-    content = render.question_content(question, source)
+    content = render.question_content(question, source, since)
+    reply: dict[str, Any] = {"content": content, "view": None, "answered": answer.answered}
     if not answer.hits and offset == 0:
         total = await bot.offload(bot.archive.count, collection=collection)
         if total == 0:
-            return {"content": content, "embeds": [render.no_articles_embed()], "view": None}
+            return reply | {"embeds": [render.no_articles_embed()]}
+        if since_date(since):
+            return reply | {"embeds": [render.nothing_since_embed(since)]}
     if not answer.hits:
-        embed = discord.Embed(title="No more results", colour=render.COLOR_MUTED)
-        return {"content": content, "embeds": [embed], "view": None}
+        return reply | {"embeds": [render.no_more_embed()]}
     embeds = render.answer_embeds(answer, first_rank=offset + 1)
     view = discord.ui.View(timeout=None)
     if answer.answered or offset > 0:
-        seen: set[str] = set()
-        for rank, hit in enumerate(answer.hits[: len(embeds)], start=offset + 1):
-            if hit.article_id in seen or len(seen) >= 5:
-                continue
-            button = ShowArticle(hit.article_id, f"Show article {rank}")
-            if _fits(button.custom_id):
-                seen.add(hit.article_id)
-                view.add_item(button)
+        for rank, article_id in _distinct_articles(answer.hits[: len(embeds)], offset + 1):
+            view.add_item(ShowArticle(article_id, f"Show article {rank}"))
         if len(answer.hits) >= count:
-            view.add_item(MoreResults(offset + count, count))
-    return {"content": content, "embeds": embeds, "view": view if view.children else None}
+            more = MoreResults(offset + count, count, since)
+            view.add_item(more)
+    else:  # "nothing relevant": the closest titles it lists open with a click
+        for n, (_, article_id) in enumerate(_distinct_articles(answer.hits, 1), start=1):
+            title = next(h.title for h in answer.hits if h.article_id == article_id)
+            view.add_item(ShowArticle(article_id, f"Open {n}: {title}"))
+    return reply | {"embeds": embeds, "view": view if view.children else None}
+
+
+def _distinct_articles(hits: Any, first_rank: int) -> list[tuple[int, str]]:
+    """(rank, article id) of the first five distinct articles whose button id fits."""
+    out: list[tuple[int, str]] = []
+    for rank, hit in enumerate(hits, start=first_rank):
+        if len(out) >= 5:
+            break
+        if all(hit.article_id != seen for _, seen in out) and _fits(
+            f"archivist:show:{hit.article_id}"
+        ):
+            out.append((rank, hit.article_id))
+    return out
 
 
 def _send_kwargs(reply: dict[str, Any]) -> dict[str, Any]:
@@ -118,24 +165,28 @@ def _send_kwargs(reply: dict[str, Any]) -> dict[str, Any]:
 
 class MoreResults(
     discord.ui.DynamicItem[discord.ui.Button],
-    template=r"archivist:more:(?P<offset>\d{1,4}):(?P<count>\d{1,2})",
+    template=r"archivist:more:(?P<offset>\d{1,4}):(?P<count>\d{1,2})(?::(?P<since>[a-z]{1,8}))?",
 ):
-    def __init__(self, offset: int, count: int) -> None:
+    """Always answers privately: the next results are for whoever asks for them, and the
+    public answer stays as the channel read it."""
+
+    def __init__(self, offset: int, count: int, since: str | None = None) -> None:
+        since = since if since in render.SINCE_DAYS and render.SINCE_DAYS[since] else None
         super().__init__(
             discord.ui.Button(
                 label="More results",
                 style=discord.ButtonStyle.primary,
                 row=1,
-                custom_id=f"archivist:more:{offset}:{count}",
+                custom_id=f"archivist:more:{offset}:{count}" + (f":{since}" if since else ""),
             )
         )
-        self.offset, self.count = offset, count
+        self.offset, self.count, self.since = offset, count, since
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ):  # type: ignore[override]
-        return cls(int(match["offset"]), int(match["count"]))
+        return cls(int(match["offset"]), int(match["count"]), match["since"])
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         async def work() -> None:
@@ -149,7 +200,13 @@ class MoreResults(
             await interaction.response.defer(ephemeral=True, thinking=True)
             question, source = asked
             reply = await answer_reply(
-                _bot(interaction), interaction.guild_id, question, self.count, source, self.offset
+                _bot(interaction),
+                interaction.guild_id,
+                question,
+                self.count,
+                source,
+                self.offset,
+                self.since,
             )
             await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
 
@@ -238,6 +295,13 @@ class ArticlePage(
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
             check_cooldown(interaction, "browse")
+            if for_someone_else(interaction):  # their own copy, at that page
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                reply = await article_reply(
+                    _bot(interaction), interaction.guild_id, self.article_id, self.page
+                )
+                await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
+                return
             await interaction.response.defer()  # updates the message in place
             reply = await article_reply(
                 _bot(interaction), interaction.guild_id, self.article_id, self.page
@@ -293,11 +357,15 @@ class RecentPage(
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
             check_cooldown(interaction, "browse")
-            await interaction.response.defer()
+            private = for_someone_else(interaction)  # their own copy, at that page
+            await interaction.response.defer(ephemeral=private, thinking=private)
             source = render.parse_recent_source(interaction.message)
             reply = await recent_reply(
                 _bot(interaction), interaction.guild_id, self.offset, self.count, source
             )
+            if private:
+                await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
+                return
             await interaction.edit_original_response(
                 embeds=reply["embeds"], view=reply["view"], allowed_mentions=NO_PINGS
             )

@@ -24,8 +24,15 @@ class WatchedChannels:
         with self._lock:
             self._channels = {g: set(map(int, ids)) for g, ids in raw.items()}
 
-    def is_watched(self, guild_id: int, channel_id: int) -> bool:
-        return channel_id in self._channels.get(str(guild_id), ())
+    def is_watched(self, guild_id: int, channel_id: int, parent_id: int | None = None) -> bool:
+        """Whether the channel is watched; a thread (`parent_id` given) is watched with its
+        channel or forum."""
+        ids = self._channels.get(str(guild_id), ())
+        return channel_id in ids or (parent_id is not None and parent_id in ids)
+
+    def channels(self, guild_id: int) -> list[int]:
+        """The server's watched channel ids, oldest channel first."""
+        return sorted(self._channels.get(str(guild_id), ()))
 
     def set(self, guild_id: int, channel_id: int, watched: bool) -> bool:
         """Watch or unwatch; returns whether anything changed. Blocking: call it in a thread."""

@@ -52,8 +52,12 @@ def test_ask_nothing_relevant_empty_archive_dm_and_cooldown(tmp_path):
             rec = await h.command("ask", {"question": "zebra quantum saxophone"})
             text = message_text(rec.original)
             assert "Nothing relevant found" in text
-            assert "Closest articles" in text
-            assert not buttons(rec.original)
+            assert "Closest articles" in text and "/article id:" in text
+            # the titles it lists open with a click: no dead end
+            opens = [label for label in buttons(rec.original) if label.startswith("Open ")]
+            assert opens and opens[0].startswith("Open 1: ")
+            shown = await h.click(rec.original, buttons(rec.original)[opens[0]])
+            assert shown.reply is not None and shown.ephemeral
             # a third /ask within the minute is refused, ephemerally, without a defer
             slow = await h.command("ask", {"question": "ferry?"})
             assert slow.ack_type == 4 and slow.ephemeral
@@ -247,6 +251,7 @@ def test_dev_guild_sync(tmp_path):
                 "channel",
                 "feed",
                 "help",
+                "Search the archive",  # the message menu
             }
             await h.seed([article("school")])
             rec = await h.command("ask", {"question": "free hot lunch for pupils?"})

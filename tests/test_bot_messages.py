@@ -72,8 +72,10 @@ def test_watched_channel_answers_questions_only(tmp_path):
                 permissions=h.emu_admin_perms if hasattr(h, "emu_admin_perms") else 32 | 2147552256,
             )
             await h.wait_done(watch)
-            assert watch.ephemeral and "I now answer every question" in message_text(watch.original)
-            q = await h.emu.send_message(news, h.member, "Will pupils get a free lunch?")
+            assert watch.ephemeral and "I now answer questions" in message_text(watch.original)
+            q = await h.emu.send_message(
+                news, h.member, "Will every primary school pupil get a free hot lunch?"
+            )
             answer = await _reply_to(h, q)
             assert "School lunches" in message_text(answer)
             statement = await h.emu.send_message(news, h.member, "I like the library.")

@@ -1,4 +1,4 @@
-"""/upload, /delete and /channel watch|unwatch: for Manage Server (or the configured role).
+"""/upload, /delete and /channel watch|unwatch|list: for Manage Server (or the configured role).
 
 Declared with `default_permissions` so Discord hides them from members, and checked in code as
 well, because server owners can change who may use a command.
@@ -16,7 +16,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from archivist.errors import ArchivistError, ReadError
-from archivist.fetch import add_url
 from archivist.models import AddReport
 from bot import render
 from bot.cogs.browse import article_choices
@@ -203,8 +202,7 @@ class Admin(commands.Cog):
         progress: UploadProgress,
     ) -> AddReport:
         return await self.bot.offload_intake(
-            add_url,
-            self.bot.archive,
+            self.bot.archive.add_url,
             url,
             collection=str(interaction.guild_id),
             source=source,
@@ -251,36 +249,68 @@ class Admin(commands.Cog):
 
     @channel.command(name="watch")
     @app_commands.check(require_admin)
-    async def watch(self, interaction: discord.Interaction) -> None:
-        """Answer every message ending in "?" in this channel."""
-        await self._set_watch(interaction, True)
+    async def watch(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
+    ) -> None:
+        """Answer questions in a channel (and its threads) or every post of a forum.
+
+        Parameters
+        ----------
+        channel: A text or forum channel (this channel if left out)
+        """
+        await self._set_watch(interaction, channel, True)
 
     @channel.command(name="unwatch")
     @app_commands.check(require_admin)
-    async def unwatch(self, interaction: discord.Interaction) -> None:
-        """Stop answering plain questions in this channel (mentions still work)."""
-        await self._set_watch(interaction, False)
+    async def unwatch(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
+    ) -> None:
+        """Stop answering plain questions in a channel (mentions still work).
 
-    async def _set_watch(self, interaction: discord.Interaction, watched: bool) -> None:
+        Parameters
+        ----------
+        channel: A text or forum channel (this channel if left out)
+        """
+        await self._set_watch(interaction, channel, False)
+
+    @channel.command(name="list")
+    @app_commands.check(require_admin)
+    async def list_watched(self, interaction: discord.Interaction) -> None:
+        """The channels where I answer questions without a mention."""
+        assert interaction.guild_id is not None
+        ids = self.bot.watched.channels(interaction.guild_id)
+        await interaction.response.send_message(
+            render.watched_text(ids), ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    async def _set_watch(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel | discord.ForumChannel | None,
+        watched: bool,
+    ) -> None:
         assert interaction.guild_id is not None and interaction.channel_id is not None
+        channel_id = channel.id if channel is not None else interaction.channel_id
+        if channel is None and isinstance(interaction.channel, discord.Thread):
+            raise UserError(
+                "Threads follow their channel: run this in the channel itself, or pick it "
+                "with the `channel` option."
+            )
+        forum = isinstance(channel, discord.ForumChannel)
         await interaction.response.defer(ephemeral=True, thinking=True)
         changed = await self.bot.offload(
-            self.bot.watched.set, interaction.guild_id, interaction.channel_id, watched
+            self.bot.watched.set, interaction.guild_id, channel_id, watched
         )
-        where = f"<#{interaction.channel_id}>"
-        if watched:
-            text = f"I now answer every question (a message ending in “?”) in {where}."
-            if not changed:
-                text = f"I already answer every question in {where}."
-            if not self.bot.intents.message_content:
-                text += (
-                    "\nNote: the Message Content intent is off for this bot, so I only see "
-                    "messages that mention me. See docs/discord.md."
-                )
-        else:
-            text = f"I no longer answer plain questions in {where}; mention me to ask."
-            if not changed:
-                text = f"I was not watching {where}."
+        text = render.watch_text(f"<#{channel_id}>", watched, changed, forum=forum)
+        if watched and not self.bot.intents.message_content:
+            text += (
+                "\nNote: the Message Content intent is off for this bot, so I only see "
+                "messages that mention me. See docs/discord.md."
+            )
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
 

@@ -20,9 +20,16 @@ log = logging.getLogger("archivist.bot")
 
 CHOICE_NAME_MAX = 100  # Discord's limit on an autocomplete choice's name
 SOURCES_SHOWN = 10  # in the unknown-source message; autocomplete offers them all
-# The invite's permissions, as in docs/discord.md: View Channels, Send Messages (and in
-# threads), Embed Links, Read Message History.
-INVITE_PERMISSIONS = discord.Permissions(274877991936)
+# The invite's permissions, as in docs/discord.md: threads need Create Public Threads and Send
+# Messages in Threads (watched forums are answered in each post's thread).
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    embed_links=True,
+    read_message_history=True,
+)
 T = TypeVar("T")
 
 
@@ -181,6 +188,7 @@ class Browse(commands.Cog):
         interaction: discord.Interaction,
         id: app_commands.Range[str, 1, 200],
         page: app_commands.Range[int, 1, 1000] = 1,
+        private: bool = False,
     ) -> None:
         """Read one article of this server's archive.
 
@@ -188,11 +196,12 @@ class Browse(commands.Cog):
         ----------
         id: A word of its title, or its id (shown by /recent and under each answer)
         page: Which page of the article
+        private: Show the article to you alone
         """
         assert interaction.guild_id is not None
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(ephemeral=private, thinking=True)
         reply = await article_reply(self.bot, interaction.guild_id, id.strip(), page - 1)
-        await interaction.followup.send(**_send_kwargs(reply))
+        await interaction.followup.send(ephemeral=private, **_send_kwargs(reply))
 
     @article.autocomplete("id")
     async def article_id(

@@ -29,6 +29,7 @@ API_PREFIX = "/api/v10"
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+CHAT_INPUT, USER_COMMAND, MESSAGE_COMMAND = 1, 2, 3  # application command types
 AUTOCOMPLETE = 4  # interaction type APPLICATION_COMMAND_AUTOCOMPLETE
 AUTOCOMPLETE_RESULT = 8  # its only valid callback type
 CHOICES_MAX = 25
@@ -320,10 +321,56 @@ class DiscordEmulator:
         self.guilds.pop(guild.id, None)
         await self.session_for(guild.id).dispatch("GUILD_DELETE", {"id": guild.id})
 
-    def add_channel(self, guild: P.Guild, name: str) -> str:
-        cid = guild.add_channel(name)
+    def add_channel(self, guild: P.Guild, name: str, kind: int = P.TEXT_CHANNEL) -> str:
+        """A channel that exists before the bot connects (or that it never hears about)."""
+        cid = guild.add_channel(name, kind)
         self.channel_log[cid] = []
         return cid
+
+    async def create_channel(self, guild: P.Guild, name: str, kind: int = P.TEXT_CHANNEL) -> str:
+        """A channel created while the bot is connected (CHANNEL_CREATE): `P.FORUM_CHANNEL` for a
+        forum."""
+        cid = self.add_channel(guild, name, kind)
+        await self.session_for(guild.id).dispatch("CHANNEL_CREATE", guild.partial_channel(cid))
+        return cid
+
+    async def create_thread(self, channel_id: str, user: dict, name: str) -> str:
+        """A member starts a public thread in a text channel (THREAD_CREATE, newly created)."""
+        guild = self._guild_of_channel(channel_id)
+        assert guild is not None, "threads live in servers"
+        thread = guild.add_thread(channel_id, name, user["id"])
+        self.channel_log[thread["id"]] = []
+        event = thread | {"newly_created": True, "member": self._thread_member(thread, user)}
+        await self.session_for(guild.id).dispatch("THREAD_CREATE", event)
+        return thread["id"]
+
+    async def create_forum_post(self, forum_id: str, user: dict, title: str, content: str) -> dict:
+        """A member posts in a forum channel, as Discord sends it: THREAD_CREATE for the post's
+        thread (newly created), then the starter message's MESSAGE_CREATE, whose id is the
+        thread's and whose channel_id is the thread."""
+        guild = self._guild_of_channel(forum_id)
+        assert guild is not None and guild.channel(forum_id)["type"] == P.FORUM_CHANNEL
+        thread_id = P.snowflake()
+        thread = guild.add_thread(forum_id, title, user["id"], thread_id)
+        thread |= {"message_count": 1, "total_message_sent": 1, "last_message_id": thread_id}
+        self.channel_log[thread_id] = []
+        event = thread | {"newly_created": True, "member": self._thread_member(thread, user)}
+        await self.session_for(guild.id).dispatch("THREAD_CREATE", event)
+        msg = self._message(thread_id, user, {"content": content}, guild=guild)
+        msg["id"] = thread_id
+        msg["position"] = 0
+        msg["member"] = {k: v for k, v in P.member(user).items() if k != "user"}
+        self._store(msg)
+        await self._dispatch_message(msg, guild)
+        return msg
+
+    def _thread_member(self, thread: dict, user: dict) -> dict:
+        return {
+            "id": thread["id"],
+            "user_id": user["id"],
+            "join_timestamp": P.now_iso(),
+            "flags": 0,
+        }
 
     def shard_of(self, guild_id: str) -> int:
         return (int(guild_id) >> 22) % self.shard_count
@@ -337,16 +384,16 @@ class DiscordEmulator:
 
     def _guild_of_channel(self, channel_id: str) -> P.Guild | None:
         for g in self.guilds.values():
-            if any(c["id"] == channel_id for c in g.channels):
+            if any(c["id"] == channel_id for c in g.channels + g.threads):
                 return g
         return None
 
     # ---- driving the bot --------------------------------------------------------------------
 
-    def find_command(self, name: str, guild_id: str | None) -> dict:
+    def find_command(self, name: str, guild_id: str | None, kind: int = CHAT_INPUT) -> dict:
         for scope in (guild_id, None):
             for cmd in self.commands.get(scope, []):
-                if cmd["name"] == name:
+                if cmd["name"] == name and cmd.get("type", CHAT_INPUT) == kind:
                     return cmd
         raise KeyError(f"command /{name} was not synced (scopes: {list(self.commands)})")
 
@@ -372,11 +419,29 @@ class DiscordEmulator:
                 att = self.upload_attachment(channel_id, filename, data, *(ctype or []))
                 resolved.setdefault("attachments", {})[att["id"]] = att
                 value = att["id"]
+            elif opt["type"] == 7 and not partial:  # channel: value is its id
+                value = self._resolved_channel(opt, str(value), resolved)
             out.append({"name": name, "type": opt["type"], "value": value})
         for opt in schema:
             if not partial and opt.get("required") and opt["name"] not in values:
                 raise KeyError(f"required option {opt['name']!r} missing")
         return out
+
+    def _resolved_channel(self, option: dict, channel_id: str, resolved: dict) -> str:
+        """A channel option as Discord sends it: the id, and a partial channel (with the
+        invoker's permissions there) in `resolved.channels`; only of the declared types."""
+        guild = self._guild_of_channel(channel_id)
+        if guild is None:
+            raise KeyError(f"no channel {channel_id}")
+        channel = guild.channel(channel_id)
+        allowed = option.get("channel_types")
+        if allowed and channel["type"] not in allowed:
+            raise ValueError(f"channel type {channel['type']} is not one of {allowed}")
+        keys = ("id", "name", "type", "parent_id", "nsfw", "position", "topic", "thread_metadata")
+        partial = {k: channel[k] for k in keys if channel.get(k) is not None}
+        partial["permissions"] = str(P.MEMBER_DEFAULT)
+        resolved.setdefault("channels", {})[channel_id] = partial
+        return channel_id
 
     def upload_attachment(
         self, channel_id: str, filename: str, data: bytes, content_type: str = "text/plain"
@@ -467,6 +532,36 @@ class DiscordEmulator:
             data["guild_id"] = cmd["guild_id"]
         if resolved:
             data["resolved"] = resolved
+        base["data"] = data
+        return await self._deliver(base)
+
+    async def send_context_menu(
+        self,
+        name: str,
+        message: dict,
+        *,
+        user: dict,
+        permissions: int = P.MEMBER_DEFAULT,
+        roles: list[str] | None = None,
+    ) -> Interaction:
+        """A user right-clicks `message` and picks the app's message command `name` (Apps):
+        an APPLICATION_COMMAND interaction whose data has type 3, the message's id as
+        `target_id` and the message itself in `resolved.messages`."""
+        guild = self.guilds.get(message.get("guild_id", ""))
+        cmd = self.find_command(name, guild.id if guild else None, MESSAGE_COMMAND)
+        base = self._base_interaction(
+            2, guild, user, message["channel_id"], permissions, roles or []
+        )
+        target = {k: v for k, v in message.items() if k not in ("member", "referenced_message")}
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": name,
+            "type": MESSAGE_COMMAND,
+            "target_id": message["id"],
+            "resolved": {"messages": {message["id"]: target}},
+        }
+        if "guild_id" in cmd:
+            data["guild_id"] = cmd["guild_id"]
         base["data"] = data
         return await self._deliver(base)
 
@@ -742,6 +837,7 @@ class DiscordEmulator:
                 "version": P.snowflake(),
             }
             out.setdefault("type", 1)
+            out.setdefault("description", "")  # context menus have none; Discord answers ""
             if "default_member_permissions" in out:  # Discord answers with a string
                 out["default_member_permissions"] = str(out["default_member_permissions"])
             if guild_id:
@@ -757,6 +853,13 @@ class DiscordEmulator:
 
         def check(path: str, item: dict, level: int) -> None:
             name = item.get("name", "")
+            if level == 0 and item.get("type", CHAT_INPUT) in (USER_COMMAND, MESSAGE_COMMAND):
+                # context menus: any case and spaces, no description, no options
+                if not isinstance(name, str) or not 1 <= len(name) <= 32:
+                    problems.append((f"{path}.name", "must be 1 to 32 characters"))
+                if item.get("description") or item.get("options"):
+                    problems.append((path, "context menu commands take no description or options"))
+                return
             if not COMMAND_NAME.match(name) or name != name.lower():
                 problems.append((f"{path}.name", f"invalid command name {name!r}"))
             if item.get("type", 1) == 1 and not 1 <= len(item.get("description", "")) <= 100:
@@ -957,16 +1060,16 @@ class DiscordEmulator:
         record.ack_type, record.acked_at = rtype, time.monotonic()
         channel_id = record.payload["channel_id"]
         if rtype in (4, 5):
+            metadata = {"id": record.id, "type": record.type, "user": self._invoker(record)}
+            command = record.payload.get("data") or {}
+            if record.type == 2 and command.get("type") == MESSAGE_COMMAND:
+                metadata["target_message_id"] = command["target_id"]
             msg = self._bot_message(
                 channel_id,
                 data,
                 webhook_id=self.application_id,
                 application_id=self.application_id,
-                interaction_metadata={
-                    "id": record.id,
-                    "type": record.type,
-                    "user": self._invoker(record),
-                },
+                interaction_metadata=metadata,
             )
             if rtype == 5:
                 msg["flags"] = (data.get("flags", 0) or 0) | LOADING

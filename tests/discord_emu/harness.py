@@ -47,9 +47,11 @@ class Harness:
         admin: bool = False,
         permissions: int | None = None,
         roles: list[str] | None = None,
+        channel_id: str | None = None,
         timeout: float = 20.0,
     ) -> Interaction:
-        """Runs a slash command and waits until the bot's reply is complete (not loading)."""
+        """Runs a slash command (in `channel_id`, else the server's first channel) and waits
+        until the bot's reply is complete (not loading)."""
         g = self.guild if guild == "first" else guild
         perms = (
             permissions
@@ -63,9 +65,23 @@ class Harness:
             user=user or (self.admin if admin else self.member),  # type: ignore[arg-type]
             permissions=perms,
             roles=roles,
+            channel_id=channel_id,
         )
         await self.wait_done(record, timeout)
         return record
+
+    async def context_menu(
+        self, name: str, message: dict, *, user: dict | None = None, timeout: float = 20.0
+    ) -> Interaction:
+        """A member right-clicks `message` and picks the message command `name`; waits for the
+        complete reply."""
+        record = await self.emu.send_context_menu(name, message, user=user or self.member)
+        await self.wait_done(record, timeout)
+        return record
+
+    async def settle(self) -> None:
+        """A round trip through the bot: whatever it would have sent by now is in."""
+        await self.command("help")
 
     async def autocomplete(
         self,

@@ -28,6 +28,9 @@ MEMBER_DEFAULT = (
 
 MESSAGE_CONTENT_INTENT = 1 << 15
 
+# Channel types (https://discord.com/developers/docs/resources/channel#channel-object-channel-types)
+TEXT_CHANNEL, PUBLIC_THREAD, FORUM_CHANNEL = 0, 11, 15
+
 
 def snowflake() -> str:
     """A fresh, increasing snowflake (as Discord sends them: a string)."""
@@ -77,18 +80,19 @@ class Guild:
     roles: list[dict] = field(default_factory=list)
     members: list[dict] = field(default_factory=list)
     system_channel_id: str | None = None  # where Discord posts join messages; the bot may too
+    threads: list[dict] = field(default_factory=list)  # active threads (forum posts included)
 
     @property
     def channel_id(self) -> str:
         """The first text channel ("general")."""
         return self.channels[0]["id"]
 
-    def add_channel(self, name: str) -> str:
+    def add_channel(self, name: str, kind: int = TEXT_CHANNEL) -> str:
         cid = snowflake()
         self.channels.append(
             {
                 "id": cid,
-                "type": 0,
+                "type": kind,
                 "name": name,
                 "position": len(self.channels),
                 "permission_overwrites": [],
@@ -100,6 +104,42 @@ class Guild:
             }
         )
         return cid
+
+    def add_thread(
+        self, parent_id: str, name: str, owner_id: str, thread_id: str | None = None
+    ) -> dict:
+        """A public thread of a text channel, or a forum post (its id is its starter message's)."""
+        self.channel(parent_id)  # the parent must exist
+        thread = {
+            "id": thread_id or snowflake(),
+            "guild_id": self.id,
+            "parent_id": parent_id,
+            "owner_id": owner_id,
+            "type": PUBLIC_THREAD,
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": now_iso(),
+                "locked": False,
+                "create_timestamp": now_iso(),
+            },
+        }
+        self.threads.append(thread)
+        return thread
+
+    def channel(self, channel_id: str) -> dict:
+        """A channel or an active thread of this server (KeyError if it has none by that id)."""
+        for c in self.channels + self.threads:
+            if c["id"] == channel_id:
+                return c
+        raise KeyError(f"no channel {channel_id} in {self.name}")
 
     def add_role(self, name: str, permissions: int = 0) -> str:
         rid = snowflake()
@@ -116,7 +156,9 @@ class Guild:
     def denied(self, channel_id: str, member_id: str, permission: int) -> bool:
         """Whether an overwrite on the channel denies `permission` to this member or @everyone
         (the emulator's members have no other roles)."""
-        ch = next(c for c in self.channels if c["id"] == channel_id)
+        ch = self.channel(channel_id)
+        if ch["type"] == PUBLIC_THREAD:  # a thread follows its parent's overwrites
+            ch = self.channel(ch["parent_id"])
         return any(
             o["id"] in (member_id, self.id) and int(o["deny"]) & permission
             for o in ch["permission_overwrites"]
@@ -152,7 +194,7 @@ class Guild:
             "stickers": [],
             "roles": self.roles,
             "channels": self.channels,
-            "threads": [],
+            "threads": self.threads,
             "members": self.members,
             "member_count": len(self.members),
             "voice_states": [],
@@ -166,8 +208,7 @@ class Guild:
         }
 
     def partial_channel(self, channel_id: str) -> dict:
-        ch = next(c for c in self.channels if c["id"] == channel_id)
-        return {**ch, "guild_id": self.id}
+        return {**self.channel(channel_id), "guild_id": self.id}
 
 
 def _role(rid: str, name: str, permissions: int, position: int) -> dict:
