@@ -13,11 +13,11 @@ import pytest
 from feed_server import TOPICS, Item, feed_server, long_summary
 
 from archivist import feeds
-from archivist.feeds import polling
 from archivist.archive import Archive
 from archivist.config import Limits
 from archivist.embedding import HashingEmbedder
 from archivist.errors import FeedError, FeedNotFound, FetchError, ReadError
+from archivist.feeds import polling
 from archivist.feeds.parser import (
     DISCOVER_MAX_BYTES,
     discover_feed_link,
@@ -58,6 +58,11 @@ BREAKS_THE_PARSER = (
 
 def _archive(path, **limits) -> Archive:
     return Archive(path, embedder=HashingEmbedder(), limits=replace(Limits(), **limits))
+
+
+def failures(report) -> list[dict[str, str]]:
+    """The report's failures as `--json` shows them."""
+    return [f.to_json() for f in report.failed]
 
 
 def _seconds(iso: str) -> float:
@@ -201,7 +206,7 @@ def test_feed_that_breaks_later_records_its_error(fake_archive, server):
     feed, _ = feeds.add_feed(fake_archive, url, collection="g1", allow_private=True)
     server.routes["/rss.xml"] = (500, "text/plain", b"oops")
     report = feeds.poll(fake_archive, feed, allow_private=True)
-    assert report.failed == [
+    assert failures(report) == [
         {"path": url, "error": "the server answered 500 Internal Server Error"}
     ]
     (listed,) = feeds.list_feeds(fake_archive, collection="g1")
@@ -404,7 +409,7 @@ def test_an_unforeseen_error_stays_with_its_feed_or_its_item(fake_archive, serve
     )
     for url in (a, b):
         feeds.add_feed(fake_archive, url, collection="g1", allow_private=True, poll_now=False)
-    parse, read, add = feeds.read_feed, feeds.read_item, fake_archive.add_articles
+    parse, read, add = polling.read_feed, polling.read_item, fake_archive.add_articles
 
     def parse_fails_for_a(data, url, limits):
         if url == a:
@@ -426,11 +431,11 @@ def test_an_unforeseen_error_stays_with_its_feed_or_its_item(fake_archive, serve
     monkeypatch.setattr(fake_archive, "add_articles", storing_fails_for_bridge)
     results = dict((f.name, r) for f, r in feeds.poll_all(fake_archive, allow_private=True))
 
-    assert results["A"].failed == [
+    assert failures(results["A"]) == [
         {"path": a, "error": "could not be read (an unexpected error: a parser bug)"}
     ]
     assert [x["title"] for x in results["B"].added] == ["Library opens on Sundays"]
-    assert results["B"].failed == [
+    assert failures(results["B"]) == [
         {
             "path": server.base + "/news/wind",
             "error": "could not be read (an unexpected error: a reader bug)",
@@ -459,7 +464,7 @@ def test_failing_feed_waits_longer_each_time_is_disabled_and_resumes(tmp_path, s
         waits = []
         for n in (1, 2, 3):
             report = feeds.poll(archive, feed, allow_private=True, interval_s=interval)
-            assert report.failed == [{"path": url, "error": error}]
+            assert failures(report) == [{"path": url, "error": error}]
             (listed,) = feeds.list_feeds(archive, collection="g")
             assert (listed.failures, listed.disabled, listed.last_error) == (n, False, error)
             waits.append(_seconds(listed.next_poll_at) - _seconds(listed.last_polled_at))
@@ -485,7 +490,7 @@ def test_failing_feed_waits_longer_each_time_is_disabled_and_resumes(tmp_path, s
         assert table.due(0.0) == []
         hits = server.hits["/rss.xml"]
         ((_, report),) = feeds.poll_all(archive, allow_private=True)
-        assert report.failed == [{"path": url, "error": listed.last_error}]
+        assert failures(report) == [{"path": url, "error": listed.last_error}]
         assert server.hits["/rss.xml"] == hits  # a disabled feed is not fetched
 
         # Added again, it resumes: same feed, a clean slate, its new item stored.

@@ -144,3 +144,33 @@ def test_an_index_holding_another_collections_ids_shows_none_of_its_passages(fak
         fake_archive.search_config = SearchConfig(mode=mode)
         answer = fake_archive.ask("council budget million euros schools", collection="A")
         assert all(hit.title != BUDGET.title for hit in answer.hits), mode
+
+
+# -- feed tables ----------------------------------------------------------------------------
+def table_names(store: Store) -> set[str]:
+    rows = store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {r[0] for r in rows}
+
+
+def test_a_fresh_store_has_the_feed_tables_at_open(tmp_path):
+    store = Store(tmp_path / "archive.db")
+    assert {"feeds", "feed_items"} <= table_names(store)
+    columns = {c.name for c in store.db["feeds"].columns}
+    assert {"failures", "next_poll_at", "disabled_at", "added_in"} <= columns
+    store.close()
+
+
+def test_a_store_made_before_feeds_gets_the_feed_tables_at_open(tmp_path):
+    path = tmp_path / "archive.db"
+    store = Store(path)
+    # the store as it was before feeds: no feed tables, their migrations not yet recorded
+    with store.transaction() as db:
+        db.execute("DROP TABLE IF EXISTS feed_items")
+        db.execute("DROP TABLE IF EXISTS feeds")
+        db.execute("DELETE FROM _migrations WHERE name LIKE 'm_feeds_%'")
+    store.close()
+    store = Store(path)
+    assert {"feeds", "feed_items"} <= table_names(store)
+    applied = {r[0] for r in store.db.execute("SELECT name FROM _migrations")}
+    assert applied == {m.__name__ for m in MIGRATIONS}
+    store.close()

@@ -1,0 +1,211 @@
+"""Passages as the question's path and the index read them: by id (always within a collection),
+through the full text (FTS5), as vectors, and their stored analyses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archivist.store.cache import TtlCache
+from archivist.store.connection import Connections, chunks
+from archivist.store.rows import PassageRow
+
+BM25_WEIGHTS = "2.0, 1.0, 1.0"  # title, heading, text
+DOC_FREQ_TTL_S = 600.0
+DOC_FREQ_MAX_TERMS = 200_000
+TOTAL_TTL_S = 30.0
+
+
+def _unpack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
+    return ids, vectors
+
+
+class PassageReads(Connections):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        # fts5vocab counts a term by walking its posting list, as slow for a common word as the
+        # query the count is meant to spare; counts move slowly, so they are kept a while
+        self.doc_freq_cache: TtlCache[str, int] = TtlCache(DOC_FREQ_TTL_S, DOC_FREQ_MAX_TERMS)
+        # counting costs milliseconds at a million rows, and idf hardly moves
+        self.total_cache: TtlCache[str, int] = TtlCache(TOTAL_TTL_S, 1)
+
+    def passages_by_ids(self, ids: Sequence[int], collection: str | None) -> dict[int, PassageRow]:
+        """The passages of `ids` that belong to `collection`. Every question passes it: an id
+        from a stale or damaged index must never show another server's passage. None (every
+        collection) is for tools that read the whole archive, and must be said."""
+        out: dict[int, PassageRow] = {}
+        for chunk in chunks(ids):
+            for r in self._select_ids(
+                "SELECT p.id, a.id, a.title, a.source, a.date, a.url, p.position, p.heading,"
+                " p.text, p.stems FROM passages p JOIN articles a ON a.pk = p.article",
+                chunk,
+                collection,
+            ):
+                out[r[0]] = PassageRow(*r)
+        return out
+
+    def _select_ids(self, select: str, ids: list[int], collection: str | None) -> list[Any]:
+        """`select` (over `passages p`) for `ids`, only `collection`'s unless it is None."""
+        sql = f"{select} WHERE p.id IN ({','.join('?' * len(ids))})"
+        if collection is None:
+            return self.db.execute(sql, ids).fetchall()
+        return self.db.execute(sql + " AND p.collection = ?", [*ids, collection]).fetchall()
+
+    def unanalysed(self, limit: int, version: str) -> list[tuple[int, str]]:
+        """(id, text) of up to `limit` passages without a stored analysis of `version` (its
+        first line): stored before m004, or by an older analysis."""
+        return [
+            (int(r[0]), r[1])
+            for r in self.db.execute(
+                "SELECT id, text FROM passages WHERE stems IS NULL"
+                " OR stems || char(10) NOT LIKE ? || char(10) || '%' ORDER BY id LIMIT ?",
+                [version, limit],
+            )
+        ]
+
+    def set_stems(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """Store analyses made later (`unanalysed`); a passage deleted meanwhile is skipped."""
+        with self.transaction() as db:
+            db.conn.executemany(
+                "UPDATE passages SET stems = ? WHERE id = ?", [(s, i) for i, s in pairs]
+            )
+
+    def passage_filter(
+        self, ids: Sequence[int], collection: str, source: str | None, since: str | None
+    ) -> set[int]:
+        """The ids among `ids` that belong to `collection` and pass the filters."""
+        if not ids:
+            return set()
+        sql = (
+            "SELECT p.id FROM passages p JOIN articles a ON a.pk = p.article"
+            f" WHERE p.id IN ({','.join('?' * len(ids))}) AND p.collection = ?"
+        )
+        params: list[Any] = [*ids, collection]
+        if source:
+            sql += " AND a.source = ? COLLATE NOCASE"
+            params.append(source)
+        if since:
+            sql += " AND a.date >= ?"
+            params.append(since)
+        return {r[0] for r in self.db.execute(sql, params)}
+
+    # -- full text ---------------------------------------------------------------------------
+    def fts_search(self, match: str, collection: str, limit: int) -> list[tuple[int, float]]:
+        """(passage id, bm25 score; higher is better) for an already-sanitized MATCH string."""
+        rows = self.db.execute(
+            f"SELECT f.rowid, -bm25(passages_fts, {BM25_WEIGHTS}) AS score FROM passages_fts f"
+            " JOIN passages p ON p.id = f.rowid"
+            " WHERE passages_fts MATCH ? AND p.collection = ?"
+            f" ORDER BY bm25(passages_fts, {BM25_WEIGHTS})"
+            " LIMIT ?",
+            [match, collection, limit],
+        ).fetchall()
+        return [(r[0], float(r[1])) for r in rows]
+
+    def fts_top(self, match: str, collection: str, limit: int) -> list[tuple[int, float]]:
+        """`fts_search` without joining every match to its passage: FTS5 ranks the matches of
+        all collections, and only the best few are checked for `collection` (an archive is
+        mostly one collection). When too few of them are this collection's, `fts_search`."""
+        rows = self.db.execute(
+            f"SELECT rowid, -bm25(passages_fts, {BM25_WEIGHTS}) FROM passages_fts"
+            f" WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts, {BM25_WEIGHTS}) LIMIT ?",
+            [match, limit * 4],
+        ).fetchall()
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        mine = {
+            r[0]
+            for r in self.db.execute(
+                f"SELECT id FROM passages WHERE id IN ({','.join('?' * len(ids))})"
+                " AND collection = ?",
+                [*ids, collection],
+            )
+        }
+        kept = [(r[0], float(r[1])) for r in rows if r[0] in mine]
+        if len(kept) >= limit or len(rows) < limit * 4:
+            return kept[:limit]
+        return self.fts_search(match, collection, limit)
+
+    def doc_freqs(self, terms: Sequence[str]) -> dict[str, int]:
+        """Passages (of every collection) holding each FTS5 term (a Porter stem); a term none
+        holds is left out."""
+        known, wanted = self.doc_freq_cache.get_many(dict.fromkeys(terms))
+        if wanted:
+            rows = self.db.execute(
+                "SELECT term, doc FROM passages_fts_vocab"
+                f" WHERE term IN ({','.join('?' * len(wanted))})",
+                wanted,
+            ).fetchall()
+            found = {r[0]: int(r[1]) for r in rows}
+            self.doc_freq_cache.put_many({term: found.get(term, 0) for term in wanted})
+            known.update(found)
+        return {term: n for term, n in known.items() if n}
+
+    def passage_total(self) -> int:
+        """Passages of every collection (the document count for idf), kept a while."""
+        known, _ = self.total_cache.get_many(["passages"])
+        if "passages" not in known:
+            known["passages"] = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
+            self.total_cache.put_many(known)
+        return known["passages"]
+
+    def fts_ids(self, collection: str) -> np.ndarray:
+        rows = self.db.execute(
+            "SELECT f.rowid FROM passages_fts f JOIN passages p ON p.id = f.rowid"
+            " WHERE p.collection = ? ORDER BY f.rowid",
+            [collection],
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    # -- vectors -----------------------------------------------------------------------------
+    def passage_ids(self, collection: str) -> np.ndarray:
+        rows = self.db.execute(
+            "SELECT id FROM passages WHERE collection = ? ORDER BY id", [collection]
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def vectors_by_ids(
+        self, ids: Sequence[int], dim: int, collection: str | None
+    ) -> dict[int, np.ndarray]:
+        """The stored vectors of `ids` that belong to `collection` (see `passages_by_ids`)."""
+        out: dict[int, np.ndarray] = {}
+        for chunk in chunks(ids):
+            rows = self._select_ids("SELECT p.id, p.vector FROM passages p", chunk, collection)
+            if not rows:
+                continue
+            pids, vectors = _unpack(rows, dim)
+            for pid, vector in zip(pids.tolist(), vectors, strict=True):
+                out[pid] = vector
+        return out
+
+    def iter_vectors(
+        self,
+        collection: str,
+        dim: int,
+        batch: int = 20_000,
+        ids: Sequence[int] | np.ndarray | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of `collection` in batches, for building or repairing an index."""
+        if ids is not None:
+            for chunk in chunks(ids):
+                rows = self._select_ids("SELECT p.id, p.vector FROM passages p", chunk, collection)
+                if rows:
+                    yield _unpack(rows, dim)
+            return
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT id, vector FROM passages"
+                " WHERE collection = ? AND id > ? ORDER BY id LIMIT ?",
+                [collection, last, batch],
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield _unpack(rows, dim)
