@@ -227,3 +227,29 @@ def test_a_malformed_metrics_addr_is_one_clear_line(monkeypatch, addr):
 
 def test_settings_default_serves_nothing():
     assert Settings().metrics_addr is None
+
+
+def test_read_failures_are_counted_by_reason_during_an_upload(tmp_path, metrics_on):
+    """Two bad files in one upload: each failure under its reason, not under a class name."""
+
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            port = h.bot.metrics_server.port
+            _, _, before = await get(port, "/metrics")
+            files = {
+                "file": ("broken.json", b'{"title": "Cut off', "application/json"),
+                "file2": ("slides.pptx", b"PK\x03\x04 not read", "application/octet-stream"),
+            }
+            rec = await h.command("upload", files, admin=True)
+            report = message_text(await h.wait_final(rec, "Failed"))
+            _, _, after = await get(port, "/metrics")
+            return before, report, after
+
+    before, report, after = run(scenario())
+    assert "broken.json" in report and "slides.pptx" in report
+    old, new = samples(before), samples(after)
+    for reason in ("malformed", "unsupported", "too_large", "timeout", "memory", "fetch"):
+        assert old[("archivist_read_failures_total", (("reason", reason),))] == 0
+    assert new[("archivist_read_failures_total", (("reason", "malformed"),))] == 1
+    assert new[("archivist_read_failures_total", (("reason", "unsupported"),))] == 1
+    assert sum(v for (name, _), v in new.items() if name == "archivist_read_failures_total") == 2
