@@ -7,11 +7,13 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from archivist import readers
 from archivist.chunking import chunk_article, embed_text
+from archivist.community import Feedback, Insights, ServerSettings, ServerSettingsTable
 from archivist.config import Limits
 from archivist.embedding import Embedder, default_embedder
 from archivist.errors import ArchivistError, ArticleNotFound, ConfigError, ReadError
@@ -59,6 +61,8 @@ class Archive:
         self.ranker = Ranker(
             self.store, self.checked_index, self.embedder, search_config or SearchConfig()
         )
+        self.settings_table = ServerSettingsTable(self.store)
+        self.feedback = Feedback(self.store, self.settings_table)
         self._check_embedder()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -393,6 +397,34 @@ class Archive:
         )
         stats["model"] = self.embedder.name
         return stats
+
+    # -- members: votes, the question log, server settings (`community`) -------------------
+    def record_vote(self, collection: str, answer_id: str, member_id: str, vote: int) -> int | None:
+        """A member's +1 or -1 on an answer (one per member, changeable); the earlier vote."""
+        return self.feedback.record_vote(collection, answer_id, member_id, vote)
+
+    def log_question(
+        self, collection: str, question: str, *, answered: bool, answer_id: str | None = None
+    ) -> str:
+        """The answer's id for its vote buttons; the question is kept while logging is on."""
+        return self.feedback.log_question(
+            collection, question, answered=answered, answer_id=answer_id
+        )
+
+    def insights(self, collection: str, days: int = 30) -> Insights:
+        """Questions not answered or voted down, most asked first; shares answered and liked."""
+        return self.feedback.insights(collection, days)
+
+    def clear_insights(self, collection: str) -> int:
+        """Forget the collection's logged questions and votes; how many rows went."""
+        return self.feedback.clear(collection)
+
+    def server_settings(self, collection: str) -> ServerSettings:
+        return self.settings_table.get(collection)
+
+    def update_server_settings(self, collection: str, **changes: Any) -> ServerSettings:
+        """Change the named settings (`community.SETTING_NAMES`); all of them as stored."""
+        return self.settings_table.update(collection, **changes)
 
     # -- asking ------------------------------------------------------------------------------
     @property

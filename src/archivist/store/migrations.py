@@ -132,6 +132,45 @@ def m_feeds_002_failures(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN added_in TEXT")
 
 
+def m_community_001_tables(db: sqlite_utils.Database) -> None:
+    """Per server: its settings, the votes on answers and the question log (`community`)."""
+    db.execute(
+        """CREATE TABLE server_settings (
+            collection TEXT PRIMARY KEY,
+            admin_role_id INTEGER,
+            default_source TEXT,
+            threads INTEGER NOT NULL DEFAULT 0,
+            question_logging INTEGER NOT NULL DEFAULT 1,
+            announce_channel_id INTEGER,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE answer_votes (
+            collection TEXT NOT NULL,
+            answer_id TEXT NOT NULL,
+            member_id TEXT NOT NULL,
+            vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+            voted_at TEXT NOT NULL,
+            PRIMARY KEY (collection, answer_id, member_id)
+        )"""
+    )
+    db.execute("CREATE INDEX answer_votes_recent ON answer_votes (collection, voted_at)")
+    # no member id: insights need what was asked, not who asked it
+    db.execute(
+        """CREATE TABLE question_log (
+            collection TEXT NOT NULL,
+            answer_id TEXT NOT NULL,
+            question TEXT NOT NULL,
+            question_key TEXT NOT NULL,
+            answered INTEGER NOT NULL,
+            asked_at TEXT NOT NULL,
+            PRIMARY KEY (collection, answer_id)
+        )"""
+    )
+    db.execute("CREATE INDEX question_log_recent ON question_log (collection, asked_at)")
+
+
 MIGRATIONS: list[Migration] = [
     m001_create_tables,
     m002_collection_state,
@@ -141,6 +180,7 @@ MIGRATIONS: list[Migration] = [
     # named apart: stores made before feeds were registered here already record these names
     m_feeds_001_tables,
     m_feeds_002_failures,
+    m_community_001_tables,
 ]
 
 
