@@ -552,21 +552,37 @@ HELP_MEMBER = (
     (
         "/ask",
         "`/ask question: when does the ferry run?` answers from this server's articles; "
-        "`count` gives more passages, `source` keeps to one source (pick it as you type).",
+        "`count` gives more passages, `source` keeps to one source (pick it as you type), "
+        "`since` to a period (past day, week, month, year), `private: True` shows the answer "
+        "to you alone.",
     ),
     (
         "/recent",
         "`/recent` lists the newest articles; `/recent source: Harbour Gazette` one source.",
     ),
-    ("/article", "`/article id: …` opens an article: type a title word and pick it."),
-    ("@mention", "Mention me with a question, e.g. “@Archivist when is the vote?”"),
+    (
+        "/article",
+        "`/article id: …` opens an article: type a title word and pick it; `private: True` "
+        "for you alone.",
+    ),
+    (
+        "Search the archive",
+        "Right-click (or long-press) a message > Apps > Search the archive: that message is "
+        "the question, and the answer is shown to you alone.",
+    ),
+    (
+        "@mention",
+        "Mention me with a question, e.g. “@Archivist when is the vote?”; mention me in a "
+        "reply to a message to ask about that message; reply to my answer to ask more.",
+    ),
     ("/stats", "`/stats` shows this server's figures."),
 )
 # Only what the bot does today: a feature is named here when it ships.
 HELP_ADMIN = (
     "`/upload` files (text, Markdown, HTML, PDF, Word, JSON, ZIP) or a web page · `/delete` an "
-    "article · `/feed add|list|remove` RSS and Atom feeds · `/channel watch|unwatch` answer every "
-    "message ending in “?” in a channel"
+    "article · `/feed add|list|remove` RSS and Atom feeds · `/channel watch|unwatch|list` "
+    "answer questions in a channel and its threads, or each post of a forum, without a "
+    "mention (only when the archive has an answer)"
 )
 
 

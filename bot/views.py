@@ -439,7 +439,10 @@ def delete_prompt(article_id: str, title: str) -> dict[str, Any]:
     view = discord.ui.View(timeout=None)
     confirm = ConfirmDelete(article_id)
     if not _fits(confirm.custom_id):
-        raise ArchivistError("this article id is too long to delete from Discord; use the CLI")
+        raise ArchivistError(
+            "This article id is too long to delete from Discord: delete it with the archivist "
+            "command line."
+        )
     view.add_item(confirm)
     view.add_item(CancelDelete())
     embed = discord.Embed(
