@@ -334,6 +334,23 @@ class ArchivistBot(commands.AutoShardedBot):
         asyncio.get_running_loop().call_later(LATE_ACK_S, check)
 
 
+def command_payloads(settings: Settings) -> list[dict[str, Any]]:
+    """The commands the bot syncs at start, as Discord is sent them (`archivist doctor` compares
+    them with Discord's copy). Builds the bot's command tree without connecting."""
+
+    async def build() -> list[dict[str, Any]]:
+        bot = ArchivistBot(None, settings)
+        try:
+            for ext in EXTENSIONS:
+                await bot.load_extension(ext)
+            return [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
+        finally:
+            for executor in (bot.questions, bot.intake):
+                executor.shutdown(wait=False)
+
+    return asyncio.run(build())
+
+
 async def _serve(settings: Settings, archive: Any, message_content: bool) -> None:
     bot = ArchivistBot(archive, settings, message_content=message_content)
     loop = asyncio.get_running_loop()

@@ -126,6 +126,10 @@ class _ScrapeTime(Collector):
     def __init__(self, bot: ArchivistBot) -> None:
         self.bot = bot
 
+    def describe(self) -> list[GaugeMetricFamily]:
+        # without it the registry calls collect() when the bot is built: an archive read there
+        return []
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         latency = self.bot.latency
         if latency == latency and latency != float("inf"):  # NaN/inf before the first heartbeat

@@ -1,16 +1,23 @@
-"""`archivist doctor` through the CLI: a clean report, and each broken thing named with its fix."""
+"""`archivist doctor` through the CLI: a clean report, and each broken thing named with its fix.
+
+Its Discord checks ask the emulator (DISCORD_API_BASE), never discord.com.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.server
 import json
 import socket
 import sqlite3
 import threading
+import urllib.request
 
 import pytest
 from click.testing import CliRunner
+from discord_emu.emulator import DiscordEmulator
+from discord_emu.harness import running_bot
 
 from archivist import embedding
 from archivist.archive import Archive
@@ -27,15 +34,20 @@ CHECKS = [
     "disk",
     "store",
     "token",
+    "intent",
+    "commands",
     "metrics",
     "readers",
 ]
-# shaped like a bot token (base64 of an id, a timestamp, a signature); not a real one
-TOKEN = (
-    base64.urlsafe_b64encode(b"112233445566778899").decode().rstrip("=")
-    + ".GhJk1a."
-    + "s3cr3tSignatureOfTheBot_-0123456789ab"
-)
+
+
+def token_for(app_id: str) -> str:
+    """Shaped like a bot token (base64 of the bot's id, a timestamp, a signature); not real."""
+    first = base64.urlsafe_b64encode(app_id.encode()).decode().rstrip("=")
+    return first + ".GhJk1a." + "s3cr3tSignatureOfTheBot_-0123456789ab"
+
+
+TOKEN = token_for("112233445566778899")
 
 
 @pytest.fixture
@@ -44,10 +56,50 @@ def fake_model(monkeypatch):
 
 
 @pytest.fixture
-def doctor(monkeypatch, tmp_path):
+def discord_api(monkeypatch):
+    """The Discord emulator on a loop of its own thread (the doctor's requests block), its
+    token shaped like a real one; DISCORD_API_BASE points at it."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    emu = DiscordEmulator()
+    emu.token = token_for(emu.application_id)
+    asyncio.run_coroutine_threadsafe(emu.start(), loop).result(30)
+    monkeypatch.setenv("DISCORD_API_BASE", emu.api_base)
+    monkeypatch.delenv("DISCORD_DEV_GUILD", raising=False)
+    try:
+        yield emu
+    finally:
+        asyncio.run_coroutine_threadsafe(emu.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def sync_commands(emu: DiscordEmulator, path: str = "") -> None:
+    """What the bot's start does: PUT its commands (the payloads it builds) to Discord."""
+    from archivist.config import Settings
+    from bot.app import command_payloads
+
+    request = urllib.request.Request(
+        f"{emu.api_base}/applications/{emu.application_id}{path}/commands",
+        data=json.dumps(command_payloads(Settings())).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bot {emu.token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
+def discord_gets(emu: DiscordEmulator) -> list[str]:
+    return [r.path for r in emu.requests if r.method == "GET"]
+
+
+@pytest.fixture
+def doctor(monkeypatch, tmp_path, discord_api):
     monkeypatch.delenv("ARCHIVIST_METRICS_ADDR", raising=False)
 
-    def run(*args: str, data=None, token: str | None = TOKEN, env: dict | None = None):
+    def run(*args: str, data=None, token: str | None = discord_api.token, env: dict | None = None):
         if token is not None:
             monkeypatch.setenv("DISCORD_TOKEN", token)
         monkeypatch.setenv("ARCHIVIST_DATA", str(data or tmp_path / "data"))
@@ -73,7 +125,8 @@ def store_one_article(data_dir) -> None:
         archive.close()
 
 
-def test_fresh_data_dir_is_a_clean_report(doctor, fake_model, tmp_path):
+def test_fresh_data_dir_is_a_clean_report(doctor, fake_model, discord_api, tmp_path):
+    sync_commands(discord_api)
     result = doctor("--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -264,3 +317,121 @@ def test_a_bad_setting_is_a_check_and_the_rest_still_run(doctor, fake_model):
     assert checks["settings"]["status"] == "FAIL"
     assert "ARCHIVIST_SHARD_IDS needs ARCHIVIST_SHARD_COUNT" in checks["settings"]["detail"]
     assert checks["store"]["status"] == "ok" and checks["readers"]["status"] == "ok"
+
+
+# -- Discord ---------------------------------------------------------------------------------
+
+
+def test_commands_never_synced_say_to_start_the_bot_with_one_request(doctor, fake_model):
+    result = doctor("--json")
+    assert result.exit_code == 0  # a fresh install: the bot syncs them at its first start
+    check = by_name(result)["commands"]
+    assert check["status"] == "warn"
+    assert check["detail"].startswith("not synced globally: Discord lacks /ask, /help")
+    assert check["fix"].startswith("start or restart the bot")
+
+
+def test_the_commands_check_is_one_request(doctor, fake_model, discord_api):
+    sync_commands(discord_api)
+    before = len(discord_gets(discord_api))
+    doctor("--json")
+    assert discord_gets(discord_api)[before:] == [
+        f"/api/v10/applications/{discord_api.application_id}/commands"
+    ]
+
+
+def test_commands_the_bot_synced_pass_and_a_missing_one_is_named(
+    doctor, fake_model, monkeypatch, tmp_path
+):
+    """The bot's own start syncs them; the doctor then finds Discord's copy the same."""
+
+    async def scenario():
+        emu = await DiscordEmulator().start()
+        emu.token = token_for(emu.application_id)
+        monkeypatch.setenv("DISCORD_API_BASE", emu.api_base)
+        try:
+            async with running_bot(tmp_path / "bot", emulator=emu):
+                pass
+            synced = await asyncio.to_thread(doctor, "--json", token=emu.token)
+            emu.commands[None] = [c for c in emu.commands[None] if c["name"] != "stats"]
+            emu.commands[None][0]["description"] = "An older description"
+            older = await asyncio.to_thread(doctor, "--json", token=emu.token)
+            return synced, older, emu.commands[None][0]["name"]
+        finally:
+            await emu.stop()
+
+    synced, older, first = asyncio.run(scenario())
+    check = by_name(synced)["commands"]
+    assert (check["status"], check["detail"]) == ("ok", "10 commands synced globally")
+    assert synced.exit_code == 0
+    check = by_name(older)["commands"]
+    assert check["status"] == "warn"
+    assert check["detail"] == (
+        f"not synced globally: Discord lacks /stats; Discord has an older /{first}"
+    )
+
+
+def test_a_token_discord_refuses_fails_without_printing_it(doctor, fake_model, discord_api):
+    other = token_for("998877665544332211")  # shaped right, but not this bot's
+    result = doctor("--json", token=other)
+    assert result.exit_code == 1
+    check = by_name(result)["commands"]
+    assert (check["status"], check["detail"]) == (
+        "FAIL",
+        "Discord refused DISCORD_TOKEN (401 Unauthorized)",
+    )
+    assert check["fix"].startswith("copy the bot token again")
+    assert "s3cr3t" not in result.output and other not in result.output
+
+
+def test_commands_of_the_dev_server(doctor, fake_model, discord_api):
+    guild = "4455667788"
+    result = doctor("--json", env={"DISCORD_DEV_GUILD": guild})
+    check = by_name(result)["commands"]
+    assert check["status"] == "warn"
+    assert check["detail"].startswith(f"not synced to the dev server {guild} (DISCORD_DEV_GUILD)")
+    sync_commands(discord_api, f"/guilds/{guild}")
+    check = by_name(doctor("--json", env={"DISCORD_DEV_GUILD": guild}))["commands"]
+    assert check["status"] == "ok"
+    assert discord_gets(discord_api)[-1].endswith(f"/guilds/{guild}/commands")
+
+
+def test_discord_out_of_reach_is_a_warning(doctor, fake_model, discord_api):
+    closed = f"http://127.0.0.1:{_free_port()}/api/v10"
+    result = doctor("--json", env={"DISCORD_API_BASE": closed})
+    check = by_name(result)["commands"]
+    assert check["status"] == "warn"
+    assert check["detail"].startswith("Discord could not be reached (")
+    assert check["fix"].startswith("check the machine's network")
+
+
+def watch_channels(data_dir, count: int) -> None:
+    folder = data_dir / "bot"
+    folder.mkdir(parents=True)
+    (folder / "watched.json").write_text(json.dumps({"1234": list(range(1, count + 1))}))
+
+
+def test_message_content_intent_is_checked_when_channels_are_watched(
+    doctor, fake_model, discord_api, tmp_path
+):
+    unwatched = by_name(doctor("--json"))["intent"]
+    assert (unwatched["status"], unwatched["detail"]) == (
+        "ok",
+        "Message Content not needed: no channel is watched",
+    )
+    asked = len(discord_gets(discord_api))
+
+    watch_channels(tmp_path / "data", 2)
+    off = by_name(doctor("--json"))["intent"]
+    assert off["status"] == "warn"
+    assert off["detail"] == (
+        "the Message Content intent is off: in the 2 watched channels the bot sees only the "
+        "messages that mention it"
+    )
+    assert off["fix"].startswith("Developer Portal > your application > Bot > Privileged")
+    assert "/api/v10/oauth2/applications/@me" in discord_gets(discord_api)[asked:]
+
+    discord_api.application_flags = 1 << 19  # the Developer Portal switch
+    on = by_name(doctor("--json"))["intent"]
+    assert on["status"] == "ok"
+    assert on["detail"] == "Message Content is on for the 2 watched channels"

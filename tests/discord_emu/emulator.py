@@ -149,6 +149,8 @@ class DiscordEmulator:
         self.require_allowed_mentions = require_allowed_mentions
         self.bot_user = P.user("archivist", bot=True)
         self.application_id = self.bot_user["id"]  # as for every modern bot
+        # the application's flags: 1 << 19 is the Message Content switch of the Developer Portal
+        self.application_flags = 0
         self.owner = P.user("owner")
         self.guilds: dict[str, P.Guild] = {}
         self.users: dict[str, dict] = {self.owner["id"]: self.owner}
@@ -796,7 +798,7 @@ class DiscordEmulator:
                 "bot_require_code_grant": False,
                 "owner": self.owner,
                 "verify_key": "00" * 32,
-                "flags": 0,
+                "flags": self.application_flags,
                 "bot": self.bot_user,
             }
         )
@@ -893,6 +895,8 @@ class DiscordEmulator:
         return problems
 
     async def _get_commands(self, request: web.Request) -> web.Response:
+        if request.match_info["app"] != self.application_id:
+            return discord_error(403, 50001, "Missing Access")
         return json_response(self.commands.get(request.match_info.get("guild"), []))
 
     # ---- messages ---------------------------------------------------------------------------
