@@ -11,7 +11,7 @@ from conftest import SEED, need
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
 from archivist.errors import ArticleNotFound, ConfigError, InvalidQuestion
-from archivist.models import Article, Paragraph
+from archivist.models import Article, Failed, Paragraph
 from archivist.ranking import SearchConfig
 
 
@@ -44,14 +44,14 @@ def fts_rows(archive: Archive) -> int:
 def test_add_get_recent_and_ids(fake_archive):
     report = fake_archive.add_articles([("a", FERRY), ("b", BUDGET)], collection="g1")
     assert len(report.added) == 2 and not report.failed and not report.duplicates
-    ferry_id = report.added[0]["id"]
+    ferry_id = report.added[0].id
     got = fake_archive.get(ferry_id, collection="g1")
     assert got.title == FERRY.title and got.source == "Harbour Times"
     assert [p.text for p in got.passages] == [p.text for p in FERRY.paragraphs]
     recent = fake_archive.recent(collection="g1")
     assert [a.title for a in recent] == ["Council passes budget", "Ferry service resumes"]
     given = art("With id", "Some body text for an article that carries its own id.", id="x-1")
-    assert fake_archive.add_articles([("c", given)], collection="g1").added[0]["id"] == "x-1"
+    assert fake_archive.add_articles([("c", given)], collection="g1").added[0].id == "x-1"
 
 
 def test_duplicates_are_reported_not_stored(fake_archive):
@@ -59,7 +59,7 @@ def test_duplicates_are_reported_not_stored(fake_archive):
     # same text with other spacing and case is still a duplicate; in the same batch too
     twin = art("ferry service RESUMES", *(p.text.upper() + "  " for p in FERRY.paragraphs))
     report = fake_archive.add_articles([("b", twin), ("c", BUDGET), ("d", BUDGET)], collection="g1")
-    assert [d["origin"] for d in report.duplicates] == ["b", "d"]
+    assert [d.origin for d in report.duplicates] == ["b", "d"]
     assert len(report.added) == 1
     assert fake_archive.stats(collection="g1")["articles"] == 2
     # another collection may hold the same article
@@ -71,12 +71,12 @@ def test_reused_id_with_other_text_fails_cleanly(fake_archive):
     report = fake_archive.add_articles(
         [("b", art("B", "Beta body text here.", id="same"))], collection="g"
     )
-    assert report.failed == [{"path": "b", "error": "id 'same' is already used by another article"}]
+    assert report.failed == [Failed("b", "id 'same' is already used by another article")]
 
 
 def test_delete_removes_from_sqlite_fts_and_faiss(fake_archive):
     report = fake_archive.add_articles([("a", FERRY), ("b", BUDGET)], collection="g1")
-    ferry_id = report.added[0]["id"]
+    ferry_id = report.added[0].id
     before = fake_archive.stats(collection="g1")
     assert before["passages"] == before["indexed"] == 3 and fts_rows(fake_archive) == 3
     fake_archive.delete(ferry_id, collection="g1")
@@ -226,15 +226,15 @@ def test_add_paths_reports_every_bad_input(fake_archive, tmp_path):
     (folder / ".git").mkdir()
     (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     report = fake_archive.add_paths([folder, tmp_path / "missing.txt"], collection="g")
-    assert sorted((s["path"][len(str(folder)) :], s["reason"]) for s in report.skipped) == [
+    assert sorted((s.path[len(str(folder)) :], s.reason) for s in report.skipped) == [
         ("/.DS_Store", "hidden file, not read"),
         ("/.git/HEAD", "hidden file, not read"),
     ]
-    assert sorted(a["title"] for a in report.added) == [
+    assert sorted(a.title for a in report.added) == [
         "Good title",
         "Lavrov sees China as a partner against the West",
     ]
-    errors = {f["path"].rsplit("/", 1)[-1]: f["error"] for f in report.failed}
+    errors = {f.path.rsplit("/", 1)[-1]: f.error for f in report.failed}
     assert errors["empty.txt"] == "the file is empty"
     assert "unsupported format .png" in errors["pic.png"]
     assert errors["missing.txt"] == "no such file or folder"
@@ -266,7 +266,7 @@ def test_a_folder_of_only_hidden_files_says_so(fake_archive, tmp_path):
     (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     report = fake_archive.add_paths([folder], collection="g")
     assert report.failed == [
-        {"path": str(folder), "error": "the folder has only hidden files (1, listed as skipped)"}
+        Failed(str(folder), "the folder has only hidden files (1, listed as skipped)")
     ]
-    assert [s["path"] for s in report.skipped] == [str(folder / ".DS_Store")]
+    assert [s.path for s in report.skipped] == [str(folder / ".DS_Store")]
     assert fake_archive.count(collection="g") == 0

@@ -280,3 +280,18 @@ def test_a_fetched_page_is_read_within_the_read_budget(server):
     assert str(caught.value).startswith(server + "/heavy: reading needs more than")
     assert "ARCHIVIST_READ_MEMORY_MB" in str(caught.value)
     assert read_url(server + "/article", allow_private=True).articles
+
+
+def test_archive_add_url_stores_the_page_or_reports_the_url(server, fake_archive):
+    """`fetch` only reads; the archive stores what it read, or reports the URL as given."""
+    refused = fake_archive.add_url(server + "/article", collection="g")
+    (failure,) = refused.failed
+    assert failure.path == server + "/article" and "loopback" in failure.error
+    assert not refused.added and fake_archive.count(collection="g") == 0
+    stored = fake_archive.add_url(
+        server + "/moved", collection="g", source="Ferry desk", added_by="7", allow_private=True
+    )
+    (added,) = stored.added
+    assert added.origin == server + "/article" and added.title == "Ferry timetable changes"
+    article = fake_archive.get(added.id, collection="g")
+    assert (article.source, article.added_by, article.url) == ("Ferry desk", "7", added.origin)

@@ -31,7 +31,6 @@ from archivist.config import Limits
 from archivist.embedding import HashingEmbedder
 from archivist.errors import FeedError
 from archivist.feeds import add_feed, list_feeds, poll_all
-from archivist.fetch import add_url
 from archivist.maintenance import check
 
 # tighter than the defaults, so that an input stopped by a budget costs seconds, not half a minute
@@ -142,7 +141,7 @@ def test_files_through_the_cli_print_one_line_each_and_no_traceback(tmp_path, mo
 def test_url_gets_a_clear_outcome_within_the_deadline(archive, server, case):
     url = case.url(server.base)
     before = state(archive)
-    report = add_url(archive, url, collection="g", allow_private=True)
+    report = archive.add_url(url, collection="g", allow_private=True)
     assert_outcome(url, case.expect, report)
     if not report.added:
         assert state(archive) == before

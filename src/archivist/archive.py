@@ -4,40 +4,86 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from archivist import readers
-from archivist.chunking import chunk_article, embed_text
 from archivist.community import Feedback, Insights, ServerSettings, ServerSettingsTable
 from archivist.config import Limits
 from archivist.embedding import Embedder, default_embedder
-from archivist.errors import ArchivistError, ArticleNotFound, ConfigError, ReadError
+from archivist.errors import ArchivistError, ArticleNotFound, ConfigError
 from archivist.index import VectorIndex
-from archivist.models import AddReport, Answer, Article, ReadResult, StoredArticle
+from archivist.ingest import Destination, Ingest, Progress
+from archivist.models import (
+    Answer,
+    ArchiveStats,
+    Article,
+    IngestReport,
+    ReadResult,
+    StoredArticle,
+)
 from archivist.ranking import ANALYSIS_VERSION, Ranker, SearchConfig, validate_question
 from archivist.ranking import stored_analysis as passage_stems
-from archivist.store import (
-    ArticleHint,
-    Inserted,
-    NewArticle,
-    SourceCount,
-    Store,
-    content_hash,
-)
+from archivist.store import ArticleHint, SourceCount, Store
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
 DB_NAME = "archive.db"
-EMBED_BATCH_ARTICLES = 32
 MAX_K = 50
 SUGGEST_MAX = 25  # Discord offers at most 25 choices; nobody reads further down a list
 SUGGEST_TEXT_MAX = 200
+
+
+class OpenIndexes:
+    """Each collection's FAISS index, opened once and kept in step with the store: our own
+    writes move it along (`note_write`); anyone else's are noticed by the store's generation."""
+
+    def __init__(self, store: Store, directory: Path, embedder: Embedder) -> None:
+        self.store = store
+        self.directory = directory
+        self.dim, self.model = embedder.dim, embedder.name
+        self._open: dict[str, VectorIndex] = {}
+        self._lock = threading.RLock()
+        self._synced: dict[str, int] = {}  # collection -> store generation its index reflects
+
+    def checked(self, collection: str) -> VectorIndex:
+        """The index, reconciled with the store on first use and after others' writes."""
+        with self._lock:
+            generation = self.store.generation(collection)
+            index = self._open.get(collection)
+            if index is None:
+                index = VectorIndex(self.directory, collection, self.dim, self.model)
+                action = index.open(self.store)
+                log.debug("index %r: %s", collection, action)
+                self._open[collection] = index
+                self._synced[collection] = generation
+            elif self._synced.get(collection) != generation:
+                log.info("collection %r changed elsewhere: reconciling its index", collection)
+                index.open(self.store)
+                self._synced[collection] = generation
+            return index
+
+    def as_loaded(self, collection: str) -> VectorIndex:
+        """The index as it is (open, or loaded from its file without any check)."""
+        with self._lock:
+            index = self._open.get(collection)
+            if index is None:
+                index = VectorIndex(self.directory, collection, self.dim, self.model)
+                index.load_only()
+            return index
+
+    def note_write(self, collection: str, generations: tuple[int, int]) -> None:
+        """After our own write: stay in sync unless someone else wrote in between."""
+        before, after = generations
+        with self._lock:
+            if self._synced.get(collection) == before:
+                self._synced[collection] = after
+
+    def save_dirty(self) -> None:
+        with self._lock:
+            for index in self._open.values():
+                if index.dirty:
+                    index.save()
 
 
 class Archive:
@@ -52,12 +98,10 @@ class Archive:
     ) -> None:
         self.data_dir = Path(data_dir)
         self.store_dir = self.data_dir / "store"
-        self.limits = limits or Limits()
         self.embedder = embedder or default_embedder()
         self.store = Store(self.store_dir / DB_NAME)
-        self._indexes: dict[str, VectorIndex] = {}
-        self._index_lock = threading.RLock()
-        self._synced: dict[str, int] = {}  # collection -> store generation its index reflects
+        self.indexes = OpenIndexes(self.store, self.store_dir / "index", self.embedder)
+        self.ingest = Ingest(self.store, self.embedder, self.indexes, limits or Limits())
         self.ranker = Ranker(
             self.store, self.checked_index, self.embedder, search_config or SearchConfig()
         )
@@ -77,44 +121,24 @@ class Archive:
                 f"{self.embedder.name}; use a new --data-dir"
             )
 
+    @property
+    def limits(self) -> Limits:
+        return self.ingest.limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        # one Limits for every read: a caller that tightens them tightens ingest too
+        self.ingest.limits = limits
+
     def checked_index(self, collection: str) -> VectorIndex:
         """The collection's FAISS index, checked against the store on first use and again
         whenever another process (or another Archive) has written to the collection: that
         check may repair or rebuild it from the stored vectors (minutes at a million)."""
-        with self._index_lock:
-            generation = self.store.generation(collection)
-            index = self._indexes.get(collection)
-            if index is None:
-                index = VectorIndex(
-                    self.store_dir / "index", collection, self.embedder.dim, self.embedder.name
-                )
-                action = index.open(self.store)
-                log.debug("index %r: %s", collection, action)
-                self._indexes[collection] = index
-                self._synced[collection] = generation
-            elif self._synced.get(collection) != generation:
-                log.info("collection %r changed elsewhere: reconciling its index", collection)
-                index.open(self.store)
-                self._synced[collection] = generation
-            return index
+        return self.indexes.checked(collection)
 
     def index_unchecked(self, collection: str) -> VectorIndex:
         """The index as loaded, for `check` (which must see a damaged one as it is)."""
-        with self._index_lock:
-            index = self._indexes.get(collection)
-            if index is None:
-                index = VectorIndex(
-                    self.store_dir / "index", collection, self.embedder.dim, self.embedder.name
-                )
-                index.load_only()
-            return index
-
-    def _note_write(self, collection: str, generations: tuple[int, int]) -> None:
-        """After our own write: stay in sync unless someone else wrote in between."""
-        before, after = generations
-        with self._index_lock:
-            if self._synced.get(collection) == before:
-                self._synced[collection] = after
+        return self.indexes.as_loaded(collection)
 
     def open_all_indexes(self) -> None:
         """Check every collection's index against the store now (at start) rather than lazily."""
@@ -123,13 +147,10 @@ class Archive:
 
     def close(self) -> None:
         self.ranker.close()
-        with self._index_lock:
-            for index in self._indexes.values():
-                if index.dirty:
-                    index.save()
+        self.indexes.save_dirty()
         self.store.close()
 
-    # -- adding ------------------------------------------------------------------------------
+    # -- adding (all of it in `ingest`) ----------------------------------------------------
     def add_paths(
         self,
         paths: Iterable[str | Path],
@@ -138,49 +159,9 @@ class Archive:
         source: str | None = None,
         added_by: str | None = None,
         progress: Progress | None = None,
-    ) -> AddReport:
+    ) -> IngestReport:
         """Files and folders (recursively). Unreadable inputs are reported, the rest stored."""
-        report = AddReport()
-        files: list[Path] = []
-        for raw in paths:
-            path = Path(raw)
-            if path.is_dir():
-                found: list[Path] = []
-                hidden: list[Path] = []
-                for p in sorted(path.rglob("*")):
-                    if not p.is_file():
-                        continue
-                    if any(part.startswith(".") for part in p.relative_to(path).parts):
-                        hidden.append(p)  # .DS_Store, .git/...: reported, not read
-                    else:
-                        found.append(p)
-                files.extend(found)
-                report.skipped.extend(
-                    {"path": str(p), "reason": "hidden file, not read"} for p in hidden
-                )
-                if not found:
-                    error = (
-                        f"the folder has only hidden files ({len(hidden)}, listed as skipped)"
-                        if hidden
-                        else "the folder has no files"
-                    )
-                    report.failed.append({"path": str(path), "error": error})
-            elif path.exists():
-                files.append(path)
-            else:
-                report.failed.append({"path": str(path), "error": "no such file or folder"})
-        result = ReadResult()
-        for path in files:
-            try:
-                result.extend(readers.read_path(path, self.limits))
-            except ReadError as exc:
-                report.failed.append({"path": exc.origin, "error": exc.reason})
-        report.merge(
-            self.add_read(
-                result, collection=collection, source=source, added_by=added_by, progress=progress
-            )
-        )
-        return report
+        return self.ingest.paths(paths, Destination(collection, source, added_by), progress)
 
     def add_bytes(
         self,
@@ -191,14 +172,23 @@ class Archive:
         source: str | None = None,
         added_by: str | None = None,
         progress: Progress | None = None,
-    ) -> AddReport:
-        try:
-            result = readers.read_bytes(name, data, self.limits)
-        except ReadError as exc:
-            return AddReport(failed=[{"path": exc.origin, "error": exc.reason}])
-        return self.add_read(
-            result, collection=collection, source=source, added_by=added_by, progress=progress
-        )
+    ) -> IngestReport:
+        """One file's bytes (an upload), read by the extension of `name`."""
+        return self.ingest.data(name, data, Destination(collection, source, added_by), progress)
+
+    def add_url(
+        self,
+        url: str,
+        *,
+        collection: str,
+        source: str | None = None,
+        added_by: str | None = None,
+        allow_private: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """A web page fetched safely (`archivist.fetch`); a failed fetch is in the report."""
+        to = Destination(collection, source, added_by)
+        return self.ingest.url(url, to, allow_private=allow_private, progress=progress)
 
     def add_read(
         self,
@@ -208,18 +198,9 @@ class Archive:
         source: str | None = None,
         added_by: str | None = None,
         progress: Progress | None = None,
-    ) -> AddReport:
+    ) -> IngestReport:
         """Store what a reader produced; its failures lead the report (nothing is dropped)."""
-        report = self.add_articles(
-            result.articles,
-            collection=collection,
-            source=source,
-            added_by=added_by,
-            progress=progress,
-        )
-        report.failed[:0] = [{"path": f.origin, "error": f.error} for f in result.failures]
-        report.skipped[:0] = [{"path": f.origin, "reason": f.error} for f in result.skipped]
-        return report
+        return self.ingest.read_result(result, Destination(collection, source, added_by), progress)
 
     def add_articles(
         self,
@@ -229,109 +210,9 @@ class Archive:
         source: str | None = None,
         added_by: str | None = None,
         progress: Progress | None = None,
-    ) -> AddReport:
-        """Chunk, embed and store articles; each batch is one transaction."""
-        report = AddReport()
-        total = len(items)
-        pending = self._not_yet_stored(items, collection, source, report)
-        if progress:
-            progress(total - len(pending), total)
-        index = self.checked_index(collection)
-        try:
-            for start in range(0, len(pending), EMBED_BATCH_ARTICLES):
-                batch = self._embedded(pending[start : start + EMBED_BATCH_ARTICLES], report)
-                inserted = self.store.insert_articles(collection, batch, added_by)
-                for item, ids in inserted.stored:
-                    index.add(np.array(ids, dtype=np.int64), item.vectors)
-                    report.added.append(
-                        {"id": item.article_id, "title": item.article.title, "origin": item.origin}
-                    )
-                _report_clashes(report, inserted)
-                self._note_write(collection, inserted.generations)
-                index.checkpoint(interim=True)
-                if progress:
-                    progress(min(total, total - len(pending) + start + EMBED_BATCH_ARTICLES), total)
-        finally:
-            index.checkpoint()  # saves when due; retypes the index when its size calls for it
-        return report
-
-    def _not_yet_stored(
-        self,
-        items: Sequence[tuple[str, Article]],
-        collection: str,
-        source: str | None,
-        report: AddReport,
-    ) -> list[tuple[str, Article, str, str]]:
-        """(origin, article, id, content hash) of the articles worth embedding; the others are
-        reported. Only a cheap first look that spares embedding known articles: another ingest
-        may store the same ones meanwhile, and `Store.insert_articles` decides."""
-        seen_hashes: dict[str, str] = {}
-        seen_ids: set[str] = set()
-        pending: list[tuple[str, Article, str, str]] = []
-        for origin, article in items:
-            if source:
-                article = _with_source(article, source)
-            digest = content_hash(article)
-            existing = self.store.find_duplicate(collection, digest) or seen_hashes.get(digest)
-            if existing:
-                report.duplicates.append(
-                    {"origin": origin, "title": article.title, "existing_id": existing}
-                )
-                continue
-            article_id = article.id or digest[:12]
-            if article_id in seen_ids or self.store.id_taken(collection, article_id):
-                report.failed.append(_id_taken(origin, article_id))
-                continue
-            seen_hashes[digest] = article_id
-            seen_ids.add(article_id)
-            pending.append((origin, article, article_id, digest))
-        return pending
-
-    def _embedded(
-        self, pending: Sequence[tuple[str, Article, str, str]], report: AddReport
-    ) -> list[NewArticle]:
-        """The articles chunked and embedded, ready to store; those without text or with too
-        many passages are reported."""
-        chunked = []
-        for origin, article, article_id, digest in pending:
-            passages = chunk_article(article, self.embedder.count_tokens)
-            if not passages:
-                report.failed.append({"path": origin, "error": "the article has no text"})
-                continue
-            if len(passages) > self.limits.max_passages_per_article:
-                report.failed.append(
-                    {
-                        "path": origin,
-                        "error": (
-                            f"the article is too long: {len(passages):,} passages, "
-                            f"over the limit of {self.limits.max_passages_per_article:,}"
-                        ),
-                    }
-                )
-                continue
-            chunked.append((origin, article, article_id, digest, passages))
-        texts = [
-            embed_text(article.title, p.heading, p.text)
-            for _, article, _, _, passages in chunked
-            for p in passages
-        ]
-        vectors = self.embedder.encode(texts)
-        batch: list[NewArticle] = []
-        offset = 0
-        for origin, article, article_id, digest, passages in chunked:
-            batch.append(
-                NewArticle(
-                    article,
-                    article_id,
-                    digest,
-                    passages,
-                    vectors[offset : offset + len(passages)],
-                    origin,
-                    [passage_stems(p.text) for p in passages],
-                )
-            )
-            offset += len(passages)
-        return batch
+    ) -> IngestReport:
+        """Chunk, embed and store (origin, article) pairs; each batch is one transaction."""
+        return self.ingest.articles(items, Destination(collection, source, added_by), progress)
 
     # -- removing ----------------------------------------------------------------------------
     def delete(self, article_id: str, *, collection: str) -> StoredArticle:
@@ -342,7 +223,7 @@ class Archive:
             raise ArticleNotFound(article_id)
         ids, generations = deleted
         index.remove(ids)
-        self._note_write(collection, generations)
+        self.indexes.note_write(collection, generations)
         index.checkpoint()
         return article
 
@@ -386,17 +267,23 @@ class Archive:
             done += len(rows)
         return done
 
-    def stats(self, *, collection: str | None = None) -> dict:
-        stats = self.store.stats(collection)
+    def stats(self, *, collection: str | None = None) -> ArchiveStats:
+        """Counts of one collection (all when None) and the sizes behind them."""
+        counts = self.store.stats(collection)
         collections = [collection] if collection else self.store.collections()
         indexes = [self.checked_index(c) for c in collections]
-        stats["indexed"] = sum(i.ntotal for i in indexes)
-        stats["index_bytes"] = sum(i.file_bytes() for i in indexes)
-        stats["db_bytes"] = sum(
-            p.stat().st_size for p in self.store_dir.glob(DB_NAME + "*") if p.is_file()
+        return ArchiveStats(
+            articles=counts["articles"],
+            passages=counts["passages"],
+            sources=counts["sources"],
+            last_added_at=counts["last_added_at"],
+            indexed=sum(i.ntotal for i in indexes),
+            index_bytes=sum(i.file_bytes() for i in indexes),
+            db_bytes=sum(
+                p.stat().st_size for p in self.store_dir.glob(DB_NAME + "*") if p.is_file()
+            ),
+            model=self.embedder.name,
         )
-        stats["model"] = self.embedder.name
-        return stats
 
     # -- members: votes, the question log, server settings (`community`) -------------------
     def record_vote(self, collection: str, answer_id: str, member_id: str, vote: int) -> int | None:
@@ -453,23 +340,6 @@ class Archive:
             question, collection, source=source, since=since, depth=k + offset
         )
         return self.ranker.answer(retrieval, k, offset)
-
-
-def _with_source(article: Article, source: str) -> Article:
-    return replace(article, source=source)
-
-
-def _id_taken(origin: str, article_id: str) -> dict:
-    return {"path": origin, "error": f"id {article_id!r} is already used by another article"}
-
-
-def _report_clashes(report: AddReport, inserted: Inserted) -> None:
-    """Articles another ingest stored, or whose id it took, after our first look."""
-    report.duplicates.extend(
-        {"origin": item.origin, "title": item.article.title, "existing_id": existing}
-        for item, existing in inserted.duplicates
-    )
-    report.failed.extend(_id_taken(item.origin, item.article_id) for item in inserted.taken)
 
 
 __all__ = ["Archive", "ArchivistError"]

@@ -39,7 +39,7 @@ from archivist.fetch_guard import (
     shown_url,
     url_problem,
 )
-from archivist.models import AddReport, Article, ReadResult
+from archivist.models import Article, ReadResult
 
 log = logging.getLogger(__name__)
 
@@ -297,26 +297,6 @@ def read_page(data: bytes, url: str, limits: Limits) -> Article:
     from archivist.readers.html import parse_html
 
     return parse_html(data, origin=url, url=url, limits=limits)
-
-
-def add_url(
-    archive: Any,
-    url: str,
-    *,
-    collection: str,
-    source: str | None = None,
-    added_by: str | None = None,
-    allow_private: bool = False,
-    progress: Any = None,
-) -> AddReport:
-    """Fetch a URL, read it and store its article(s) in `archive`; failures are in the report."""
-    try:
-        result = read_url(url, archive.limits, allow_private=allow_private)
-    except ReadError as exc:
-        return AddReport(failed=[{"path": url, "error": exc.reason}])
-    return archive.add_read(
-        result, collection=collection, source=source, added_by=added_by, progress=progress
-    )
 
 
 def _describe(exc: Exception) -> str:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, overload
+
+if TYPE_CHECKING:
+    from archivist.errors import ReadError
 
 
 @dataclass(frozen=True)
@@ -135,25 +139,117 @@ class Answer:
         }
 
 
+@dataclass(frozen=True)
+class ReportEntry:
+    """One line of an `IngestReport`; its JSON keys are a contract (`archivist ingest --json`)."""
+
+    def to_json(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    # Read access by JSON key (`entry["title"]`) for callers written when entries were dicts;
+    # new code reads the attributes.
+    def __getitem__(self, key: str) -> str:
+        return self.to_json()[key]
+
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.to_json().get(key, default)
+
+
+@dataclass(frozen=True)
+class Added(ReportEntry):
+    id: str
+    title: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class Duplicate(ReportEntry):
+    """An article already stored (or twice in one input): not stored again."""
+
+    origin: str
+    title: str
+    existing_id: str
+
+
+@dataclass(frozen=True)
+class Failed(ReportEntry):
+    """An input, or a part of one, that could not be read or stored."""
+
+    path: str
+    error: str
+    kind: str | None = None  # ReadError.kind, for counting; not in the JSON
+
+    @classmethod
+    def of(cls, error: ReadError) -> Failed:
+        return cls(error.origin, error.reason, error.kind)
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "error": self.error}
+
+
+@dataclass(frozen=True)
+class Skipped(ReportEntry):
+    """Left out on purpose and said so: not an article (hidden files, OS clutter in a ZIP)."""
+
+    path: str
+    reason: str
+
+
 @dataclass
-class AddReport:
+class IngestReport:
     """The outcome of an ingest: nothing is silently dropped."""
 
-    added: list[dict] = field(default_factory=list)  # {"id", "title", "origin"}
-    duplicates: list[dict] = field(default_factory=list)  # {"origin", "title", "existing_id"}
-    failed: list[dict] = field(default_factory=list)  # {"path", "error"}
-    skipped: list[dict] = field(default_factory=list)  # {"path", "reason"}: not articles
+    added: list[Added] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
-    def merge(self, other: AddReport) -> None:
+    @classmethod
+    def failure(cls, path: str, error: str) -> IngestReport:
+        """A report of one input that failed as a whole."""
+        return cls(failed=[Failed(path, error)])
+
+    def merge(self, other: IngestReport) -> None:
         self.added.extend(other.added)
         self.duplicates.extend(other.duplicates)
         self.failed.extend(other.failed)
         self.skipped.extend(other.skipped)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, list]:
         return {
-            "added": [a["id"] for a in self.added],
-            "duplicates": list(self.duplicates),
-            "failed": list(self.failed),
-            "skipped": list(self.skipped),
+            "added": [a.id for a in self.added],
+            "duplicates": [d.to_json() for d in self.duplicates],
+            "failed": [f.to_json() for f in self.failed],
+            "skipped": [s.to_json() for s in self.skipped],
         }
+
+
+AddReport = IngestReport  # the name the bot and feeds import today
+
+
+@dataclass(frozen=True)
+class ArchiveStats:
+    """Counts and sizes of one collection, or of all; `to_json` is `archivist stats --json`."""
+
+    articles: int
+    passages: int
+    sources: int
+    last_added_at: str | None
+    indexed: int  # vectors in the index files
+    index_bytes: int
+    db_bytes: int  # the whole database, every collection
+    model: str
+
+    def to_json(self) -> dict[str, int | str | None]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    # read access by key (`stats["articles"]`) for callers written when stats were a dict
+    def __getitem__(self, key: str) -> int | str | None:
+        return self.to_json()[key]
+
+    def get(self, key: str, default: int | str | None = None) -> int | str | None:
+        return self.to_json().get(key, default)
