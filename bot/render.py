@@ -138,7 +138,7 @@ def when(value: str | None) -> str | None:
     (a Discord timestamp; it renders in descriptions and fields, not in titles or footers)."""
     day = parse_day(value)
     if day is None:
-        return escape(value[:10]) if value else None
+        return cut_escaped(value, 40) if value else None
     return f"{day.date().isoformat()} ({discord.utils.format_dt(day, 'R')})"
 
 

@@ -4,7 +4,9 @@ and the local Discord emulator."""
 from __future__ import annotations
 
 import asyncio
+import re
 
+import discord
 from discord_emu.harness import message_text, running_bot
 
 from bot import render
@@ -51,6 +53,9 @@ def test_help_is_private_and_names_every_registered_command(tmp_path):
             links = rec.original["embeds"][0]["fields"][-1]
             assert links["name"] == "Links"
             assert f"client_id={h.emu.application_id}" in links["value"]
+            # threads need both: watched forums and threads are answered inside them
+            asked = discord.Permissions(int(re.search(r"permissions=(\d+)", links["value"])[1]))
+            assert asked.create_public_threads and asked.send_messages_in_threads
 
     run(scenario())
 

@@ -210,9 +210,8 @@ def test_help_names_every_command_what_is_stored_and_the_links():
     text = " ".join([embed.description or ""] + [f"{f.name} {f.value}" for f in embed.fields])
     for command in ("/ask", "/recent", "/article", "/stats", "/upload", "/delete", "/feed add"):
         assert command in text, command
-    assert "/channel watch" in text
-    for missing in ("/settings", "/insights", "Search the archive", "since", "private", "👍"):
-        assert missing not in text, missing  # named only once the feature ships
+    for shipped in ("/channel watch|unwatch|list", "Search the archive", "`since`", "`private"):
+        assert shipped in text, shipped
     assert "questions asked here" in text
     assert "[Guide](https://example.org/guide)" in text
     assert render.embeds_size([embed]) <= render.EMBEDS_TOTAL_MAX
@@ -220,3 +219,22 @@ def test_help_names_every_command_what_is_stored_and_the_links():
     quiet = render.help_embed(logs_questions=False)
     assert "a question is answered and not kept" in " ".join(f.value or "" for f in quiet.fields)
     assert "/help" in render.WELCOME
+
+
+def test_article_dates_read_as_a_day_and_how_long_ago():
+    assert render.when("2024-05-01") == "2024-05-01 (<t:1714521600:R>)"
+    assert render.when("2024-05-01T13:45:00+02:00") == "2024-05-01 (<t:1714521600:R>)"
+    assert render.when("spring 2024") == "spring 2024"  # not a day: shown as stored
+    assert render.when(None) is None
+    stored = _stored("T", None, "S")
+    listing = render.recent_embed([stored], offset=0, count=5, total=1, source=None)
+    assert "2024-05-01 (<t:1714521600:R>)" in (listing.description or "")
+
+
+def test_since_is_shown_with_the_question_and_an_empty_period_names_the_next_step():
+    content = render.question_content("ferry?", None, "week")
+    assert content == "**Q:** ferry?\n**Since:** the past week"
+    assert render.parse_question_content(content) == ("ferry?", None)
+    assert render.question_content("ferry?", None, "any") == "**Q:** ferry?"
+    embed = render.nothing_since_embed("day")
+    assert embed.title == "Nothing from the past day" and "`any`" in (embed.description or "")
