@@ -28,11 +28,13 @@ ArchiveFactory = Callable[[Settings], "Archive"]
 
 def open_archive(settings: Settings) -> Archive:
     """The archive every command uses unless `main` is given another factory: the data
-    folder, the limits and the model of `settings`."""
+    folder and limits of `settings`, and the process's model."""
     from archivist.archive import Archive
-    from archivist.embedding import default_embedder
 
-    return Archive(settings.data_dir, limits=settings.limits, embedder=default_embedder(settings))
+    # Archive's default model is `default_embedder()`, whose settings come from the same
+    # environment (and .env) as `settings`: the same model. Tests that replace that default
+    # (archivist.archive.default_embedder) still reach the CLI through it.
+    return Archive(settings.data_dir, limits=settings.limits)
 
 
 class Context:
