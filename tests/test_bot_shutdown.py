@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from discord_emu.emulator import DiscordEmulator
-from discord_emu.harness import Harness, article, message_text, running_bot
+from discord_emu.harness import Harness, article, buttons, message_text, running_bot
 from discord_emu.payloads import MANAGE_GUILD, MEMBER_DEFAULT
 
 from archivist.embedding import HashingEmbedder
@@ -223,7 +223,10 @@ def test_a_question_during_the_stop_gets_the_private_restarting_reply_and_runnin
 
     async def scenario():
         async with running_bot(tmp_path) as h:
-            await h.seed([article("library")])
+            await h.seed([article(t) for t in ("library", "harbour", "wind", "school")])
+            answer = await h.command(
+                "ask", {"question": "When will the library open on Sundays?", "count": 1}
+            )
             h.bot.tree.add_command(linger)
             await h.bot.tree.sync()
             running = await h.emu.send_interaction(
@@ -234,17 +237,20 @@ def test_a_question_during_the_stop_gets_the_private_restarting_reply_and_runnin
             await h.emu.wait_until(lambda: h.bot.stopping)
             asked = await h.command("ask", {"question": "When does the library open?"})
             recent = await h.command("recent")
+            more = await h.click(answer.original, buttons(answer.original)["More results"])
             assert not stop.done()  # still waiting for /linger
             release.set()
             await h.wait_done(running)
             await asyncio.wait_for(stop, 30)
-            return asked, recent, running
+            return asked, recent, more, running
 
-    asked, recent, running = run(scenario())
+    asked, recent, more, running = run(scenario())
     for rec in (asked, recent):
         reply = rec.reply or rec.original
         assert reply["content"] == RESTARTING
         assert rec.ephemeral
+    clicked = more.followups[-1] if more.followups else more.original
+    assert clicked["content"] == RESTARTING and clicked["flags"] & 64  # only the clicker sees it
     assert message_text(running.reply or running.original) == "finished"
 
 
