@@ -64,6 +64,10 @@ def require_admin(interaction: discord.Interaction) -> bool:
     """An app_commands check: server owners can override default_permissions, so check here too."""
     settings = getattr(interaction.client, "settings", None)
     role_id = admin_role_id(getattr(settings, "admin_role", None))
+    server_settings = getattr(getattr(interaction.client, "archive", None), "server_settings", None)
+    if server_settings is not None and interaction.guild_id is not None:
+        # the role /settings picked replaces ARCHIVIST_ADMIN_ROLE in its server (kept in memory)
+        role_id = server_settings(str(interaction.guild_id)).admin_role_id or role_id
     if not is_admin(interaction, role_id):
         role = interaction.guild.get_role(role_id) if interaction.guild and role_id else None
         raise NotAdmin(role)

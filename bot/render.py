@@ -582,7 +582,8 @@ HELP_ADMIN = (
     "`/upload` files (text, Markdown, HTML, PDF, Word, JSON, ZIP) or a web page · `/delete` an "
     "article · `/feed add|list|remove` RSS and Atom feeds · `/channel watch|unwatch|list` "
     "answer questions in a channel and its threads, or each post of a forum, without a "
-    "mention (only when the archive has an answer)"
+    "mention (only when the archive has an answer) · `/insights` what members could not find · "
+    "`/settings` admin role, default source, threads, question logging, feed announcements"
 )
 
 
@@ -599,9 +600,16 @@ def help_embed(*, logs_questions: bool, links: Sequence[tuple[str, str]] = ()) -
         embed.add_field(name=name, value=value, inline=False)
     embed.add_field(name="Admins", value=HELP_ADMIN, inline=False)
     stored = (
-        "The questions asked here, so admins can see what members could not find."
+        "The questions asked here (not who asked them), kept 90 days so admins can see what "
+        "members could not find; question logging is a setting (`/settings logging`)."
         if logs_questions
-        else "Nothing: a question is answered and not kept. An upload records who made it."
+        else "Nothing of your questions: a question is answered and not kept. An upload "
+        "records who made it."
+    )
+    # votes are kept with the member's id: one vote per member per answer
+    stored += (
+        " Your 👍/👎 on an answer is kept with your id, so you vote once. "
+        "Admins erase questions and votes with `/insights clear: True`."
     )
     embed.add_field(name="What is stored about you", value=stored, inline=False)
     shown = [f"[{cut_escaped(label, 80)}]({url})" for label, url in links if safe_url(url) == url]

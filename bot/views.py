@@ -21,6 +21,7 @@ from discord.ext import commands
 from archivist.errors import ArchivistError
 from bot import render
 from bot.errors import report_error, require_admin
+from bot.feedback import Vote, add_vote_buttons, logged_answer_id
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -118,6 +119,9 @@ async def answer_reply(
     )
     if offset == 0:  # "More results" is the same question, not a new one
         bot.metrics.answered(answer)
+    answer_id = (
+        await logged_answer_id(bot, collection, question, answer.answered) if not offset else None
+    )
     content = render.question_content(question, source, since)
     reply: dict[str, Any] = {"content": content, "view": None, "answered": answer.answered}
     if not answer.hits and offset == 0:
@@ -140,6 +144,8 @@ async def answer_reply(
         for n, (_, article_id) in enumerate(_distinct_articles(answer.hits, 1), start=1):
             title = next(h.title for h in answer.hits if h.article_id == article_id)
             view.add_item(ShowArticle(article_id, f"Open {n}: {title}"))
+    if answer_id is not None:
+        add_vote_buttons(view, answer_id)
     return reply | {"embeds": embeds, "view": view if view.children else None}
 
 
@@ -459,7 +465,7 @@ def delete_prompt(article_id: str, title: str) -> dict[str, Any]:
 
 class Expired(
     discord.ui.DynamicItem[discord.ui.Button],
-    template=r"archivist:(?!(?:more|show|page|recent|delete):|cancel$).*",
+    template=r"archivist:(?!(?:more|show|page|recent|delete|vote):|cancel$).*",
 ):
     """Buttons of an older version of the bot: say so instead of failing silently."""
 
@@ -483,6 +489,7 @@ DYNAMIC_ITEMS = (
     RecentPage,
     ConfirmDelete,
     CancelDelete,
+    Vote,
     Expired,
 )
 

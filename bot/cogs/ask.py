@@ -125,6 +125,11 @@ class Ask(commands.Cog):
             return
         if await refuse_unknown_source(self.bot, interaction, source):
             return
+        if source is None:  # the server's default (/settings); the answer names it
+            settings = await self.bot.offload(
+                self.bot.archive.server_settings, str(interaction.guild_id)
+            )
+            source = settings.default_source
         await interaction.response.defer(ephemeral=private, thinking=True)
         reply = await answer_reply(
             self.bot,

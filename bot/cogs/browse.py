@@ -133,8 +133,13 @@ class Browse(commands.Cog):
     @app_commands.command(name="help")
     async def show_help(self, interaction: discord.Interaction) -> None:
         """What I do, each command with an example, and what is stored about you."""
-        # No question is stored yet; once question logging exists (per server), this reads it.
-        embed = render.help_embed(logs_questions=False, links=help_links(self.bot))
+        logs = False
+        if interaction.guild_id is not None:
+            settings = await self.bot.offload(
+                self.bot.archive.server_settings, str(interaction.guild_id)
+            )
+            logs = settings.question_logging
+        embed = render.help_embed(logs_questions=logs, links=help_links(self.bot))
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_PINGS
         )

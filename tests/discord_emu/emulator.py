@@ -423,11 +423,22 @@ class DiscordEmulator:
                 value = att["id"]
             elif opt["type"] == 7 and not partial:  # channel: value is its id
                 value = self._resolved_channel(opt, str(value), resolved)
+            elif opt["type"] == 8 and not partial:  # role: value is its id
+                value = self._resolved_role(str(value), resolved, channel_id)
             out.append({"name": name, "type": opt["type"], "value": value})
         for opt in schema:
             if not partial and opt.get("required") and opt["name"] not in values:
                 raise KeyError(f"required option {opt['name']!r} missing")
         return out
+
+    def _resolved_role(self, role_id: str, resolved: dict, channel_id: str) -> str:
+        """A role option as Discord sends it: the id, and the role in `resolved.roles`."""
+        guild = self._guild_of_channel(channel_id)
+        role = next((r for r in guild.roles if r["id"] == role_id), None) if guild else None
+        if role is None:
+            raise KeyError(f"no role {role_id} in the server of channel {channel_id}")
+        resolved.setdefault("roles", {})[role_id] = role
+        return role_id
 
     def _resolved_channel(self, option: dict, channel_id: str, resolved: dict) -> str:
         """A channel option as Discord sends it: the id, and a partial channel (with the

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 Runner = Callable[..., Awaitable[Any]]
 Collections = Callable[[], "set[str] | None"]
 OnDisabled = Callable[[Feed], Awaitable[Any]]
+OnAdded = Callable[[Feed, IngestReport], Awaitable[Any]]
 
 
 class FeedScheduler:
@@ -50,6 +51,7 @@ class FeedScheduler:
         self.tick_s = tick_s if tick_s is not None else min(interval_s, 60.0)
         self.collections = collections
         self.on_disabled = on_disabled
+        self.on_added: OnAdded | None = None  # awaited with a poll's report when it stored some
         self.cancel = threading.Event()
         self.polls = 0  # finished feed polls, for logs and tests
         self._task: asyncio.Task | None = None
@@ -96,6 +98,8 @@ class FeedScheduler:
                 continue
             self.polls += 1
             out.append((feed, report))
+            if report.added and self.on_added is not None:
+                await self._tell_added(feed, report)
             if report.failed and self.on_disabled is not None:
                 await self._tell_if_disabled(table, feed)
         return out
@@ -108,6 +112,13 @@ class FeedScheduler:
                 await self.on_disabled(after)
         except Exception:  # noqa: BLE001 - the feed is disabled all the same
             log.exception("feed %d: could not tell that it was disabled", feed.id)
+
+    async def _tell_added(self, feed: Feed, report: IngestReport) -> None:
+        assert self.on_added is not None
+        try:
+            await self.on_added(feed, report)
+        except Exception:  # noqa: BLE001 - the articles are stored all the same
+            log.exception("feed %d: could not tell of its new articles", feed.id)
 
     async def _loop(self) -> None:
         while not self.cancel.is_set():

@@ -1,0 +1,108 @@
+"""👍 and 👎 under every answer: persistent buttons whose custom id carries the answer's id
+(`archivist:vote:up:<answer id>`), so a vote still lands after a restart. One vote per member
+per answer, changeable; the member alone reads the thanks.
+
+The answer id comes from the core's question log (`Archive.log_question`), which keeps the
+question only while the server's question logging is on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from archivist.errors import ArchivistError
+from bot.errors import report_error
+
+if TYPE_CHECKING:
+    from bot.app import ArchivistBot
+
+log = logging.getLogger("archivist.bot")
+
+NO_PINGS = discord.AllowedMentions.none()
+VOTES = {"up": (1, "👍"), "down": (-1, "👎")}
+VOTE_ROW = 1  # beside "More results": row 0 holds up to five "Show article" buttons
+EXPIRED = "This button has expired. Ask again to vote on a new answer."
+
+
+def thanks_text(vote: int, before: int | None) -> str:
+    """What the member reads after a click: thanks, a change, or that nothing changed."""
+    mine = "👍" if vote > 0 else "👎"
+    other = "👎" if vote > 0 else "👍"
+    if before == vote:
+        return f"You already gave this answer {mine}. Press {other} to change your vote."
+    if before is not None:
+        return f"Changed your vote to {mine}. Thanks for telling us!"
+    if vote > 0:
+        return "Thanks! Your 👍 is noted. Press 👎 instead if you change your mind."
+    return (
+        "Thanks! Your 👎 tells this server's admins that the answer missed "
+        "(they see it in /insights). Press 👍 instead if you change your mind."
+    )
+
+
+class Vote(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"archivist:vote:(?P<kind>up|down):(?P<answer>[0-9a-z]{1,32})",
+):
+    def __init__(self, kind: str, answer_id: str) -> None:
+        value, emoji = VOTES[kind]
+        super().__init__(
+            discord.ui.Button(
+                emoji=emoji,
+                style=discord.ButtonStyle.secondary,
+                row=VOTE_ROW,
+                custom_id=f"archivist:vote:{kind}:{answer_id}",
+            )
+        )
+        self.kind, self.vote, self.answer_id = kind, value, answer_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ):  # type: ignore[override]
+        return cls(match["kind"], match["answer"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        try:
+            if interaction.guild_id is None:
+                await interaction.response.send_message(EXPIRED, ephemeral=True)
+                return
+            bot: ArchivistBot = interaction.client  # type: ignore[assignment]
+            before = await bot.offload(
+                bot.archive.record_vote,
+                str(interaction.guild_id),
+                self.answer_id,
+                str(interaction.user.id),
+                self.vote,
+            )
+            await interaction.response.send_message(
+                thanks_text(self.vote, before), ephemeral=True, allowed_mentions=NO_PINGS
+            )
+        except Exception as error:  # noqa: BLE001 - told to the member, logged when a bug
+            await report_error(interaction, error)
+
+
+def add_vote_buttons(view: discord.ui.View, answer_id: str) -> None:
+    for kind in VOTES:
+        view.add_item(Vote(kind, answer_id))
+
+
+async def logged_answer_id(
+    bot: ArchivistBot, collection: str, question: str, answered: bool
+) -> str | None:
+    """The new answer's id (its question logged if the server logs questions); None when the
+    log could not be written: the answer then goes out without vote buttons."""
+    try:
+        return await bot.offload(bot.archive.log_question, collection, question, answered=answered)
+    except ArchivistError as exc:
+        log.info("question not logged in %s: %s", collection, type(exc).__name__)
+    except Exception:  # noqa: BLE001 - an answer must not fail for its log
+        log.exception("could not log a question in %s", collection)
+    return None
+
+
+FEEDBACK_ITEMS = (Vote,)
