@@ -174,7 +174,7 @@ class Admin(commands.Cog):
             else:
                 log.error("upload of %s failed", name, exc_info=error)
                 reason = "could not be stored because of an error on my side; it has been logged"
-            return AddReport(failed=[{"path": name, "error": reason}])
+            return AddReport.failure(name, reason)
 
     async def _add_attachment(
         self,
