@@ -256,14 +256,14 @@ class ArchivistBot(commands.AutoShardedBot):
         if not running:
             return
         grace = self.settings.shutdown_grace_s
-        log.info("waiting up to %g s for %d running answers or uploads", grace, len(running))
+        log.info("waiting up to %g s for %d running commands and uploads", grace, len(running))
         _, late = await asyncio.wait(running, timeout=grace)
         if late:  # their members get no reply; the store keeps every batch already written
             log.warning(
-                "%d answers or uploads still running after %g s (ARCHIVIST_SHUTDOWN_GRACE_S): "
-                "stopping without them",
-                len(late),
+                "grace over after %g s (ARCHIVIST_SHUTDOWN_GRACE_S): stopping with %d unfinished "
+                "(commands and uploads)",
                 grace,
+                len(late),
             )
 
     # ---- errors ----------------------------------------------------------------------------

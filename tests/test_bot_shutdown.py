@@ -256,3 +256,41 @@ def test_a_question_during_the_stop_gets_the_private_restarting_reply_and_runnin
 
 if __name__ == "__main__":
     serve()
+
+
+def test_the_stop_waits_no_longer_than_the_grace(tmp_path, monkeypatch, caplog):
+    import functools
+
+    from discord import Interaction, app_commands
+
+    from archivist import config
+
+    monkeypatch.setattr(
+        config, "Settings", functools.partial(config.Settings, shutdown_grace_s=0.2)
+    )
+    never = asyncio.Event()
+
+    @app_commands.command(name="stuck")
+    async def stuck(interaction: Interaction) -> None:
+        """Never answers."""
+        await interaction.response.defer(thinking=True)
+        await never.wait()
+
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            h.bot.tree.add_command(stuck)
+            await h.bot.tree.sync()
+            rec = await h.emu.send_interaction(
+                "stuck", guild=h.guild, user=h.member, permissions=MEMBER_DEFAULT
+            )
+            await h.emu.wait_until(lambda: rec.acked_at is not None)
+            await asyncio.wait_for(h.bot.close(), 30)  # returns although /stuck still runs
+            return h.bot.is_closed()
+
+    with caplog.at_level("INFO", logger="archivist.bot"):
+        assert run(scenario())
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        "grace over after 0.2 s (ARCHIVIST_SHUTDOWN_GRACE_S): stopping with 1 unfinished "
+        "(commands and uploads)"
+    ) in warnings
