@@ -2,18 +2,20 @@
 (`archivist:vote:up:<answer id>`), so a vote still lands after a restart. One vote per member
 per answer, changeable; the member alone reads the thanks.
 
-The answer id comes from the core's question log (`Archive.log_question`), which keeps the
-question only while the server's question logging is on.
+Each answer gets a new id; its question goes to the core's question log (`Archive.log_question`),
+which keeps it only while the server's question logging is on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 
+from archivist.community import new_answer_id
 from archivist.errors import ArchivistError
 from bot.errors import report_error
 
@@ -26,6 +28,7 @@ NO_PINGS = discord.AllowedMentions.none()
 VOTES = {"up": (1, "👍"), "down": (-1, "👎")}
 VOTE_ROW = 1  # beside "More results": row 0 holds up to five "Show article" buttons
 EXPIRED = "This button has expired. Ask again to vote on a new answer."
+_logging: set[asyncio.Task[None]] = set()
 
 
 def thanks_text(vote: int, before: int | None) -> str:
@@ -91,18 +94,30 @@ def add_vote_buttons(view: discord.ui.View, answer_id: str) -> None:
         view.add_item(Vote(kind, answer_id))
 
 
-async def logged_answer_id(
-    bot: ArchivistBot, collection: str, question: str, answered: bool
-) -> str | None:
-    """The new answer's id (its question logged if the server logs questions); None when the
-    log could not be written: the answer then goes out without vote buttons."""
+def log_question_later(bot: ArchivistBot, collection: str, question: str, answered: bool) -> str:
+    """A new answer's id, for its vote buttons; its question is logged (if the server logs
+    questions) after the answer is sent: a write waits for the store's writer (an upload's
+    batch, another process's ingest), and an answer never waits behind an upload."""
+    answer_id = new_answer_id()
+    task = asyncio.get_running_loop().create_task(
+        _log_question(bot, collection, question, answered, answer_id)
+    )
+    _logging.add(task)  # the loop keeps only weak references to its tasks
+    task.add_done_callback(_logging.discard)
+    return answer_id
+
+
+async def _log_question(
+    bot: ArchivistBot, collection: str, question: str, answered: bool, answer_id: str
+) -> None:
     try:
-        return await bot.offload(bot.archive.log_question, collection, question, answered=answered)
-    except ArchivistError as exc:
+        await bot.offload(
+            bot.archive.log_question, collection, question, answered=answered, answer_id=answer_id
+        )
+    except ArchivistError as exc:  # stopping, or the store is busy: this one goes unlogged
         log.info("question not logged in %s: %s", collection, type(exc).__name__)
-    except Exception:  # noqa: BLE001 - an answer must not fail for its log
+    except Exception:  # noqa: BLE001 - an answer does not fail for its log
         log.exception("could not log a question in %s", collection)
-    return None
 
 
 FEEDBACK_ITEMS = (Vote,)

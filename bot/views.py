@@ -21,7 +21,7 @@ from discord.ext import commands
 from archivist.errors import ArchivistError
 from bot import render
 from bot.errors import report_error, require_admin
-from bot.feedback import Vote, add_vote_buttons, logged_answer_id
+from bot.feedback import Vote, add_vote_buttons, log_question_later
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -120,7 +120,7 @@ async def answer_reply(
     if offset == 0:  # "More results" is the same question, not a new one
         bot.metrics.answered(answer)
     answer_id = (
-        await logged_answer_id(bot, collection, question, answer.answered) if not offset else None
+        log_question_later(bot, collection, question, answer.answered) if not offset else None
     )
     content = render.question_content(question, source, since)
     reply: dict[str, Any] = {"content": content, "view": None, "answered": answer.answered}

@@ -5,6 +5,7 @@ role /settings picks is honoured, logging off keeps no question, new feed items 
 from __future__ import annotations
 
 import asyncio
+import threading
 from contextlib import asynccontextmanager
 
 from discord_emu.emulator import DiscordEmulator
@@ -29,7 +30,7 @@ async def community_bot(tmp_path, **options):
 
 
 def vote_ids(msg: dict) -> dict[str, str]:
-    """"up"/"down" -> the custom id of the answer's vote button."""
+    """ "up"/"down" -> the custom id of the answer's vote button."""
     ids = [
         c["custom_id"]
         for row in msg.get("components", [])
@@ -72,6 +73,32 @@ def test_a_thumbs_down_shows_in_insights_and_a_changed_vote_counts_once(tmp_path
             other = await h.click(asked.original, votes["down"], user=h.emu.add_user("zoe"))
             assert other.ephemeral
             assert "2 votes, 50% 👍" in await insights_text(h)
+
+    run(scenario())
+
+
+def test_an_answer_does_not_wait_for_its_question_log(tmp_path):
+    async def scenario():
+        async with community_bot(tmp_path) as h:
+            await h.seed([article("harbour"), article("library")])
+            holding, release = threading.Event(), threading.Event()
+
+            def hold_the_writer() -> None:  # as an upload's batch (or another process) would
+                with h.archive.store.write_lock:
+                    holding.set()
+                    release.wait(30)
+
+            writer = threading.Thread(target=hold_the_writer)
+            writer.start()
+            try:
+                holding.wait(5)
+                rec = await h.command("ask", {"question": "When does the library open?"})
+                assert set(vote_ids(rec.original)) == {"up", "down"}
+                assert h.archive.insights(h.guild.id).periods[0].asked == 0  # not yet logged
+            finally:
+                release.set()
+                writer.join()
+            await h.emu.wait_until(lambda: h.archive.insights(h.guild.id).periods[0].asked, 10)
 
     run(scenario())
 
