@@ -84,6 +84,23 @@ def for_someone_else(interaction: discord.Interaction) -> bool:
     return meta is None or meta.user.id != interaction.user.id
 
 
+async def turn_page(
+    interaction: discord.Interaction, page: Callable[[int], Awaitable[dict[str, Any]]]
+) -> None:
+    """Show another page: in place for the member the reply is for (or on a private reply), as
+    a private copy for anyone else, so the public message stays as the channel reads it."""
+    assert interaction.guild_id is not None
+    private = for_someone_else(interaction)
+    await interaction.response.defer(ephemeral=private, thinking=private)
+    reply = await page(interaction.guild_id)
+    if private:
+        await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
+    else:
+        await interaction.edit_original_response(
+            embeds=reply["embeds"], view=reply["view"], allowed_mentions=NO_PINGS
+        )
+
+
 def since_date(key: str | None, now: datetime | None = None) -> str | None:
     """The ISO day a `since` choice starts at (None for "any")."""
     days = render.SINCE_DAYS.get(key or "")
@@ -301,19 +318,11 @@ class ArticlePage(
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
             check_cooldown(interaction, "browse")
-            if for_someone_else(interaction):  # their own copy, at that page
-                await interaction.response.defer(ephemeral=True, thinking=True)
-                reply = await article_reply(
-                    _bot(interaction), interaction.guild_id, self.article_id, self.page
-                )
-                await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
-                return
-            await interaction.response.defer()  # updates the message in place
-            reply = await article_reply(
-                _bot(interaction), interaction.guild_id, self.article_id, self.page
-            )
-            await interaction.edit_original_response(
-                embeds=reply["embeds"], view=reply["view"], allowed_mentions=NO_PINGS
+            await turn_page(
+                interaction,
+                lambda guild_id: article_reply(
+                    _bot(interaction), guild_id, self.article_id, self.page
+                ),
             )
 
         await _guarded(interaction, work)
@@ -363,17 +372,12 @@ class RecentPage(
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
             check_cooldown(interaction, "browse")
-            private = for_someone_else(interaction)  # their own copy, at that page
-            await interaction.response.defer(ephemeral=private, thinking=private)
             source = render.parse_recent_source(interaction.message)
-            reply = await recent_reply(
-                _bot(interaction), interaction.guild_id, self.offset, self.count, source
-            )
-            if private:
-                await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
-                return
-            await interaction.edit_original_response(
-                embeds=reply["embeds"], view=reply["view"], allowed_mentions=NO_PINGS
+            await turn_page(
+                interaction,
+                lambda guild_id: recent_reply(
+                    _bot(interaction), guild_id, self.offset, self.count, source
+                ),
             )
 
         await _guarded(interaction, work)
