@@ -236,3 +236,31 @@ def test_new_feed_items_are_announced_in_the_chosen_channel(tmp_path):
                 assert said["content"].count("/article id:") == 1  # the new item only
 
     run(scenario())
+
+
+def test_answers_in_threads_when_the_server_wants_them(tmp_path):
+    async def scenario():
+        async with community_bot(tmp_path) as h:
+            await h.seed([article("library"), article("school")])
+            news = await h.emu.create_channel(h.guild, "news")
+            question = "Will every primary school pupil get a free hot lunch?"
+            before = await h.emu.send_message(news, h.member, question, mention_bot=True)
+            await h.emu.wait_until(lambda: h.emu.bot_messages(news), 10)
+            (reply,) = h.emu.bot_messages(news)  # threads off: a reply in the channel
+            assert reply["message_reference"]["message_id"] == before["id"]
+
+            saved = await h.command("settings", {"threads": True}, admin=True)
+            assert "Answers in threads: on" in message_text(saved.reply)
+            asked = await h.emu.send_message(news, h.member, question, mention_bot=True)
+            answer = await h.emu.wait_until(lambda: h.emu.bot_messages(asked["id"]), 10)
+            assert "School lunches" in message_text(answer[0])
+            assert h.guild.channel(asked["id"])["name"] == question[:100]
+            assert len(h.emu.bot_messages(news)) == 1  # nothing more in the channel itself
+
+            # a question asked in a thread is answered there, not in a thread of a thread
+            thread = await h.emu.create_thread(news, h.member, "lunch talk")
+            inside = await h.emu.send_message(thread, h.member, question, mention_bot=True)
+            await h.emu.wait_until(lambda: h.emu.bot_messages(thread), 10)
+            assert h.emu.bot_messages(thread)[0]["message_reference"]["message_id"] == inside["id"]
+
+    run(scenario())

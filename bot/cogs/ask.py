@@ -15,6 +15,7 @@ from discord.ext import commands
 from archivist.errors import ArchivistError
 from bot import render
 from bot.cogs.browse import refuse_unknown_source, source_choices
+from bot.cogs.community import send_answer
 from bot.errors import archivist_message, retry_in
 from bot.views import DYNAMIC_ITEMS, NO_PINGS, _send_kwargs, answer_reply, check_cooldown
 
@@ -238,7 +239,7 @@ class Ask(commands.Cog):
             return
         async with message.channel.typing():
             reply = await answer_reply(self.bot, message.guild.id, question, 3, None)
-        await message.reply(mention_author=False, **_send_kwargs(reply))
+        await send_answer(self.bot, message, question, _send_kwargs(reply))
 
     async def _answer_if_answered(self, message: discord.Message, question: str) -> None:
         """A watched channel is read by everyone: only an answer earns a message there, so
@@ -250,7 +251,7 @@ class Ask(commands.Cog):
         try:
             reply = await answer_reply(self.bot, message.guild.id, question, 3, None)
             if reply["answered"]:
-                await message.reply(mention_author=False, **_send_kwargs(reply))
+                await send_answer(self.bot, message, question, _send_kwargs(reply))
         except ArchivistError as exc:
             log.info("no answer in watched channel %s: %s", message.channel.id, exc)
         except Exception:

@@ -28,6 +28,7 @@ log = logging.getLogger("archivist.bot")
 NO_PINGS = discord.AllowedMentions.none()
 ADMIN = discord.Permissions(manage_guild=True)
 QUESTION_SHOWN = 150
+THREAD_NAME_MAX = 100
 ANNOUNCED_MAX = 10  # articles named in one announcement; the rest are counted
 RESETS = [
     app_commands.Choice(name="admin role", value="admin_role_id"),
@@ -133,6 +134,28 @@ def announcement_text(feed: Feed, report: IngestReport) -> str:
     if len(added) > ANNOUNCED_MAX:
         lines.append(f"…and {len(added) - ANNOUNCED_MAX} more: /recent lists them.")
     return render.cut("\n".join(lines), render.CONTENT_MAX)
+
+
+# ---- answers in threads ----------------------------------------------------------------------
+
+
+async def send_answer(
+    bot: ArchivistBot, message: discord.Message, question: str, reply: dict[str, Any]
+) -> None:
+    """Answer a message's question: as a reply, or, when the server wants answers in threads
+    and the message is in a text channel, in a new thread on that message (named after the
+    question) so the channel keeps its flow. Without leave to make threads, as a reply."""
+    assert message.guild is not None
+    settings = await bot.offload(bot.archive.server_settings, str(message.guild.id))
+    if settings.threads and isinstance(message.channel, discord.TextChannel):
+        try:
+            thread = await message.create_thread(name=render.cut(question, THREAD_NAME_MAX))
+        except discord.HTTPException as exc:  # no Create Public Threads here, or one exists
+            log.info("no thread on message %s: %s", message.id, exc)
+        else:
+            await thread.send(**reply)
+            return
+    await message.reply(mention_author=False, **reply)
 
 
 # ---- the cog ---------------------------------------------------------------------------------

@@ -212,6 +212,7 @@ class DiscordEmulator:
         app.router.add_post(a + "/channels/{cid}/typing", self._typing)
         app.router.add_get(a + "/channels/{cid}/messages/{mid}", self._channel_get_message)
         app.router.add_patch(a + "/channels/{cid}/messages/{mid}", self._channel_edit_message)
+        app.router.add_post(a + "/channels/{cid}/messages/{mid}/threads", self._thread_from_message)
         app.router.add_route("*", "/{tail:.*}", self._unhandled)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -1041,6 +1042,28 @@ class DiscordEmulator:
         self._edit(msg, body)
         self._rendered(msg)
         return json_response(msg)
+
+    async def _thread_from_message(self, request: web.Request) -> web.Response:
+        """Start a public thread on a message of a text channel: the thread's id is the
+        message's, one thread per message, a name of 1-100 characters (THREAD_CREATE)."""
+        cid, mid = request.match_info["cid"], request.match_info["mid"]
+        guild = self._guild_of_channel(cid)
+        msg = self.messages.get(mid)
+        if guild is None or msg is None or msg["channel_id"] != cid:
+            return discord_error(404, 10008, "Unknown Message")
+        if guild.channel(cid)["type"] != P.TEXT_CHANNEL:
+            return discord_error(400, 50024, "Cannot execute action on this channel type")
+        if any(t["id"] == mid for t in guild.threads):
+            return discord_error(400, 160004, "A thread has already been created for this message")
+        name = (request[RECORDED].body or {}).get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            return discord_error(400, 50035, "Invalid Form Body (name)")
+        thread = guild.add_thread(cid, name, self.bot_user["id"], mid)
+        self.channel_log[mid] = []
+        member = self._thread_member(thread, self.bot_user)
+        event = thread | {"newly_created": True, "member": member}
+        await self.session_for(guild.id).dispatch("THREAD_CREATE", event)
+        return json_response(thread | {"member": member})
 
     # ---- interactions -----------------------------------------------------------------------
 
