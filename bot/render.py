@@ -603,8 +603,7 @@ def help_embed(*, logs_questions: bool, links: Sequence[tuple[str, str]] = ()) -
         "The questions asked here (not who asked them), kept 90 days so admins can see what "
         "members could not find; question logging is a setting (`/settings logging`)."
         if logs_questions
-        else "Nothing of your questions: a question is answered and not kept. An upload "
-        "records who made it."
+        else "No questions: a question is answered and not kept. An upload records who made it."
     )
     # votes are kept with the member's id: one vote per member per answer
     stored += (

@@ -85,7 +85,7 @@ def insights_embed(found: Insights, logging_on: bool) -> discord.Embed:
     )
     embed.colour = render.COLOR
     embed.set_footer(
-        text=f"Kept {RETENTION_DAYS} days. `/insights clear: True` erases this server's "
+        text=f"Kept {RETENTION_DAYS} days. /insights clear: True erases this server's "
         "questions and votes."
     )
     return embed
@@ -102,9 +102,9 @@ def settings_embed(settings: ServerSettings, default_role: int | None) -> discor
         f"<#{settings.announce_channel_id}>" if settings.announce_channel_id else "not announced"
     )
     logging_on = (
-        f"on: questions are kept {RETENTION_DAYS} days for /insights"
+        f"on (questions, not who asked, are kept {RETENTION_DAYS} days for /insights)"
         if settings.question_logging
-        else "off: questions are not kept"
+        else "off (questions are not kept)"
     )
     embed = discord.Embed(title="Settings of this server", colour=render.COLOR)
     embed.add_field(name="Admin role", value=role, inline=False)
