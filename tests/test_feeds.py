@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import datetime
 from html import escape
@@ -839,3 +841,18 @@ def test_removing_by_a_name_two_feeds_share_asks_for_the_id(fake_archive, server
         str(caught.value) == "Several feeds are named “gazette”; give the one you mean by its id."
     )
     assert len(feeds.list_feeds(fake_archive, collection="g1")) == 2
+
+
+def test_the_parser_loads_without_the_store_or_the_fetcher():
+    """A reader worker imports `archivist.feeds.parser` (and so the package's `__init__`) for
+    every feed it parses: SQLite, numpy and the fetcher stay out of it."""
+    heavy = ["numpy", "sqlite_utils", "archivist.store", "archivist.fetch"]
+    code = (
+        "import sys, archivist.feeds.parser; "
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []
+    assert feeds.poll_all is polling.poll_all  # the package's names load on first use
