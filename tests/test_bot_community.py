@@ -264,3 +264,21 @@ def test_answers_in_threads_when_the_server_wants_them(tmp_path):
             assert h.emu.bot_messages(thread)[0]["message_reference"]["message_id"] == inside["id"]
 
     run(scenario())
+
+
+def test_a_vote_lands_after_a_restart_and_is_not_taken_for_an_expired_button(tmp_path):
+    async def scenario():
+        emu = await DiscordEmulator().start()
+        try:
+            async with community_bot(tmp_path, emulator=emu) as h:
+                await h.seed([article("harbour"), article("library")])
+                asked = await h.command("ask", {"question": "When does the library open?"})
+            async with running_bot(tmp_path, emulator=emu) as h2:  # a new process, same store
+                down = await h2.click(asked.original, vote_ids(asked.original)["down"])
+                assert down.ephemeral and "Thanks" in message_text(down.reply)
+                assert "expired" not in message_text(down.reply)
+                assert h2.archive.insights(h2.guild.id).periods[0].votes == 1
+        finally:
+            await emu.stop()
+
+    run(scenario())
