@@ -217,7 +217,7 @@ def test_one_id_claimed_by_two_threads_at_once(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    outcomes = sorted((len(r.added), r.failed) for r in reports.values())
+    outcomes = sorted((len(r.added), [f.to_json() for f in r.failed]) for r in reports.values())
     assert outcomes[1] == (1, [])
     loser = "in1" if reports[0].added else "in0"
     assert outcomes[0] == (
