@@ -237,7 +237,7 @@ def split_titles(questions: Sequence[Question]) -> tuple[set[str], set[str]]:
     return set(titles[0::2]), set(titles[1::2])
 
 
-SETS = ("squad", "squad-tune", "squad-test", "mixed")
+SETS = ("squad", "squad-tune", "squad-test", "mixed", "news")
 COLLECTION = "default"
 STORE_VERSION = 2  # bump when what the stores hold changes (2: int8 passage vectors)
 
@@ -261,7 +261,9 @@ def open_archive(
         "squad-tune": [(o, a) for o, a in articles if a.category in tune],
         "squad-test": [(o, a) for o, a in articles if a.category in test],
     }.get(name)
-    if items is None:
+    if name == "news":  # every BBC and Reuters article alone: the news question set's archive
+        items = load_news()
+    elif items is None:
         items = load_news() + articles
     log.info("ingesting %d articles into %s", len(items), directory)
     failed = 0
