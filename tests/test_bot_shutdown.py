@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,7 +51,7 @@ def generated_articles(n: int) -> bytes:
 
 class HeldEmbedder(HashingEmbedder):
     """The fake model: its first batch goes through, the next ones wait while the file `hold`
-    exists, so the test decides when the upload may go on."""
+    exists (and say so with the file `waiting`), so the test decides when the upload goes on."""
 
     def __init__(self, hold: Path) -> None:
         super().__init__()
@@ -59,10 +60,16 @@ class HeldEmbedder(HashingEmbedder):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
-        deadline = time.monotonic() + 120
-        while self.calls > 1 and self.hold.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        if self.calls > 1 and self.hold.exists():
+            waiting(self.hold).touch()
+            deadline = time.monotonic() + 120
+            while self.hold.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
         return super().encode(texts)
+
+
+def waiting(hold: Path) -> Path:
+    return hold.with_name("waiting")
 
 
 def serve() -> None:
@@ -81,6 +88,42 @@ def serve() -> None:
         archive.close()
 
 
+class BotProcess:
+    """The bot's process, its log (stderr) read as it comes."""
+
+    def __init__(self, emu: DiscordEmulator, data_dir: Path, hold: Path) -> None:
+        self.proc = start_bot(emu, data_dir, hold)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            self.lines.append(raw.decode(errors="replace"))
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    async def until_logged(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log:
+            assert self.proc.poll() is None, self.log[-3000:]
+            assert time.monotonic() < deadline, f"{text!r} not logged: {self.log[-3000:]}"
+            await asyncio.sleep(0.05)
+
+    async def until_exit(self, timeout: float = 90) -> int:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.reader.join(10)
+        return self.proc.returncode
+
+
 def start_bot(emu: DiscordEmulator, data_dir: Path, hold: Path) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -94,30 +137,21 @@ def start_bot(emu: DiscordEmulator, data_dir: Path, hold: Path) -> subprocess.Po
         [sys.executable, str(HERE), str(hold)],
         env=env,
         cwd=HERE.parent.parent,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
 
 
-async def until_connected(emu: DiscordEmulator, proc: subprocess.Popen, syncs: int) -> None:
-    """Until the process has identified and synced its commands (its `syncs`th sync)."""
+async def until_connected(emu: DiscordEmulator, bot: BotProcess, syncs: int) -> None:
+    """Until the process has synced its commands (its `syncs`th sync) and is connected."""
 
-    def connected() -> bool:
-        assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
+    def synced() -> bool:
+        assert bot.proc.poll() is None, bot.log[-3000:]
         puts = [r for r in emu.requests if r.method == "PUT" and r.path.endswith("/commands")]
-        return len(puts) >= syncs and any(s.identified for s in emu.sessions)
+        return len(puts) >= syncs
 
-    await emu.wait_until(connected, 90)
-
-
-async def until_exit(proc: subprocess.Popen, timeout: float = 90) -> tuple[int, str]:
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    if proc.poll() is None:
-        proc.kill()
-    _, err = proc.communicate()
-    return proc.returncode, err.decode()
+    await emu.wait_until(synced, 90)
+    await bot.until_logged("connected as", 90)
 
 
 def stored(data_dir: Path) -> int:
@@ -131,11 +165,11 @@ def stored(data_dir: Path) -> int:
         return 0
 
 
-async def until_stored(data_dir: Path, timeout: float = 90) -> int:
+async def until_exists(path: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
-    while (count := stored(data_dir)) == 0 and time.monotonic() < deadline:
+    while not path.exists():
+        assert time.monotonic() < deadline, f"no {path} after {timeout} s"
         await asyncio.sleep(0.05)
-    return count
 
 
 @pytest.mark.timeout(600)
@@ -148,40 +182,46 @@ def test_sigterm_during_a_500_article_upload_loses_nothing_and_the_upload_resume
         guild, admin, member = emu.add_guild("Alpha"), emu.add_user("ada"), emu.add_user("max")
         h = Harness(emu, None, None, [guild], admin, member)
         out: dict = {}
-        proc = None
+        bot = None
         try:
             hold.touch()
-            proc = start_bot(emu, data_dir, hold)
-            await until_connected(emu, proc, 1)
+            bot = BotProcess(emu, data_dir, hold)
+            await until_connected(emu, bot, 1)
             rec = await h.emu.send_interaction(
                 "upload", upload, guild=guild, user=admin, permissions=MEMBER_DEFAULT | MANAGE_GUILD
             )
-            # a first batch is stored; the next waits for the test, so the stop lands mid-upload
-            assert await until_stored(data_dir) > 0
-            proc.send_signal(signal.SIGTERM)
+            # a first batch is stored and the next one waits for the test: the stop comes while
+            # a batch is being stored
+            await until_exists(waiting(hold))
+            assert stored(data_dir) > 0
+            bot.proc.send_signal(signal.SIGTERM)
+            await bot.until_logged("stopping: new interactions get the restarting reply")
             asked = await h.command("ask", {"question": "When does the library open?"})
             out["asked"] = asked.reply or asked.original
             out["asked_ephemeral"] = asked.ephemeral
             hold.unlink()  # the batch being stored finishes, then the bot stops
-            out["code"], out["log"] = await until_exit(proc)
+            out["code"] = await bot.until_exit()
+            out["log"] = bot.log
             out["upload"] = message_text(await h.wait_final(rec, "Failed", timeout=30))
             out["stored"] = stored(data_dir)
 
-            proc = start_bot(emu, data_dir, hold)
-            await until_connected(emu, proc, 2)
+            bot = BotProcess(emu, data_dir, hold)
+            await until_connected(emu, bot, 2)
             out["stats"] = message_text((await h.command("stats")).original)
             again = await h.command("upload", upload, admin=True, timeout=120)
             out["again"] = message_text(
                 await h.wait_final(again, "Already in the archive", timeout=120)
             )
             out["stored_after"] = stored(data_dir)
-            proc.send_signal(signal.SIGINT)
-            out["code_after"], _ = await until_exit(proc)
+            bot.proc.send_signal(signal.SIGINT)
+            out["code_after"] = await bot.until_exit()
             assert not emu.unacknowledged(), "interactions never acknowledged"
             assert not emu.invalid, f"requests Discord would refuse: {emu.invalid}"
         finally:
-            if proc is not None and proc.poll() is None:
-                proc.kill()
+            if bot is not None:
+                if bot.proc.poll() is None:
+                    bot.proc.kill()
+                print(bot.log[-6000:])  # shown when the test fails
             await emu.stop()
         return out
 
