@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import logging
 import signal
@@ -40,7 +41,13 @@ log = logging.getLogger("archivist.bot")
 
 T = TypeVar("T")
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.browse", "bot.cogs.admin", "bot.cogs.feeds")
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.browse",
+    "bot.cogs.admin",
+    "bot.cogs.feeds",
+    "bot.cogs.community",
+)
 RESTARTING = "Restarting: try again in a minute."
 # Threads for questions and quick lookups, and, apart, for untrusted input (uploads, URLs,
 # feeds): however slow a page or a file is, questions never wait behind it for a thread.
@@ -338,8 +345,11 @@ def command_payloads(settings: Settings) -> list[dict[str, Any]]:
     """The commands the bot syncs at start, as Discord is sent them (`archivist doctor` compares
     them with Discord's copy). Builds the bot's command tree without connecting."""
 
+    # no endpoints: they would be redirected process-wide, and nothing here connects
+    offline = dataclasses.replace(settings, discord_api_base=None, discord_gateway_url=None)
+
     async def build() -> list[dict[str, Any]]:
-        bot = ArchivistBot(None, settings)
+        bot = ArchivistBot(None, offline)
         try:
             for ext in EXTENSIONS:
                 await bot.load_extension(ext)

@@ -47,6 +47,7 @@ def test_help_is_private_and_names_every_registered_command(tmp_path):
             assert "What is stored about you" in text
             names = command_names(h.emu.commands[None])
             assert "/help" in names and "/ask" in names
+            assert {"/insights", "/settings"} <= names  # the community cog is loaded at start
             # every command but /help itself, which the member is reading
             missing = sorted(n for n in names - {"/help"} if not mentioned(n, text))
             assert not missing, f"/help does not name {missing}"
