@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -176,14 +177,27 @@ def test_a_bad_int8_model_leaves_the_model_in_fp32(tmp_path, torch_vectors, capl
 
 
 @pytest.mark.slow
-def test_an_export_of_an_older_format_is_made_again(tmp_path):
-    embedder = OnnxEmbedder(root=tmp_path)
-    embedder.encode(["x"])
+def test_an_export_of_an_older_format_is_made_again(tmp_path, monkeypatch):
+    """An older layout is exported again (here: a copy of the cached export stands in for the
+    minute-long export, which test_errors.py makes for real)."""
+    good = onnx_dir()
+    OnnxEmbedder().encode(["make sure the export exists"])
     folder = onnx_dir(tmp_path)
+    shutil.copytree(good, folder)
     meta = json.loads((folder / "meta.json").read_text())
     (folder / "meta.json").write_text(json.dumps({**meta, "format": 1}))
     (folder / INT8_FILE).unlink()
+    exported = []
+
+    def export(target):
+        exported.append(target)
+        shutil.rmtree(target)
+        shutil.copytree(good, target)
+        return target
+
+    monkeypatch.setattr("archivist.embedding.onnx.prepare_model", export)
     again = OnnxEmbedder(root=tmp_path)
     assert again.precision == "int8" and again.backend == "onnx"
+    assert exported == [folder]
     assert json.loads((folder / "meta.json").read_text())["format"] == meta["format"]
     assert (folder / INT8_FILE).exists()
