@@ -243,28 +243,34 @@ STORE_VERSION = 2  # bump when what the stores hold changes (2: int8 passage vec
 
 
 def open_archive(
-    name: str, embedder: Embedder, root: Path | None = None, progress: Progress | None = None
+    name: str,
+    embedder: Embedder,
+    root: Path | None = None,
+    progress: Progress | None = None,
+    items: list[tuple[str, Article]] | None = None,
 ) -> Archive:
     """One archive per set, each in its own data dir (so idf is the set's own): all SQuAD
     paragraphs (`squad`), each half alone (`squad-tune`, `squad-test`: the out-of-archive
     questions are the other half's), and SQuAD among the news passages (`mixed`).
-    Built once under the cache directory and reopened afterwards."""
+    Built once under the cache directory and reopened afterwards; `items`, when given, are
+    what a new archive of another name holds."""
     directory = (root or cache_root() / "stores" / f"v{STORE_VERSION}") / name
     archive = Archive(directory, embedder=embedder)
     marker = directory / "built.json"
     if marker.exists():
         return archive
-    articles, questions = load_squad()
-    tune, test = split_titles(questions)
-    items = {
-        "squad": articles,
-        "squad-tune": [(o, a) for o, a in articles if a.category in tune],
-        "squad-test": [(o, a) for o, a in articles if a.category in test],
-    }.get(name)
-    if name == "news":  # every BBC and Reuters article alone: the news question set's archive
+    if items is None and name == "news":  # every BBC and Reuters article: the news question set's
         items = load_news()
-    elif items is None:
-        items = load_news() + articles
+    if items is None:
+        articles, questions = load_squad()
+        tune, test = split_titles(questions)
+        items = {
+            "squad": articles,
+            "squad-tune": [(o, a) for o, a in articles if a.category in tune],
+            "squad-test": [(o, a) for o, a in articles if a.category in test],
+        }.get(name)
+        if items is None:
+            items = load_news() + articles
     log.info("ingesting %d articles into %s", len(items), directory)
     failed = 0
     for start in range(0, len(items), 2000):

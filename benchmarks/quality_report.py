@@ -35,6 +35,74 @@ def format_out(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def format_news(result: dict) -> str:
+    """The news question set's figures, one line per configuration, half and group."""
+    lines = [f"news questions ({result['passages']:,} passages, {result['questions']} questions)"]
+    for config, r in result["configs"].items():
+        for half in ("tune", "test"):
+            h = r[half]
+            lines.append(
+                f"  {half:4s} {config:28s} answered {_share(h['answered'])}  declined "
+                f"{_share(h['declined'])} of {h['unanswerable']} unanswerable"
+            )
+            for group, q in h["groups"].items():
+                lines.append(
+                    f"    {group:10s} hit@1 {q['hit@1']:.3f}  hit@5 {q['hit@5']:.3f}  hit@10 "
+                    f"{q['hit@10']:.3f}  MRR@10 {q['mrr@10']:.3f}  bold {q['bold']:.3f}  n {q['n']}"
+                )
+    return "\n".join(lines)
+
+
+def news_markdown(result: dict) -> list[str]:
+    """The "### News questions" part of the section."""
+    lines = [
+        f"### News questions: {result['passages']:,} passages",
+        "",
+        f"`benchmarks/news_questions` ({result['questions']} questions written for BBC and "
+        "Reuters articles, split into tune and test halves by article) asked of an archive of "
+        + (
+            "every BBC and Reuters article"
+            if result.get("archive", "news") == "news"
+            else f"every BBC article and part of Reuters (`{result['archive']}`: the Reuters "
+            "articles the set asks about and the first others of the file)"
+        )
+        + ". A hit is right when it is the gold article's passage "
+        "holding the gold paragraph, or any passage holding the answer sentence (a copy of the "
+        "story). *dated*: the questions naming a date or period, any style. `bold`: share of "
+        "right first hits whose highlighted sentence holds the answer.",
+        "",
+        "| configuration | half | questions | n | hit@1 | hit@5 | hit@10 | MRR@10 | bold |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for config, r in result["configs"].items():
+        for half in ("test", "tune"):
+            for group, q in r[half]["groups"].items():
+                lines.append(
+                    f"| {config} | {half} | {group} | {q['n']} | {q['hit@1']:.3f} | "
+                    f"{q['hit@5']:.3f} | {q['hit@10']:.3f} | {q['mrr@10']:.3f} | {q['bold']:.3f} |"
+                )
+    lines += [
+        "",
+        "Unanswerable questions (topics absent from the archive, and near misses): the share "
+        "declined at the threshold that answers 95% of the tune half's answerable questions.",
+        "",
+        "| configuration | test: answered | test: declined | tune: answered | tune: declined |",
+        "|---|---|---|---|---|",
+    ]
+    for config, r in result["configs"].items():
+        t, u = r["test"], r["tune"]
+        lines.append(
+            f"| {config} | {_share(t['answered'])} | {_share(t['declined'])} (of "
+            f"{t['unanswerable']}) | {_share(u['answered'])} | {_share(u['declined'])} (of "
+            f"{u['unanswerable']}) |"
+        )
+    return lines + [""]
+
+
 # -- the report ----------------------------------------------------------------------------------
 SECTION = "## Answer quality"
 
@@ -144,6 +212,8 @@ def markdown(results: dict, command: str) -> str:
                 f"{r['held_out_declined']:.3f} |"
             )
         lines.append("")
+    if results.get("news"):
+        lines += news_markdown(results["news"])
     for note in results.get("notes", []):
         lines.append(note)
     return "\n".join(lines).rstrip() + "\n"

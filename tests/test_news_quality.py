@@ -145,3 +145,24 @@ def test_run_and_summary_on_a_tiny_archive(fake_archive, question_folder, data_f
         assert summary["tune"]["unanswerable"] == 1
         # no answerable tune question: no threshold, so no abstention figure
         assert summary["threshold"] is None and test["declined"] is None
+
+
+def test_report_has_a_news_table_beside_squad(tmp_path):
+    from quality_report import SECTION, format_news, markdown, write_section
+
+    group = {"hit@1": 0.5, "hit@5": 1.0, "hit@10": 1.0, "mrr@10": 0.75, "bold": 1.0, "n": 2}
+    half = {"groups": {"all": group}, "answered": 0.95, "declined": None, "unanswerable": 0}
+    news = {
+        "archive": "news",
+        "passages": 12,
+        "questions": 3,
+        "configs": {"hybrid (shipped)": {"threshold": 1.0, "test": half, "tune": half}},
+    }
+    assert "hybrid (shipped)" in format_news(news)
+    section = markdown({"questions": 0, "sets": {}, "news": news}, "python quality.py")
+    path = tmp_path / "benchmarks.md"
+    write_section(path, section)
+    text = path.read_text()
+    assert text.index(SECTION) < text.index("### News questions: 12 passages")
+    assert "| hybrid (shipped) | test | all | 2 | 0.500 | 1.000 | 1.000 | 0.750 | 1.000 |" in text
+    assert "| hybrid (shipped) | 0.950 | - (of 0) |" in text
