@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from archivist.archive import OpenIndexes
 from archivist.config import Limits
 from archivist.embedding import HashingEmbedder
+from archivist.index_cache import IndexCache as OpenIndexes
 from archivist.ingest import EMBED_BATCH_ARTICLES, Destination, Ingest
 from archivist.models import (
     Added,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from archivist.config import Limits
 from archivist.embedding import Embedder, default_embedder
 from archivist.errors import ArchivistError, ArticleNotFound, ConfigError
 from archivist.index import VectorIndex
+from archivist.index_cache import IndexCache
 from archivist.ingest import Destination, Ingest, Progress
 from archivist.models import (
     Answer,
@@ -34,58 +34,6 @@ SUGGEST_MAX = 25  # Discord offers at most 25 choices; nobody reads further down
 SUGGEST_TEXT_MAX = 200
 
 
-class OpenIndexes:
-    """Each collection's FAISS index, opened once and kept in step with the store: our own
-    writes move it along (`note_write`); anyone else's are noticed by the store's generation."""
-
-    def __init__(self, store: Store, directory: Path, embedder: Embedder) -> None:
-        self.store = store
-        self.directory = directory
-        self.dim, self.model = embedder.dim, embedder.name
-        self._open: dict[str, VectorIndex] = {}
-        self._lock = threading.RLock()
-        self._synced: dict[str, int] = {}  # collection -> store generation its index reflects
-
-    def checked(self, collection: str) -> VectorIndex:
-        """The index, reconciled with the store on first use and after others' writes."""
-        with self._lock:
-            generation = self.store.generation(collection)
-            index = self._open.get(collection)
-            if index is None:
-                index = VectorIndex(self.directory, collection, self.dim, self.model)
-                action = index.open(self.store)
-                log.debug("index %r: %s", collection, action)
-                self._open[collection] = index
-                self._synced[collection] = generation
-            elif self._synced.get(collection) != generation:
-                log.info("collection %r changed elsewhere: reconciling its index", collection)
-                index.open(self.store)
-                self._synced[collection] = generation
-            return index
-
-    def as_loaded(self, collection: str) -> VectorIndex:
-        """The index as it is (open, or loaded from its file without any check)."""
-        with self._lock:
-            index = self._open.get(collection)
-            if index is None:
-                index = VectorIndex(self.directory, collection, self.dim, self.model)
-                index.load_only()
-            return index
-
-    def note_write(self, collection: str, generations: tuple[int, int]) -> None:
-        """After our own write: stay in sync unless someone else wrote in between."""
-        before, after = generations
-        with self._lock:
-            if self._synced.get(collection) == before:
-                self._synced[collection] = after
-
-    def save_dirty(self) -> None:
-        with self._lock:
-            for index in self._open.values():
-                if index.dirty:
-                    index.save()
-
-
 class Archive:
     """Articles of many collections (Discord servers); every call names its collection."""
 
@@ -100,8 +48,11 @@ class Archive:
         self.store_dir = self.data_dir / "store"
         self.embedder = embedder or default_embedder()
         self.store = Store(self.store_dir / DB_NAME)
-        self.indexes = OpenIndexes(self.store, self.store_dir / "index", self.embedder)
-        self.ingest = Ingest(self.store, self.embedder, self.indexes, limits or Limits())
+        limits = limits or Limits()
+        self.indexes = IndexCache(
+            self.store, self.store_dir / "index", self.embedder, limits.index_memory_mb
+        )
+        self.ingest = Ingest(self.store, self.embedder, self.indexes, limits)
         self.ranker = Ranker(
             self.store, self.checked_index, self.embedder, search_config or SearchConfig()
         )
@@ -141,9 +92,11 @@ class Archive:
         return self.indexes.as_loaded(collection)
 
     def open_all_indexes(self) -> None:
-        """Check every collection's index against the store now (at start) rather than lazily."""
-        for collection in self.store.collections():
-            self.checked_index(collection)
+        """At start: check now the indexes whose first check would be slow (the large ones,
+        within the index memory budget); the many small ones are checked on first use, so a
+        bot of ten thousand servers starts in seconds (`IndexCache.check_large`)."""
+        if isinstance(self.indexes, IndexCache):  # other backends search in their store
+            self.indexes.check_large(self.store.collections())
 
     def close(self) -> None:
         self.ranker.close()

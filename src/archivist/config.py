@@ -33,6 +33,8 @@ class Limits:
     feed_items_per_poll: int = 50  # new items fetched per feed and poll; the rest wait a poll
     max_feeds_per_collection: int = 50
     feed_max_failures: int = 10  # a feed failing this many polls in a row is disabled
+    # the open vector indexes' memory: past it the least recently used are closed (`index_cache`)
+    index_memory_mb: float = 512
 
     def read_budget(self, size: int) -> tuple[float, int]:
         """(seconds, bytes of memory) that reading an input of `size` bytes may take: the base
@@ -249,6 +251,7 @@ LIMIT_SETTINGS = {
     "ARCHIVIST_READ_TIMEOUT_S": ("read_timeout_s", "s"),
     "ARCHIVIST_READ_MEMORY_MB": ("read_memory_mb", "n"),
     "ARCHIVIST_FEED_MAX_FAILURES": ("feed_max_failures", "n"),
+    "ARCHIVIST_INDEX_MEMORY_MB": ("index_memory_mb", "n"),
 }
 
 

@@ -437,3 +437,21 @@ class VectorIndex:
 
     def file_bytes(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
+
+    def memory_bytes(self) -> int:
+        """What the index takes in memory once its pages are touched (an estimate from its
+        size and type: a memory-mapped IVF is counted as if all of it were read in)."""
+        return memory_estimate(self.ntotal, self.dim, self.nlist if self.is_ivf else 0)
+
+
+# per vector besides its codes: the id (8 bytes) and its entry in the id -> slot hash map
+# (IndexIDMap2's reverse map, or an IVF's hash-table direct map) of about 40 bytes
+ID_OVERHEAD_BYTES = 48
+
+
+def memory_estimate(ntotal: int, dim: int, nlist: int = 0) -> int:
+    """Bytes an index of `ntotal` vectors takes: float32 codes when exact (nlist 0), 8-bit
+    codes plus float32 centroids when IVF."""
+    if nlist:
+        return ntotal * (dim + ID_OVERHEAD_BYTES) + nlist * dim * 4
+    return ntotal * (dim * 4 + ID_OVERHEAD_BYTES)
