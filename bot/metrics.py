@@ -117,7 +117,7 @@ def _is_report(result: Any) -> bool:
 def failure_kind(failure: Any) -> str:
     """The kind of one failed input of a report: a field of a typed entry or a dict's key."""
     kind = failure.get("kind") if isinstance(failure, dict) else getattr(failure, "kind", None)
-    return kind if kind in READ_FAILURE_KINDS else UNKNOWN_KIND
+    return str(kind) if kind in READ_FAILURE_KINDS else UNKNOWN_KIND
 
 
 class _ScrapeTime(Collector):
