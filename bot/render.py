@@ -31,6 +31,7 @@ BUTTON_LABEL_MAX = 80
 CUSTOM_ID_MAX = 100
 
 ELLIPSIS = "…"
+ALSO_IN_MAX = 200  # a story on many sites: the first few name it well enough
 ARTICLE_PAGE_CHARS = 3000
 QUESTION_MAX = 300  # the question is kept in the answer's content for "More results"
 QUESTION_PREFIX = "**Q:** "
@@ -201,10 +202,19 @@ def hit_embed(hit: Hit, rank: int, description_limit: int) -> discord.Embed:
         description=passage_markdown(hit, description_limit),
         colour=COLOR,
     )
-    footer = meta_line(hit.source, hit.date, hit.article_id)
+    footer = hit_footer(hit)
     if footer:
         embed.set_footer(text=cut(footer, FOOTER_MAX))
     return embed
+
+
+def hit_footer(hit: Hit) -> str:
+    """Source, date and id; then where else the story ran (its copies, one hit for all)."""
+    footer = meta_line(hit.source, hit.date, hit.article_id)
+    if hit.copies:
+        sites = dict.fromkeys(c.source or c.title for c in hit.copies)
+        footer += "\n" + cut("also in: " + ", ".join(sites), ALSO_IN_MAX)
+    return footer
 
 
 def question_content(question: str, source: str | None, since: str | None = None) -> str:
@@ -258,9 +268,7 @@ def answer_embeds(answer: Answer, *, first_rank: int = 1) -> list[discord.Embed]
         return [embed]
     hits = answer.hits[:10]
     # Share what the 6000-character budget leaves after titles and footers.
-    fixed = sum(
-        TITLE_MAX + len(meta_line(h.source, h.date, h.article_id)) for i, h in enumerate(hits)
-    )
+    fixed = sum(TITLE_MAX + len(hit_footer(h)) for i, h in enumerate(hits))
     per_embed = max(100, min(DESCRIPTION_MAX, (EMBEDS_TOTAL_MAX - fixed - 50) // max(1, len(hits))))
     embeds = [hit_embed(h, first_rank + i, per_embed) for i, h in enumerate(hits)]
     while embeds_size(embeds) > EMBEDS_TOTAL_MAX and len(embeds) > 1:  # pathological titles

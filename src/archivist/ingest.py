@@ -28,11 +28,13 @@ from archivist.models import (
     Duplicate,
     Failed,
     IngestReport,
+    NearDuplicate,
     Passage,
     ReadResult,
     Skipped,
 )
 from archivist.ranking import stored_analysis
+from archivist.ranking.copies import Fingerprint, same_text
 from archivist.store import Inserted, NewArticle, Store, content_hash
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 # articles embedded and stored together: one encode call and one write transaction each
 EMBED_BATCH_ARTICLES = 32
+# neighbours of an article's longest passage read for a copy stored before it
+NEAR_DUPLICATE_NEIGHBOURS = 8
 
 
 class IndexProvider(Protocol):
@@ -164,6 +168,7 @@ class Ingest:
                 for item, ids in inserted.stored:
                     index.add(np.array(ids, dtype=np.int64), item.vectors)
                     report.added.append(Added(item.article_id, item.article.title, item.origin))
+                self._report_near_duplicates(index, to.collection, inserted, report)
                 _report_clashes(report, inserted)
                 self.indexes.note_write(to.collection, inserted.generations)
                 index.checkpoint(interim=True)
@@ -226,6 +231,45 @@ class Ingest:
             )
             offset += len(passages)
         return batch
+
+    def _report_near_duplicates(
+        self, index: VectorIndex, collection: str, inserted: Inserted, report: IngestReport
+    ) -> None:
+        """Articles just stored whose body an earlier article holds under another headline or
+        source (a wire story): stored all the same, and said so."""
+        for item, ids in inserted.stored:
+            existing = self._earlier_copy(index, collection, item, ids)
+            if existing is not None:
+                report.near_duplicates.append(
+                    NearDuplicate(item.origin, item.article.title, existing)
+                )
+
+    def _earlier_copy(
+        self, index: VectorIndex, collection: str, item: NewArticle, ids: Sequence[int]
+    ) -> str | None:
+        """The id of an article stored before `item` with the same body, if any. One vector
+        search with the longest passage (the most telling) finds its copies among its nearest
+        neighbours; the whole bodies then decide. Passage ids only grow, so an id below the
+        article's first is an article stored before it, in this batch or earlier."""
+        probe = max(range(len(item.passages)), key=lambda i: len(item.passages[i].text))
+        found, _ = index.search(item.vectors[probe], NEAR_DUPLICATE_NEIGHBOURS)
+        earlier = sorted(int(pid) for pid in found if pid < ids[0])  # the first stored first
+        if not earlier:
+            return None
+        rows = self.store.passages_by_ids(earlier, collection)
+        passage = Fingerprint(item.passages[probe].text)
+        body: Fingerprint | None = None
+        for pid in earlier:
+            row = rows.get(pid)
+            if row is None or not same_text(passage, Fingerprint(row.text)):
+                continue
+            stored = self.store.get(collection, row.article_id)
+            if stored is None:  # deleted meanwhile
+                continue
+            body = body or Fingerprint(" ".join(p.text for p in item.passages))
+            if same_text(body, Fingerprint(" ".join(p.text for p in stored.passages))):
+                return stored.id
+        return None
 
     def _chunked(self, item: _Candidate, report: IngestReport) -> _Chunked | None:
         passages = chunk_article(item.article, self.embedder.count_tokens)

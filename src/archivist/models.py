@@ -96,6 +96,20 @@ class StoredArticle:
 
 
 @dataclass(frozen=True)
+class StoryCopy:
+    """Another article holding a hit's text (the same wire story on another site)."""
+
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
 class Hit:
     """One passage returned for a question, with what is needed to cite it."""
 
@@ -109,6 +123,7 @@ class Hit:
     position: int
     score: float
     highlight: str | None = None  # the sentence of `passage` that best answers the question
+    copies: tuple[StoryCopy, ...] = ()  # other articles with the same text, collapsed into this
 
     def to_json(self) -> dict:
         return {
@@ -122,6 +137,7 @@ class Hit:
             "position": self.position,
             "score": round(float(self.score), 6),
             "highlight": self.highlight,
+            "copies": [c.to_json() for c in self.copies],
         }
 
 
@@ -176,6 +192,16 @@ class Duplicate(ReportEntry):
 
 
 @dataclass(frozen=True)
+class NearDuplicate(ReportEntry):
+    """An article stored all the same, whose body is already stored under another headline or
+    source (a syndicated story): its answers list the other as a copy."""
+
+    origin: str
+    title: str
+    existing_id: str
+
+
+@dataclass(frozen=True)
 class Failed(ReportEntry):
     """An input, or a part of one, that could not be read or stored."""
 
@@ -207,6 +233,7 @@ class IngestReport:
     duplicates: list[Duplicate] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    near_duplicates: list[NearDuplicate] = field(default_factory=list)  # among `added`
 
     @classmethod
     def failure(cls, path: str, error: str) -> IngestReport:
@@ -218,14 +245,19 @@ class IngestReport:
         self.duplicates.extend(other.duplicates)
         self.failed.extend(other.failed)
         self.skipped.extend(other.skipped)
+        self.near_duplicates.extend(other.near_duplicates)
 
     def to_json(self) -> dict[str, list]:
-        return {
+        out: dict[str, list] = {
             "added": [a.id for a in self.added],
             "duplicates": [d.to_json() for d in self.duplicates],
             "failed": [f.to_json() for f in self.failed],
             "skipped": [s.to_json() for s in self.skipped],
         }
+        # only when there are some: the other keys are a contract callers compare whole
+        if self.near_duplicates:
+            out["near_duplicates"] = [n.to_json() for n in self.near_duplicates]
+        return out
 
 
 AddReport = IngestReport  # the name the bot and feeds import today

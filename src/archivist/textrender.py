@@ -21,6 +21,8 @@ def format_answer(result: dict, color: bool = False) -> str:
     for rank, hit in enumerate(hits, start=1):
         meta = ", ".join(x for x in (hit["source"], hit["date"]) if x)
         lines.append(f"{rank}. {hit['title']}" + (f" ({meta})" if meta else ""))
+        if hit.get("copies"):
+            lines.append("   also in: " + ", ".join(also_in(hit["copies"])))
         if hit.get("url"):
             lines.append(f"   {hit['url']}")
         if hit.get("heading"):
@@ -32,3 +34,8 @@ def format_answer(result: dict, color: bool = False) -> str:
         lines.extend(textwrap.wrap(text, width=96, initial_indent="   ", subsequent_indent="   "))
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def also_in(copies: list[dict]) -> list[str]:
+    """Where else a story ran: each copy's source (its title when it has none), once."""
+    return list(dict.fromkeys(c.get("source") or c["title"] for c in copies))

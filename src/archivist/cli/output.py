@@ -17,6 +17,8 @@ def echo_add_report(report: Any, label: str = "") -> None:
         click.echo(f"added      {item['id']}  {item['title']}")
     for item in report.duplicates:
         click.echo(f"duplicate  {item['origin']}  (already stored as {item['existing_id']})")
+    for near in report.near_duplicates:
+        click.echo(f"near-duplicate  {near.origin}  (the text of {near.existing_id}; stored)")
     for item in report.failed:
         click.echo(f"failed     {item['path']}: {item['error']}", err=True)
     for item in report.skipped:

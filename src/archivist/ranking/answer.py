@@ -12,14 +12,17 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
 from archivist.chunking import split_sentences
 from archivist.embedding import Embedder
 from archivist.index import VectorIndex
-from archivist.models import Answer, Hit
+from archivist.models import Answer, Hit, StoryCopy
+from archivist.ranking import dates
 from archivist.ranking.analysis import analyse_ahead
+from archivist.ranking.copies import distinct_stories, story_copy
 from archivist.ranking.features import candidate_features
 from archivist.ranking.highlights import embedded_highlights, likeliest_sentences, most_covering
 from archivist.ranking.lexical import (
@@ -99,6 +102,9 @@ class Ranker:
         self.indexes = indexes
         self.embedder = embedder
         self.config = config
+        # the hybrid's preference for the period a question names (0: none); `ranking.dates`
+        self.date_boost = dates.DATE_BOOST
+        self._newest: dict[str, tuple[int, date | None]] = {}  # collection -> (generation, day)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -279,16 +285,23 @@ class Ranker:
         hits get a highlight (the evaluation reads only the first)."""
         cfg = config or self.config
         ranked = self.rank(retrieval, offset + k, cfg)
-        page = list(zip(ranked.ids, ranked.scores, strict=True))[offset : offset + k]
+        # decided before the date preference: a date orders the hits, never answers a question
+        best_score = ranked.scores[0] if ranked.scores else 0.0
+        if cfg.mode == "hybrid":
+            self._prefer_period(retrieval, ranked)
+        stories = distinct_stories(
+            list(zip(ranked.ids, ranked.scores, strict=True)),
+            lambda ids: self._rows(ids, ranked.rows, retrieval.collection),
+            offset + k,
+        )[offset:]
+        page = [(story.passage_id, story.score) for story in stories]
+        copies = {story.passage_id: tuple(map(story_copy, story.copies)) for story in stories}
         if not page:
             return ScoredAnswer(Answer(question=retrieval.question, answered=False, hits=()), 0.0)
         page_ids = [pid for pid, _ in page]
-        rows = {pid: ranked.rows[pid] for pid in page_ids if pid in ranked.rows}
-        missing = [pid for pid in page_ids if pid not in rows]
-        if missing:
-            rows.update(self.store.passages_by_ids(missing, retrieval.collection))
+        rows = self._rows(page_ids, ranked.rows, retrieval.collection)
         if cfg.mode == "hybrid":
-            signal = ranked.scores[0]
+            signal = best_score
         else:
             signal = max(self._cosines(page_ids, retrieval).values(), default=0.0)
         wanted = page_ids if highlighted is None else page_ids[:highlighted]
@@ -303,17 +316,54 @@ class Ranker:
             )
             highlights.update(zip(need, found, strict=True))
         hits = tuple(
-            make_hit(rows[pid], score, highlights.get(pid)) for pid, score in page if pid in rows
+            make_hit(rows[pid], score, highlights.get(pid), copies[pid])
+            for pid, score in page
+            if pid in rows
         )
         answer = Answer(question=retrieval.question, answered=answers(signal, cfg), hits=hits)
         return ScoredAnswer(answer, signal)
+
+    def _rows(
+        self, ids: Sequence[int], known: dict[int, PassageRow], collection: str
+    ) -> dict[int, PassageRow]:
+        """The rows of `ids`, read from the store when not `known` (and then known)."""
+        missing = [pid for pid in ids if pid not in known]
+        if missing:
+            known.update(self.store.passages_by_ids(missing, collection))
+        return {pid: known[pid] for pid in ids if pid in known}
+
+    def _prefer_period(self, retrieval: Retrieval, ranked: Ranked) -> None:
+        """`ranked` re-ordered in place to prefer the period the question names, if any."""
+        if not self.date_boost or not ranked.ids:
+            return
+        period = dates.question_period(retrieval.question, self._reference_day(retrieval))
+        if period is None:
+            return
+        rows = self._rows(ranked.ids, ranked.rows, retrieval.collection)
+        days = {pid: dates.article_day(row.date) for pid, row in rows.items()}
+        ranked.ids, ranked.scores = dates.prefer_period(
+            ranked.ids, ranked.scores, days, period, self.date_boost
+        )
+
+    def _reference_day(self, retrieval: Retrieval) -> date:
+        """Today, or the collection's newest article's day for a past archive (read once per
+        write to the collection)."""
+        collection = retrieval.collection
+        generation = self.store.generation(collection)
+        known = self._newest.get(collection)
+        if known is None or known[0] != generation:
+            known = (generation, dates.newest_article_day(self.store, collection))
+            self._newest[collection] = known
+        return dates.reference_day(dates.today(), known[1])
 
     def _cosines(self, ids: list[int], retrieval: Retrieval) -> dict[int, float]:
         vectors = self.store.vectors_by_ids(ids, self.embedder.dim, retrieval.collection)
         return {pid: float(v @ retrieval.vector) for pid, v in vectors.items()}
 
 
-def make_hit(row: PassageRow, score: float, highlight: str | None) -> Hit:
+def make_hit(
+    row: PassageRow, score: float, highlight: str | None, copies: tuple[StoryCopy, ...] = ()
+) -> Hit:
     return Hit(
         article_id=row.article_id,
         title=row.title,
@@ -325,4 +375,5 @@ def make_hit(row: PassageRow, score: float, highlight: str | None) -> Hit:
         position=row.position,
         score=score,
         highlight=highlight,
+        copies=copies,
     )

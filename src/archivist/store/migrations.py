@@ -93,6 +93,12 @@ def m005_passage_sequence(db: sqlite_utils.Database) -> None:
     )
 
 
+def m006_articles_by_date(db: sqlite_utils.Database) -> None:
+    """A question naming a period resolves it against the collection's newest article when
+    the archive is a past one (`ranking.dates`): the newest date is a seek, not a scan."""
+    db.execute("CREATE INDEX articles_by_date ON articles (collection, date)")
+
+
 def m_feeds_001_tables(db: sqlite_utils.Database) -> None:
     """The feeds followed per collection, and the items each has met (`store.feeds`)."""
     db.execute(
@@ -177,6 +183,7 @@ MIGRATIONS: list[Migration] = [
     m003_fts_vocab,
     m004_passage_stems,
     m005_passage_sequence,
+    m006_articles_by_date,
     # named apart: stores made before feeds were registered here already record these names
     m_feeds_001_tables,
     m_feeds_002_failures,

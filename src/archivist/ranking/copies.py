@@ -1,0 +1,122 @@
+"""One copy of each story: passages of different articles that are the same text (a wire story
+on several sites, under other headlines, kickers and source lines) collapse into one hit that
+lists the others as copies. Nothing is merged in storage; this happens at answer time.
+
+Two passages are the same text when their words agree after folding case, punctuation and
+whitespace, or when their word 5-gram shingles overlap (Jaccard) by `MIN_JACCARD` or more; and
+in either case when their figures agree: templated reports (market closes, weather, results)
+share nearly every word and differ only in their numbers, and each is its own story.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from archivist.models import StoryCopy
+from archivist.store import PassageRow
+
+SHINGLE_WORDS = 5
+MIN_JACCARD = 0.8
+# once the page is full, this many more candidates are read for copies of its stories only: a
+# copy scores about as its original (the same text), so it ranks right beside it
+COPY_LOOKAHEAD = 10
+
+_WORD = re.compile(r"\w+")
+# a figure as written ("1250.5", "7-3/4" gives 7 and 3/4)
+_NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # "1,250" is written "1250" elsewhere
+
+
+class Fingerprint:
+    """What comparing a text with another needs: its folded words and its figures; shingles
+    are made only when a pair is close enough in length to need them."""
+
+    def __init__(self, text: str) -> None:
+        folded = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text).casefold())
+        self.words = tuple(_WORD.findall(folded))
+        self.figures = Counter(_NUMBER.findall(folded))
+
+    @cached_property
+    def shingles(self) -> frozenset[tuple[str, ...]]:
+        n = SHINGLE_WORDS
+        if len(self.words) <= n:
+            return frozenset([self.words])
+        return frozenset(self.words[i : i + n] for i in range(len(self.words) - n + 1))
+
+
+def _figures_agree(a: Counter[str], b: Counter[str]) -> bool:
+    """One text's figures are all in the other's (a copy cut by a sentence keeps the rest);
+    a figure in each that the other lacks is a different report."""
+    return not (a - b) or not (b - a)
+
+
+def same_text(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether two texts are copies of one another (see the module's rule)."""
+    if not a.words or not b.words or not _figures_agree(a.figures, b.figures):
+        return False
+    if a.words == b.words:
+        return True
+    shorter, longer = sorted((len(a.words), len(b.words)))
+    if shorter < MIN_JACCARD * longer:  # Jaccard can be no more than this ratio (about)
+        return False
+    union = len(a.shingles | b.shingles)
+    return union > 0 and len(a.shingles & b.shingles) >= MIN_JACCARD * union
+
+
+@dataclass(frozen=True)
+class Story:
+    """A hit as shown: its passage and score, and the same text in other articles."""
+
+    passage_id: int
+    score: float
+    copies: tuple[PassageRow, ...] = ()
+
+
+RowReader = Callable[[Sequence[int]], Mapping[int, PassageRow]]
+
+
+def distinct_stories(
+    ranked: Sequence[tuple[int, float]], read: RowReader, want: int
+) -> list[Story]:
+    """The first `want` distinct stories of a ranking (passage id, score; best first), each
+    with its copies; reading further down the ranking as copies are folded in. `read` gives
+    the rows of passage ids (those it cannot give are left out, as a page leaves them out)."""
+    leads: list[tuple[int, float, PassageRow, Fingerprint]] = []
+    copies: dict[int, list[PassageRow]] = {}
+    window = max(want * 2, 10)
+    lookahead = COPY_LOOKAHEAD
+    position = 0
+    while position < len(ranked) and (len(leads) < want or lookahead > 0):
+        chunk = ranked[position : position + window]
+        position += len(chunk)
+        rows = read([pid for pid, _ in chunk])
+        for pid, score in chunk:
+            row = rows.get(pid)
+            if row is None:
+                continue
+            full = len(leads) >= want
+            if full:
+                lookahead -= 1
+                if lookahead < 0:
+                    break
+            found = Fingerprint(row.text)
+            lead = next((lead for lead in leads if same_text(lead[3], found)), None)
+            if lead is not None:
+                seen = {lead[2].article_id, *(c.article_id for c in copies[lead[0]])}
+                if row.article_id not in seen:  # a story repeated within one article is one
+                    copies[lead[0]].append(row)
+            elif not full:
+                leads.append((pid, score, row, found))
+                copies[pid] = []
+    return [Story(pid, score, tuple(copies[pid])) for pid, score, _, _ in leads]
+
+
+def story_copy(row: PassageRow) -> StoryCopy:
+    return StoryCopy(
+        article_id=row.article_id, title=row.title, source=row.source, date=row.date, url=row.url
+    )
