@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from archivist.archive import Archive
 
 DEFAULT_COLLECTION = "default"
-log = logging.getLogger("archivist")
 
 ArchiveFactory = Callable[[Settings], "Archive"]
 
