@@ -18,8 +18,9 @@ from typing import IO
 # The fields a log call may pass in `extra=`: ids, names and numbers only, never a member's text.
 FIELDS = ("guild_id", "command", "duration", "outcome", "error_id")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Libraries that talk a lot at INFO about what an operator does not act on.
-QUIET = ("discord.gateway", "discord.client", "faiss", "sentence_transformers", "httpx")
+# Libraries that say too much at INFO: httpx logs each URL fetched (a member's input), the model
+# libraries their loading steps.
+QUIET = ("httpx", "httpcore", "faiss", "sentence_transformers", "transformers")
 
 
 def fields_of(record: logging.LogRecord) -> dict[str, object]:
