@@ -130,6 +130,8 @@ def test_configure_replaces_the_handlers_and_writes_json(monkeypatch):
             "stopped", extra={"duration": 1.5, "guild_id": 42, "outcome": "ok"}
         )
         logging.getLogger("archivist.bot").debug("not at INFO")
+        # httpx names each URL it fetches at INFO: a member's upload URL or feed
+        logging.getLogger("httpx").info("HTTP Request: GET https://example.org/members-page")
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
