@@ -253,3 +253,41 @@ def test_read_failures_are_counted_by_reason_during_an_upload(tmp_path, metrics_
     assert new[("archivist_read_failures_total", (("reason", "malformed"),))] == 1
     assert new[("archivist_read_failures_total", (("reason", "unsupported"),))] == 1
     assert sum(v for (name, _), v in new.items() if name == "archivist_read_failures_total") == 2
+
+
+@pytest.mark.parametrize(
+    ("silence_s", "deadline_s", "said"),
+    [
+        (0.5, 60.0, "no answer within 0.5 s"),  # the server's silence
+        (60.0, 0.5, "no complete answer within 0.5 s"),  # the whole fetch's deadline
+    ],
+)
+def test_a_url_that_never_answers_is_counted_as_a_timeout(
+    tmp_path, metrics_on, silence_s, deadline_s, said
+):
+    from archivist.archive import Archive
+    from archivist.config import Limits
+    from archivist.embedding import HashingEmbedder
+
+    limits = Limits(fetch_timeout_s=silence_s, fetch_deadline_s=deadline_s)
+    archive = Archive(tmp_path, embedder=HashingEmbedder(), limits=limits)
+
+    async def scenario():
+        with socket.socket() as silent:  # connections are accepted; nothing is ever answered
+            silent.bind(("127.0.0.1", 0))
+            silent.listen()
+            url = f"http://127.0.0.1:{silent.getsockname()[1]}/page"
+            async with running_bot(tmp_path, archive=archive, allow_private_urls=True) as h:
+                rec = await h.command("upload", {"url": url}, admin=True)
+                report = message_text(await h.wait_final(rec, "Failed"))
+                _, _, after = await get(h.bot.metrics_server.port, "/metrics")
+                return report, after
+
+    try:
+        report, after = run(scenario())
+    finally:
+        archive.close()
+    assert said in report  # the member reads how long it waited
+    new = samples(after)
+    assert new[("archivist_read_failures_total", (("reason", "timeout"),))] == 1
+    assert new[("archivist_read_failures_total", (("reason", "fetch"),))] == 0

@@ -251,7 +251,7 @@ def _failure(exc: Exception, shown: str, limits: Limits, watchdog: Watchdog) -> 
     if isinstance(exc, _Refused):
         return FetchError(shown, str(exc))
     if isinstance(exc, httpx.TimeoutException):
-        return FetchError(shown, f"no answer within {limits.fetch_timeout_s:g} s")
+        return FetchError(shown, f"no answer within {limits.fetch_timeout_s:g} s", kind="timeout")
     return FetchError(shown, f"could not be fetched ({_describe(exc)})")
 
 
