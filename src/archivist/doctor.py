@@ -1,7 +1,9 @@
 """`archivist doctor`: check what the bot needs to run, and say how to fix what is wrong.
 
 Each check is one line: "ok", "warn" (runs, but not as it should) or "FAIL" (will not run), with
-what to do. Nothing here writes to the archive or prints the token.
+what to do. Nothing here writes to the archive or prints the token. With a token it asks Discord
+(DISCORD_API_BASE, else discord.com) at most two GETs: the commands, and the application's
+flags when some channel is watched.
 """
 
 from __future__ import annotations
