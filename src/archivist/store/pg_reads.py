@@ -1,0 +1,274 @@
+"""The PostgreSQL store's reads: what `articles`, `lookup` and `passages` read from SQLite, with
+the same answers (text compares byte-wise, source filters fold ASCII case as NOCASE does)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from archivist.models import Passage, StoredArticle
+from archivist.store import pg_text
+from archivist.store.cache import TtlCache
+from archivist.store.lookup import HINT_WORDS_MAX, _like_escape, _like_part, _word_start
+from archivist.store.passages import DOC_FREQ_MAX_TERMS, DOC_FREQ_TTL_S, TOTAL_TTL_S
+from archivist.store.pg_connection import PgConnections
+from archivist.store.rows import ArticleHint, PassageRow, SourceCount
+
+ARTICLE_COLUMNS = (
+    "a.id, a.collection, a.title, a.source, a.date, a.url, a.category, a.agency, a.added_at,"
+    " a.added_by, (SELECT count(*) FROM passages p WHERE p.collection = a.collection"
+    " AND p.article = a.pk)"
+)
+PASSAGE_COLUMNS = (
+    "p.id, a.id, a.title, a.source, a.date, a.url, p.position, p.heading, p.text, p.stems"
+)
+_WORD = re.compile(r"\w+")
+SAME_SOURCE = "lower(a.source) = lower(%s)"  # in the C locale lower() folds ASCII, as NOCASE
+
+
+def _ints(ids: Sequence[int] | np.ndarray) -> list[int]:
+    return [int(i) for i in ids]
+
+
+def as_array(value: Any) -> np.ndarray:
+    """A stored vector (pgvector's `Vector`) as float32."""
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, np.float32)
+
+
+def _vectors(rows: list[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    if not rows:
+        return ids, np.zeros((0, dim), np.float32)
+    return ids, np.stack([as_array(r[1]) for r in rows])
+
+
+class PgReads(PgConnections):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.doc_freq_cache: TtlCache[str, int] = TtlCache(DOC_FREQ_TTL_S, DOC_FREQ_MAX_TERMS)
+        self.total_cache: TtlCache[str, int] = TtlCache(TOTAL_TTL_S, 1)
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
+        return self.db.execute_pg(sql, params).fetchall()
+
+    # -- articles ----------------------------------------------------------------------------
+    def recent(
+        self, collection: str, limit: int, offset: int = 0, source: str | None = None
+    ) -> list[StoredArticle]:
+        sql = f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.collection = %s"
+        params: list[Any] = [collection]
+        if source:
+            sql += f" AND {SAME_SOURCE}"
+            params.append(source)
+        sql += " ORDER BY a.pk DESC LIMIT %s OFFSET %s"
+        return [StoredArticle(*r) for r in self._rows(sql, [*params, limit, offset])]
+
+    def count_articles(self, collection: str, source: str | None = None) -> int:
+        sql, params = "SELECT count(*) FROM articles a WHERE a.collection = %s", [collection]
+        if source:
+            sql += f" AND {SAME_SOURCE}"
+            params.append(source)
+        return int(self._rows(sql, params)[0][0])
+
+    def get(self, collection: str, article_id: str) -> StoredArticle | None:
+        rows = self._rows(
+            f"SELECT {ARTICLE_COLUMNS}, a.pk FROM articles a WHERE a.collection = %s AND a.id = %s",
+            [collection, article_id],
+        )
+        if not rows:
+            return None
+        passages = tuple(
+            Passage(position=r[0], heading=r[1], text=r[2])
+            for r in self._rows(
+                "SELECT position, heading, text FROM passages WHERE collection = %s"
+                " AND article = %s ORDER BY position",
+                [collection, rows[0][-1]],
+            )
+        )
+        return StoredArticle(*rows[0][:-1], passages=passages)  # type: ignore[misc]  # no row count
+
+    def collections(self) -> list[str]:
+        return [r[0] for r in self._rows("SELECT DISTINCT collection FROM articles", [])]
+
+    def stats(self, collection: str | None) -> dict[str, Any]:
+        where, params = ("WHERE collection = %s", [collection]) if collection else ("", [])
+        articles, last, sources = self._rows(
+            f"SELECT count(*), max(added_at), count(DISTINCT source) FROM articles {where}",
+            params,
+        )[0]
+        passages = self._rows(f"SELECT count(*) FROM passages {where}", params)[0][0]
+        return {
+            "articles": articles,
+            "passages": passages,
+            "sources": sources,
+            "last_added_at": last,
+        }
+
+    # -- autocomplete (`lookup`) ---------------------------------------------------------------
+    def suggest_articles(self, collection: str, text: str, limit: int) -> list[ArticleHint]:
+        text = text.strip()
+        sql = "SELECT id, title, source, date FROM articles WHERE collection = %s"
+        if not text:
+            rows = self._rows(sql + " ORDER BY pk DESC LIMIT %s", [collection, limit])
+            return [ArticleHint(*r) for r in rows]
+        by_id = self._rows(
+            sql + " AND id >= %s AND id < %s ORDER BY pk DESC LIMIT %s",
+            [collection, text, text + "\U0010ffff", limit],
+        )
+        found = {r[0]: ArticleHint(*r) for r in by_id}
+        words = _WORD.findall(text)[:HINT_WORDS_MAX]
+        if words and len(found) < limit:
+            params: list[Any] = [collection]
+            for part in filter(None, map(_like_part, words)):
+                sql += " AND title ILIKE %s ESCAPE '\\'"
+                params.append(f"%{_like_escape(part)}%")
+            starts = [_word_start(w) for w in words]
+            for row in self.db.execute_pg(sql + " ORDER BY pk DESC", params):
+                if row[0] not in found and all(p.search(row[1]) for p in starts):
+                    found[row[0]] = ArticleHint(*row)
+                    if len(found) >= limit:
+                        break
+        return list(found.values())
+
+    def sources(self, collection: str, prefix: str, limit: int) -> list[SourceCount]:
+        sql = (
+            "SELECT min(source), count(*) AS n FROM articles"
+            " WHERE collection = %s AND source IS NOT NULL AND source != ''"
+        )
+        params: list[Any] = [collection]
+        prefix = prefix.strip()
+        if prefix:
+            sql += " AND (source ILIKE %s ESCAPE '\\' OR source ILIKE %s ESCAPE '\\')"
+            params += [f"{_like_escape(prefix)}%", f"% {_like_escape(prefix)}%"]
+        sql += " GROUP BY lower(source) ORDER BY n DESC, min(source) LIMIT %s"
+        return [SourceCount(name, n) for name, n in self._rows(sql, [*params, limit])]
+
+    # -- passages ------------------------------------------------------------------------------
+    def _by_ids(self, select: str, ids: Sequence[int], collection: str | None) -> list[Any]:
+        sql = f"{select} WHERE p.id = ANY(%s)"
+        if collection is None:
+            return self._rows(sql, [_ints(ids)])
+        return self._rows(sql + " AND p.collection = %s", [_ints(ids), collection])
+
+    def passages_by_ids(self, ids: Sequence[int], collection: str | None) -> dict[int, PassageRow]:
+        """The passages of `ids` that belong to `collection` (None: every collection's)."""
+        if not len(ids):
+            return {}
+        rows = self._by_ids(
+            f"SELECT {PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.pk = p.article",
+            ids,
+            collection,
+        )
+        return {r[0]: PassageRow(*r) for r in rows}
+
+    def unanalysed(self, limit: int, version: str) -> list[tuple[int, str]]:
+        return [
+            (int(r[0]), r[1])
+            for r in self._rows(
+                "SELECT id, text FROM passages WHERE stems IS NULL"
+                " OR stems || chr(10) NOT LIKE %s || chr(10) || '%%' ORDER BY id LIMIT %s",
+                [version, limit],
+            )
+        ]
+
+    def set_stems(self, pairs: Sequence[tuple[int, str]]) -> None:
+        with self.transaction() as db:
+            with db.conn.cursor() as cursor:
+                cursor.executemany(
+                    "UPDATE passages SET stems = %s WHERE id = %s", [(s, i) for i, s in pairs]
+                )
+
+    def passage_filter(
+        self, ids: Sequence[int], collection: str, source: str | None, since: str | None
+    ) -> set[int]:
+        if not ids:
+            return set()
+        sql = (
+            "SELECT p.id FROM passages p JOIN articles a ON a.pk = p.article"
+            " WHERE p.id = ANY(%s) AND p.collection = %s"
+        )
+        params: list[Any] = [_ints(ids), collection]
+        if source:
+            sql += f" AND {SAME_SOURCE}"
+            params.append(source)
+        if since:
+            sql += " AND a.date >= %s"
+            params.append(since)
+        return {r[0] for r in self._rows(sql, params)}
+
+    # -- full text (`pg_text`) -----------------------------------------------------------------
+    def fts_search(self, match: str, collection: str, limit: int) -> list[tuple[int, float]]:
+        """(passage id, bm25 as FTS5 scores it; higher is better) for a MATCH string."""
+        query, terms = pg_text.parse_match(match)
+        if query is None:
+            return []
+        rows = self._rows(
+            pg_text.BM25_SQL,
+            {"terms": terms, "query": query, "collection": collection, "limit": limit},
+        )
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def fts_top(self, match: str, collection: str, limit: int) -> list[tuple[int, float]]:
+        """`fts_search`: the collection's partition is searched alone, so there is no
+        cheaper way round as with FTS5's one table."""
+        return self.fts_search(match, collection, limit)
+
+    def doc_freqs(self, terms: Sequence[str]) -> dict[str, int]:
+        """Passages (of every collection, as FTS5 counts) holding each term; none left out."""
+        known, wanted = self.doc_freq_cache.get_many(dict.fromkeys(terms))
+        if wanted:
+            found = dict(
+                self._rows("SELECT term, docs FROM term_docs WHERE term = ANY(%s)", [wanted])
+            )
+            self.doc_freq_cache.put_many({term: int(found.get(term, 0)) for term in wanted})
+            known.update({t: int(n) for t, n in found.items()})
+        return {term: n for term, n in known.items() if n}
+
+    def passage_total(self) -> int:
+        known, _ = self.total_cache.get_many(["passages"])
+        if "passages" not in known:
+            known["passages"] = int(self._rows("SELECT rows FROM fts_stats", [])[0][0])
+            self.total_cache.put_many(known)
+        return known["passages"]
+
+    def fts_ids(self, collection: str) -> np.ndarray:
+        """Every passage is in the full text (its tsvector is in its row)."""
+        return self.passage_ids(collection)
+
+    # -- vectors -------------------------------------------------------------------------------
+    def passage_ids(self, collection: str) -> np.ndarray:
+        rows = self._rows("SELECT id FROM passages WHERE collection = %s ORDER BY id", [collection])
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def vectors_by_ids(
+        self, ids: Sequence[int], dim: int, collection: str | None
+    ) -> dict[int, np.ndarray]:
+        if not len(ids):
+            return {}
+        rows = self._by_ids("SELECT p.id, p.vector FROM passages p", ids, collection)
+        pids, vectors = _vectors(rows, dim)
+        return dict(zip(pids.tolist(), vectors, strict=True))
+
+    def iter_vectors(
+        self,
+        collection: str,
+        dim: int,
+        batch: int = 20_000,
+        ids: Sequence[int] | np.ndarray | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if ids is not None:
+            rows = self._by_ids("SELECT p.id, p.vector FROM passages p", _ints(ids), collection)
+            if rows:
+                yield _vectors(sorted(rows, key=lambda r: r[0]), dim)
+            return
+        last = -1
+        while rows := self._rows(
+            "SELECT id, vector FROM passages WHERE collection = %s AND id > %s"
+            " ORDER BY id LIMIT %s",
+            [collection, last, batch],
+        ):
+            last = rows[-1][0]
+            yield _vectors(rows, dim)
