@@ -22,6 +22,7 @@ from archivist.models import (
     ReadResult,
     StoredArticle,
 )
+from archivist.pg_index import open_postgres
 from archivist.ranking import ANALYSIS_VERSION, Ranker, SearchConfig, validate_question
 from archivist.ranking import stored_analysis as passage_stems
 from archivist.store import ArticleHint, SourceCount, Store
@@ -43,15 +44,19 @@ class Archive:
         embedder: Embedder | None = None,
         limits: Limits | None = None,
         search_config: SearchConfig | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.store_dir = self.data_dir / "store"
         self.embedder = embedder or default_embedder()
-        self.store = Store(self.store_dir / DB_NAME)
         limits = limits or Limits()
-        self.indexes = IndexCache(
-            self.store, self.store_dir / "index", self.embedder, limits.index_memory_mb
-        )
+        if not database_url:
+            self.store = Store(self.store_dir / DB_NAME)
+            self.indexes = IndexCache(
+                self.store, self.store_dir / "index", self.embedder, limits.index_memory_mb
+            )
+        else:  # PostgreSQL + pgvector (issue 16): the store searches its vectors, no FAISS file
+            self.store, self.indexes = open_postgres(database_url, self.embedder)
         self.ingest = Ingest(self.store, self.embedder, self.indexes, limits)
         self.ranker = Ranker(
             self.store, self.checked_index, self.embedder, search_config or SearchConfig()
