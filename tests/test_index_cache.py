@@ -223,3 +223,14 @@ def test_the_budget_setting(monkeypatch):
     monkeypatch.setenv("ARCHIVIST_INDEX_MEMORY_MB", "0")
     with pytest.raises(ConfigError, match="ARCHIVIST_INDEX_MEMORY_MB must be above 0"):
         load_settings(dotenv=False)
+
+
+def test_stats_of_every_collection_opens_no_index(archive):
+    archive.checked_index("c5")
+    archive.checked_index("c0")
+    stats = archive.stats()
+    assert archive.indexes.open_collections() == ["c5", "c0"]
+    assert stats["indexed"] == stats["passages"] == 6 * PASSAGES
+    assert stats["index_bytes"] == sum(
+        archive.index_unchecked(f"c{n}").file_bytes() for n in range(6)
+    )

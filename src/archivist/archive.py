@@ -228,15 +228,21 @@ class Archive:
     def stats(self, *, collection: str | None = None) -> ArchiveStats:
         """Counts of one collection (all when None) and the sizes behind them."""
         counts = self.store.stats(collection)
-        collections = [collection] if collection else self.store.collections()
-        indexes = [self.checked_index(c) for c in collections]
+        if collection is None and isinstance(self.indexes, IndexCache):
+            # every collection: as the cache knows them, without opening each index in turn
+            indexed, index_bytes = self.indexes.totals(self.store.collections())
+        else:
+            collections = [collection] if collection else self.store.collections()
+            indexes = [self.checked_index(c) for c in collections]
+            indexed = sum(i.ntotal for i in indexes)
+            index_bytes = sum(i.file_bytes() for i in indexes)
         return ArchiveStats(
             articles=counts["articles"],
             passages=counts["passages"],
             sources=counts["sources"],
             last_added_at=counts["last_added_at"],
-            indexed=sum(i.ntotal for i in indexes),
-            index_bytes=sum(i.file_bytes() for i in indexes),
+            indexed=indexed,
+            index_bytes=index_bytes,
             db_bytes=sum(
                 p.stat().st_size for p in self.store_dir.glob(DB_NAME + "*") if p.is_file()
             ),

@@ -16,6 +16,7 @@ number of servers.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import weakref
@@ -184,6 +185,27 @@ class IndexCache:
                 "SELECT count(*) FROM passages WHERE collection = ?", [collection]
             ).fetchone()
             return int(row[0]) * self.dim * 4
+
+    def totals(self, collections: Iterable[str]) -> tuple[int, int]:
+        """(vectors, bytes on disk) of these collections' indexes without opening any: an
+        open index as it is, a closed one as its file was last saved (a scrape of the bot's
+        metrics must not cycle ten thousand indexes through the cache)."""
+        with self._lock:
+            held = {c: e.index for c, e in self._open.items()}
+        vectors = size = 0
+        for collection in collections:
+            index = held.get(collection)
+            if index is not None:
+                vectors += index.ntotal
+                size += index.file_bytes()
+                continue
+            path, sidecar = index_paths(self.directory, collection)
+            try:
+                vectors += int(json.loads(sidecar.read_text()).get("count") or 0)
+                size += path.stat().st_size
+            except (OSError, ValueError):  # not built yet: its first use builds it
+                continue
+        return vectors, size
 
     # -- what is open ------------------------------------------------------------------------
     def open_collections(self) -> list[str]:
