@@ -67,6 +67,7 @@ def span(question: str, ref: date = REF) -> tuple[date, date] | None:
         ("the weekend", None, None),
         ("last weekend's talks", (1987, 10, 17), (1987, 10, 18)),
         ("oil in the 1970s", (1970, 1, 1), (1979, 12, 31)),
+        ("picked up by police in the mid-sixties", (1960, 1, 1), (1969, 12, 31)),
         ("between 1986 and 1987", (1986, 1, 1), (1987, 12, 31)),
     ],
 )

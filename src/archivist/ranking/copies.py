@@ -33,20 +33,28 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # "1,250" is written "1250"
 
 
 class Fingerprint:
-    """What comparing a text with another needs: its folded words and its figures; shingles
-    are made only when a pair is close enough in length to need them."""
+    """What comparing a text with another needs: its folded words; its shingles and figures
+    are made only when a comparison gets that far (most pairs differ in length already)."""
 
     def __init__(self, text: str) -> None:
-        folded = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text).casefold())
-        self.words = tuple(_WORD.findall(folded))
-        self.figures = Counter(_NUMBER.findall(folded))
+        folded = (text if text.isascii() else unicodedata.normalize("NFKC", text)).casefold()
+        self.folded = _THOUSANDS.sub("", folded) if "," in folded else folded
+        self.words = tuple(_WORD.findall(self.folded))
 
     @cached_property
-    def shingles(self) -> frozenset[tuple[str, ...]]:
-        n = SHINGLE_WORDS
-        if len(self.words) <= n:
-            return frozenset([self.words])
-        return frozenset(self.words[i : i + n] for i in range(len(self.words) - n + 1))
+    def shingles(self) -> frozenset[int]:
+        """The word 5-grams, hashed once: a tuple's hash is not kept, and set operations on
+        tuples would hash every one again (hashes are per process: never stored)."""
+        words = self.words
+        if len(words) <= SHINGLE_WORDS:
+            return frozenset([hash(words)])
+        # the shorter tails end the zip: each 5-gram once
+        grams = zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)
+        return frozenset(map(hash, grams))
+
+    @cached_property
+    def figures(self) -> Counter[str]:
+        return Counter(_NUMBER.findall(self.folded))
 
 
 def _figures_agree(a: Counter[str], b: Counter[str]) -> bool:
@@ -56,16 +64,16 @@ def _figures_agree(a: Counter[str], b: Counter[str]) -> bool:
 
 
 def same_text(a: Fingerprint, b: Fingerprint) -> bool:
-    """Whether two texts are copies of one another (see the module's rule)."""
-    if not a.words or not b.words or not _figures_agree(a.figures, b.figures):
-        return False
-    if a.words == b.words:
-        return True
+    """Whether two texts are copies of one another (see the module's rule); the cheapest
+    tests first."""
     shorter, longer = sorted((len(a.words), len(b.words)))
-    if shorter < MIN_JACCARD * longer:  # Jaccard can be no more than this ratio (about)
+    if not shorter or shorter < MIN_JACCARD * longer:  # Jaccard can be no more than about this
         return False
-    union = len(a.shingles | b.shingles)
-    return union > 0 and len(a.shingles & b.shingles) >= MIN_JACCARD * union
+    if a.words != b.words:
+        shared = len(a.shingles & b.shingles)
+        if shared < MIN_JACCARD * (len(a.shingles) + len(b.shingles) - shared):
+            return False
+    return a.figures == b.figures or _figures_agree(a.figures, b.figures)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,15 @@ _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?:,?\s+{_YEAR}\b)?(?![\d:.,]\d)
 _MONTH_YEAR = re.compile(rf"\b{_MONTH}(?:\s+of)?,?\s+{_YEAR}\b", re.IGNORECASE)
 _MONTH_ALONE = re.compile(rf"(?:\b{_MONTH_LEAD})?\b{_MONTH}(?!\w)(?!\s+of\s+the\b)", re.IGNORECASE)
 _DECADE = re.compile(r"\b(?:the\s+)?(?P<decade>(?:19|20)\d0)'?s\b", re.IGNORECASE)
+DECADE_WORDS = {
+    "twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950,
+    "sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990,
+}  # fmt: skip
+# "the sixties", "the mid-sixties", "in the late eighties": the twentieth century's
+_DECADE_WORD = re.compile(
+    r"\bthe\s+(?:(?:early|mid|late)[\s-]+)?(?P<decade>" + "|".join(DECADE_WORDS) + r")\b",
+    re.IGNORECASE,
+)
 _YEAR_ALONE = re.compile(
     rf"(?<![$£€\d.,/]){_YEAR}(?![\d.,/]\d)(?!\s*(?:-\s*)?(?:{_COUNTED})\b)(?!\s*%)",
     re.IGNORECASE,
@@ -191,6 +200,10 @@ class _Reader:
         for m in _DECADE.finditer(self.text):
             if self.free(m):
                 decade = int(m["decade"])
+                self.add(m, date(decade, 1, 1), date(decade + 9, 12, 31))
+        for m in _DECADE_WORD.finditer(self.text):
+            if self.free(m):
+                decade = DECADE_WORDS[m["decade"].lower()]
                 self.add(m, date(decade, 1, 1), date(decade + 9, 12, 31))
         for m in _YEAR_ALONE.finditer(self.text):
             if self.free(m):
