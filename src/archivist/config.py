@@ -87,6 +87,8 @@ class Settings:
     log_format: str = "text"
     # on SIGTERM, how long answers and the current upload batch may take before the bot stops
     shutdown_grace_s: float = 20.0
+    # ARCHIVIST_DATABASE_URL: a postgresql:// database instead of SQLite + FAISS in data_dir
+    database_url: str | None = None
 
     @property
     def store_dir(self) -> Path:
@@ -173,6 +175,23 @@ def _addr_env(env: dict[str, str], name: str) -> str | None:
     return raw
 
 
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
+
+
+def database_url_env(env: Mapping[str, str]) -> str | None:
+    """ARCHIVIST_DATABASE_URL: empty for SQLite in the data directory, else a PostgreSQL URL."""
+    raw = env.get("ARCHIVIST_DATABASE_URL", "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(DATABASE_SCHEMES):
+        shown = raw.split("://")[0] + "://…" if "://" in raw else raw[:40]
+        raise ConfigError(
+            f"ARCHIVIST_DATABASE_URL must start with postgresql://, got {shown!r}"
+            " (leave it empty for SQLite in the data directory)"
+        )
+    return raw
+
+
 def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) -> Settings:
     """Settings from the environment (and a `.env` in the working directory), then overrides."""
     if dotenv:
@@ -199,6 +218,7 @@ def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) ->
         metrics_addr=_addr_env(env, "ARCHIVIST_METRICS_ADDR"),
         log_format=_log_format_env(env),
         shutdown_grace_s=_seconds_env(env, "ARCHIVIST_SHUTDOWN_GRACE_S", 20.0),
+        database_url=database_url_env(env),
         **_shards(env),
     )
 
