@@ -99,6 +99,13 @@ def m006_articles_by_date(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX articles_by_date ON articles (collection, date)")
 
 
+def m007_passage_openings(db: sqlite_utils.Database) -> None:
+    """Passages by their opening characters: an article whose body is already stored under
+    another headline or source (a wire story) is found at ingest by a seek per passage, where
+    a vector search per article cost ~3 ms at 50k passages (an ingest stores ~60 articles/s)."""
+    db.execute("CREATE INDEX passages_opening ON passages (collection, substr(text, 1, 64))")
+
+
 def m_feeds_001_tables(db: sqlite_utils.Database) -> None:
     """The feeds followed per collection, and the items each has met (`store.feeds`)."""
     db.execute(
@@ -184,6 +191,7 @@ MIGRATIONS: list[Migration] = [
     m004_passage_stems,
     m005_passage_sequence,
     m006_articles_by_date,
+    m007_passage_openings,
     # named apart: stores made before feeds were registered here already record these names
     m_feeds_001_tables,
     m_feeds_002_failures,
