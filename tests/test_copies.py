@@ -42,21 +42,22 @@ def syndicated(tmp_path):
     return paths
 
 
-def market_report(day: str, gold: str, silver: str, close: str) -> Article:
+MARKET_TEMPLATE = (
+    "Gold closed at {gold} dlrs an ounce in quiet trade on the day, dealers said, while most "
+    "traders stayed on the sidelines ahead of the monthly trade figures from the United States "
+    "and the central bank meeting later in the week. Dealers said the market would stay thin "
+    "until the holiday was over and volumes returned to their usual levels, with physical "
+    "demand from jewellers in Asia subdued and investors waiting for a clearer lead from the "
+    "currency markets before committing themselves to new positions in the metal."
+)
+
+
+def market_report(day: str, gold: str) -> Article:
+    """A templated report: every day the same words, other figures."""
     return Article(
         title=f"Precious metals close, {day}",
         source="wire",
-        paragraphs=(
-            Paragraph(
-                f"Gold closed at {gold} dlrs an ounce in quiet trade on Monday, dealers said, "
-                f"while silver ended at {silver} dlrs after a session in which most traders "
-                "stayed on the sidelines ahead of the monthly figures from the United States."
-            ),
-            Paragraph(
-                f"Platinum finished at {close} dlrs. Dealers said the market would stay thin "
-                "until the holiday was over and volumes returned to their usual levels."
-            ),
-        ),
+        paragraphs=(Paragraph(MARKET_TEMPLATE.format(gold=gold)),),
     )
 
 
@@ -75,9 +76,11 @@ def test_a_copy_with_a_sentence_changed_is_the_same_text_a_rewrite_is_not():
 
 
 def test_texts_whose_figures_differ_are_not_the_same():
-    a = Fingerprint("Gold closed at 412.50 dlrs an ounce, dealers said, in quiet trade.")
-    b = Fingerprint("Gold closed at 415.25 dlrs an ounce, dealers said, in quiet trade.")
+    a = Fingerprint(MARKET_TEMPLATE.format(gold="412.50"))
+    b = Fingerprint(MARKET_TEMPLATE.format(gold="415.25"))
+    assert len(a.shingles & b.shingles) >= 0.8 * len(a.shingles | b.shingles)  # all else alike
     assert not same_text(a, b)
+    assert same_text(a, Fingerprint(MARKET_TEMPLATE.format(gold="412.50").upper()))
     # a copy with its thousands written otherwise is the same report
     assert same_text(Fingerprint("Sales were 1,250 units."), Fingerprint("Sales were 1250 units."))
 
@@ -117,16 +120,14 @@ def test_copies_arrive_together_in_one_ingest(fake_archive, tmp_path):
 def test_templated_reports_with_other_figures_stay_two_hits(fake_archive):
     report = fake_archive.add_articles(
         [
-            ("mon", market_report("Monday", "412.50", "6.10", "560.00")),
-            ("tue", market_report("Tuesday", "415.25", "6.35", "571.50")),
+            ("mon", market_report("Monday", "412.50")),
+            ("tue", market_report("Tuesday", "415.25")),
         ],
         collection="g",
     )
     assert len(report.added) == 2 and report.near_duplicates == []
     answer = fake_archive.ask("where did gold close an ounce", 4, collection="g")
-    firsts = [h for h in answer.hits if h.position == 0]
-    assert len({h.article_id for h in firsts}) == 2
-    assert all(h.copies == () for h in answer.hits)
+    assert len(answer.hits) == 2 and all(h.copies == () for h in answer.hits)
     assert "near_duplicates" not in report.to_json()
 
 
