@@ -1,0 +1,40 @@
+"""The doctor's findings: one `Check` per thing looked at, and the report printed from them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import click
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # OK, WARN or FAIL
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        text = f"{self.status:<5} {self.name:<9} {self.detail}"
+        return text + (f". Fix: {self.fix}" if self.fix and self.status != OK else "")
+
+
+def print_report(checks: list[Check], as_json: bool) -> None:
+    """One line per check and the counts, or one JSON object (`checks`, `ok`)."""
+    if as_json:
+        ok = all(c.status != FAIL for c in checks)
+        click.echo(json.dumps({"checks": [asdict(c) for c in checks], "ok": ok}))
+        return
+    for c in checks:
+        click.echo(c.line())
+    counts = {s: sum(c.status == s for c in checks) for s in (OK, WARN, FAIL)}
+    click.echo(f"{counts[OK]} ok, {counts[WARN]} warn, {counts[FAIL]} FAIL")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line of at most 200 characters, for a check's detail."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
