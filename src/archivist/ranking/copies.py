@@ -15,16 +15,18 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 from archivist.models import StoryCopy
 from archivist.store import PassageRow
 
 SHINGLE_WORDS = 5
 MIN_JACCARD = 0.8
+# texts whose lengths (without spaces) differ more than this are not compared further: at a
+# Jaccard of 0.8 their word counts differ by 20% at most
+MIN_SIZE_RATIO = 0.6
 # once the page is full, this many more candidates are read for copies of its stories only: a
 # copy scores about as its original (the same text), so it ranks right beside it
-COPY_LOOKAHEAD = 10
+COPY_LOOKAHEAD = 5
 
 _WORD = re.compile(r"\w+")
 # a figure as written ("1250.5", "7-3/4" gives 7 and 3/4)
@@ -33,28 +35,50 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # "1,250" is written "1250"
 
 
 class Fingerprint:
-    """What comparing a text with another needs: its folded words; its shingles and figures
-    are made only when a comparison gets that far (most pairs differ in length already)."""
+    """What comparing a text with another needs, each part made when a comparison first gets
+    that far: most pairs of passages already differ in length. (Plain attributes, not
+    `cached_property`, which takes a lock on every read before Python 3.12.)"""
 
     def __init__(self, text: str) -> None:
-        folded = (text if text.isascii() else unicodedata.normalize("NFKC", text)).casefold()
-        self.folded = _THOUSANDS.sub("", folded) if "," in folded else folded
-        self.words = tuple(_WORD.findall(self.folded))
+        self.text = text
+        self.size = len(text) - text.count(" ")
+        self._folded: str | None = None
+        self._words: tuple[str, ...] | None = None
+        self._shingles: frozenset[int] | None = None
+        self._figures: Counter[str] | None = None
 
-    @cached_property
+    @property
+    def folded(self) -> str:
+        if self._folded is None:
+            text = self.text
+            folded = (text if text.isascii() else unicodedata.normalize("NFKC", text)).casefold()
+            self._folded = _THOUSANDS.sub("", folded) if "," in folded else folded
+        return self._folded
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        if self._words is None:
+            self._words = tuple(_WORD.findall(self.folded))
+        return self._words
+
+    @property
     def shingles(self) -> frozenset[int]:
         """The word 5-grams, hashed once: a tuple's hash is not kept, and set operations on
         tuples would hash every one again (hashes are per process: never stored)."""
-        words = self.words
-        if len(words) <= SHINGLE_WORDS:
-            return frozenset([hash(words)])
-        # the shorter tails end the zip: each 5-gram once
-        grams = zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)
-        return frozenset(map(hash, grams))
+        if self._shingles is None:
+            words = self.words
+            if len(words) <= SHINGLE_WORDS:
+                self._shingles = frozenset([hash(words)])
+            else:  # the shorter tails end the zip: each 5-gram once
+                grams = zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)
+                self._shingles = frozenset(map(hash, grams))
+        return self._shingles
 
-    @cached_property
+    @property
     def figures(self) -> Counter[str]:
-        return Counter(_NUMBER.findall(self.folded))
+        if self._figures is None:
+            self._figures = Counter(_NUMBER.findall(self.folded))
+        return self._figures
 
 
 def _figures_agree(a: Counter[str], b: Counter[str]) -> bool:
@@ -66,6 +90,9 @@ def _figures_agree(a: Counter[str], b: Counter[str]) -> bool:
 def same_text(a: Fingerprint, b: Fingerprint) -> bool:
     """Whether two texts are copies of one another (see the module's rule); the cheapest
     tests first."""
+    # a bound well below the words' (spacing and punctuation vary between copies)
+    if min(a.size, b.size) < MIN_SIZE_RATIO * max(a.size, b.size):
+        return False
     shorter, longer = sorted((len(a.words), len(b.words)))
     if not shorter or shorter < MIN_JACCARD * longer:  # Jaccard can be no more than about this
         return False
