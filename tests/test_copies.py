@@ -111,6 +111,25 @@ def test_the_seed_on_three_sites_is_one_hit_with_two_copies(fake_archive, tmp_pa
     assert top.to_json()["copies"][0].keys() == {"article_id", "title", "source", "date", "url"}
 
 
+def test_a_page_that_copies_leave_short_fetches_deeper(tmp_path):
+    # few candidates a list: the three copies of each passage fill them, and the page of four
+    # distinct passages needs a deeper fetch
+    archive = Archive(
+        tmp_path / "a", embedder=HashingEmbedder(), search_config=SearchConfig(candidates=2)
+    )
+    try:
+        archive.add_paths(syndicated(tmp_path), collection="g")
+        answer = archive.ask(QUESTION, 4, collection="g")
+        assert len(answer.hits) == 4 and len({h.passage for h in answer.hits}) == 4
+        assert all(len(h.copies) == 2 for h in answer.hits)
+        # and the next page goes on from there, none repeated
+        more = archive.ask(QUESTION, 2, collection="g", offset=4)
+        assert {h.passage for h in more.hits}.isdisjoint(h.passage for h in answer.hits)
+        assert len(more.hits) == 2
+    finally:
+        archive.close()
+
+
 def test_copies_arrive_together_in_one_ingest(fake_archive, tmp_path):
     report = fake_archive.add_paths(syndicated(tmp_path), collection="g")
     assert len(report.added) == 3

@@ -22,7 +22,7 @@ from archivist.index import VectorIndex
 from archivist.models import Answer, Hit, StoryCopy
 from archivist.ranking import dates
 from archivist.ranking.analysis import analyse_ahead
-from archivist.ranking.copies import distinct_stories, story_copy
+from archivist.ranking.copies import Story, distinct_stories, story_copy
 from archivist.ranking.features import candidate_features
 from archivist.ranking.highlights import embedded_highlights, likeliest_sentences, most_covering
 from archivist.ranking.lexical import (
@@ -43,6 +43,9 @@ from archivist.ranking.model import (
 from archivist.store import PassageRow, Store
 
 IndexProvider = Callable[[str], VectorIndex]  # collection -> its index, in step with the store
+# a page that copies left short fetches this many times deeper, up to MAX_FETCH
+DEEPER = 4
+MAX_FETCH = 1_000
 
 
 @dataclass
@@ -58,6 +61,11 @@ class Retrieval:
     lexical: list[tuple[int, float]]  # (passage id, bm25; higher is better), best first
     rows: dict[int, PassageRow] = field(default_factory=dict)  # passages already read
     exact_scores: bool = True  # the dense scores are exact cosines (not an 8-bit index's)
+    # how it was fetched, so that an answer whose page copies left short can fetch deeper
+    source: str | None = None
+    since: str | None = None
+    fetched: int = 0  # the depth fetched (candidates asked of each list, before filters' x10)
+    more: bool = False  # a list gave all that was asked: there are more
 
 
 @dataclass
@@ -137,7 +145,8 @@ class Ranker:
         cfg = self.config
         index = self.indexes(collection)
         filtered = bool(source or since)
-        n = max(cfg.candidates, depth) * (10 if filtered else 1)
+        fetched = max(cfg.candidates, depth)
+        n = fetched * (10 if filtered else 1)
         # the lexical side needs no vector: it runs in a worker while the question is embedded
         lexical_job = self._workers().submit(self._lexical, question, collection, n)
         try:
@@ -147,6 +156,7 @@ class Ranker:
         finally:
             terms, lexical, rows = lexical_job.result()
         dense = [(int(i), float(s)) for i, s in zip(dense_ids, dense_scores, strict=True)]
+        more = len(dense) >= n or len(lexical) >= n
         if filtered:
             allowed = self.store.passage_filter(
                 sorted({i for i, _ in dense} | {i for i, _ in lexical}), collection, source, since
@@ -154,7 +164,18 @@ class Ranker:
             dense = [c for c in dense if c[0] in allowed]
             lexical = [c for c in lexical if c[0] in allowed]
         return Retrieval(
-            question, collection, vector, terms, dense, lexical, rows, index.exact_scores
+            question,
+            collection,
+            vector,
+            terms,
+            dense,
+            lexical,
+            rows,
+            index.exact_scores,
+            source,
+            since,
+            fetched,
+            more,
         )
 
     def _lexical(
@@ -293,7 +314,18 @@ class Ranker:
             list(zip(ranked.ids, ranked.scores, strict=True)),
             lambda ids: self._rows(ids, ranked.rows, retrieval.collection),
             offset + k,
-        )[offset:]
+        )
+        if len(stories) < offset + k and _copies_cut_short(retrieval, stories):
+            deeper = self.retrieve(
+                retrieval.question,
+                retrieval.collection,
+                source=retrieval.source,
+                since=retrieval.since,
+                depth=retrieval.fetched * DEEPER,
+                vector=retrieval.vector,
+            )
+            return self.scored_answer(deeper, k, offset, config, highlighted)
+        stories = stories[offset:]
         page = [(story.passage_id, story.score) for story in stories]
         copies = {story.passage_id: tuple(map(story_copy, story.copies)) for story in stories}
         if not page:
@@ -359,6 +391,15 @@ class Ranker:
     def _cosines(self, ids: list[int], retrieval: Retrieval) -> dict[int, float]:
         vectors = self.store.vectors_by_ids(ids, self.embedder.dim, retrieval.collection)
         return {pid: float(v @ retrieval.vector) for pid, v in vectors.items()}
+
+
+def _copies_cut_short(retrieval: Retrieval, stories: Sequence[Story]) -> bool:
+    """Whether a page fell short because copies took candidates, with more to fetch."""
+    return (
+        retrieval.more
+        and retrieval.fetched * DEEPER <= MAX_FETCH
+        and any(story.copies for story in stories)
+    )
 
 
 def make_hit(
