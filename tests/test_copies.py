@@ -147,6 +147,7 @@ def test_templated_reports_with_other_figures_stay_two_hits(fake_archive):
     assert len(report.added) == 2 and report.near_duplicates == []
     answer = fake_archive.ask("where did gold close an ounce", 4, collection="g")
     assert len(answer.hits) == 2 and all(h.copies == () for h in answer.hits)
+    assert all(h["copies"] == [] for h in answer.to_json()["hits"])  # the key, always
     assert "near_duplicates" not in report.to_json()
 
 
