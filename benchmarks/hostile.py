@@ -58,7 +58,7 @@ def child_file(path: str, name: str) -> dict:
         seconds = time.perf_counter() - started
         stats = archive.stats(collection="bench")
         unchanged = (
-            stats["articles"] == 0 and stats["passages"] == 0 and check(archive).ok
+            stats.articles == 0 and stats.passages == 0 and check(archive).ok
             if not report.added
             else None
         )

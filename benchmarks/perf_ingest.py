@@ -57,7 +57,7 @@ def ingest(paths: list[Path], embedder) -> tuple[float, int, dict]:
         report = archive.add_paths(paths, collection="default")
         elapsed = time.perf_counter() - started
         phases["cpu"] = time.process_time() - cpu
-        passages = archive.stats(collection="default")["passages"]
+        passages = archive.stats(collection="default").passages
         archive.close()
         assert not report.failed, report.failed[:3]
     finally:

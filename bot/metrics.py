@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from archivist.config import split_addr
 from archivist.errors import READ_FAILURE_KINDS, ArchivistError, ReadError
+from archivist.models import Failed, IngestReport
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -35,9 +36,9 @@ log = logging.getLogger("archivist.bot")
 # Discord drops an interaction not acknowledged within 3 s; past this, a slow network makes it
 # a near miss worth counting.
 LATE_ACK_S = 2.5
-# Intake calls whose AddReport is a feed's poll, not a member's upload.
+# Intake calls whose IngestReport is a feed's poll, not a member's upload.
 FEED_CALLS = frozenset({"poll"})
-# A failed input the core reported without its kind (an older report): counted all the same.
+# A failed input the core reported without its kind (not a read's failure): counted all the same.
 UNKNOWN_KIND = "other"
 # Question latencies from a cached hit to a cold model on a slow disk.
 ASK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
@@ -91,7 +92,7 @@ class Metrics:
 
     def call_done(self, function: str, seconds: float, result: Any) -> None:
         self.calls.labels(function).observe(seconds)
-        if _is_report(result):
+        if isinstance(result, IngestReport):
             self.added.labels(function).inc(len(result.added))
             for failure in result.failed:
                 self.read_failures.labels(failure_kind(failure)).inc()
@@ -109,15 +110,10 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def _is_report(result: Any) -> bool:
-    """An ingest's report (added and failed inputs), whatever the core calls its class."""
-    return hasattr(result, "added") and hasattr(result, "failed")
-
-
-def failure_kind(failure: Any) -> str:
-    """The kind of one failed input of a report: a field of a typed entry or a dict's key."""
-    kind = failure.get("kind") if isinstance(failure, dict) else getattr(failure, "kind", None)
-    return str(kind) if kind in READ_FAILURE_KINDS else UNKNOWN_KIND
+def failure_kind(failure: Failed) -> str:
+    """The kind of one failed input of a report; one the core could not name is `other`."""
+    kind = failure.kind
+    return kind if kind is not None and kind in READ_FAILURE_KINDS else UNKNOWN_KIND
 
 
 class _ScrapeTime(Collector):
@@ -148,12 +144,12 @@ class _ScrapeTime(Collector):
             "archivist_collections", "Collections (servers) with an archive", value=len(collections)
         )
         yield GaugeMetricFamily(
-            "archivist_index_vectors", "Vectors in the open indexes", value=stats["indexed"]
+            "archivist_index_vectors", "Vectors in the open indexes", value=stats.indexed
         )
         yield GaugeMetricFamily(
             "archivist_index_memory_bytes",
             "Memory the open indexes' vectors take (float32)",
-            value=stats["indexed"] * archive.embedder.dim * FLOAT32_BYTES,
+            value=stats.indexed * archive.embedder.dim * FLOAT32_BYTES,
         )
         family = GaugeMetricFamily("archivist_feeds", "Feeds by state", labels=["state"])
         for state, n in feeds.items():

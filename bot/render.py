@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 import discord
 
 from archivist.feeds import Feed
-from archivist.models import AddReport, Answer, Hit, StoredArticle
+from archivist.models import Answer, ArchiveStats, Failed, Hit, IngestReport, StoredArticle
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 CONTENT_MAX = 2000
@@ -399,18 +399,18 @@ def human_bytes(n: int | float) -> str:
     return f"{n:.1f} GB"
 
 
-def stats_embed(stats: dict, guild_name: str) -> discord.Embed:
+def stats_embed(stats: ArchiveStats, guild_name: str) -> discord.Embed:
     embed = discord.Embed(title="Archive of " + cut_escaped(guild_name, 200), colour=COLOR)
-    embed.add_field(name="Articles", value=str(stats.get("articles", 0)))
-    embed.add_field(name="Passages", value=str(stats.get("passages", 0)))
+    embed.add_field(name="Articles", value=str(stats.articles))
+    embed.add_field(name="Passages", value=str(stats.passages))
     embed.add_field(
-        name="Last upload", value=(stats.get("last_added_at") or "never")[:16].replace("T", " ")
+        name="Last upload", value=(stats.last_added_at or "never")[:16].replace("T", " ")
     )
-    embed.add_field(name="Index size", value=human_bytes(stats.get("index_bytes", 0)))
+    embed.add_field(name="Index size", value=human_bytes(stats.index_bytes))
     return embed
 
 
-def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.Embed:
+def upload_embed(report: IngestReport, too_large: Sequence[Failed] = ()) -> discord.Embed:
     failed = list(too_large) + list(report.failed)
     ok = bool(report.added) and not failed
     embed = discord.Embed(
@@ -433,14 +433,14 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
     if report.added:
         embed.add_field(
             name=f"Added ({len(report.added)})",
-            value=listing([f"{cut_escaped(a['title'], 120)} `{a['id']}`" for a in report.added]),
+            value=listing([f"{cut_escaped(a.title, 120)} `{a.id}`" for a in report.added]),
             inline=False,
         )
     if report.duplicates:
         embed.add_field(
             name=f"Already in the archive ({len(report.duplicates)})",
             value=listing(
-                [f"{cut_escaped(d['title'], 120)} `{d['existing_id']}`" for d in report.duplicates]
+                [f"{cut_escaped(d.title, 120)} `{d.existing_id}`" for d in report.duplicates]
             ),
             inline=False,
         )
@@ -449,8 +449,7 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
             name=f"Failed ({len(failed)})",
             value=listing(
                 [
-                    f"{cut_escaped(one_line(f['path']), 80)}: "
-                    f"{cut_escaped(one_line(f['error']), 200)}"
+                    f"{cut_escaped(one_line(f.path), 80)}: {cut_escaped(one_line(f.error), 200)}"
                     for f in failed
                 ]
             ),
@@ -461,8 +460,7 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
             name=f"Skipped ({len(report.skipped)})",
             value=listing(
                 [
-                    f"{cut_escaped(one_line(s['path']), 80)}: "
-                    f"{cut_escaped(one_line(s['reason']), 120)}"
+                    f"{cut_escaped(one_line(s.path), 80)}: {cut_escaped(one_line(s.reason), 120)}"
                     for s in report.skipped
                 ]
             ),
@@ -476,7 +474,7 @@ def upload_embed(report: AddReport, too_large: Sequence[dict] = ()) -> discord.E
     return embed
 
 
-def feed_added_embed(feed: Feed, report: AddReport, interval_min: float) -> discord.Embed:
+def feed_added_embed(feed: Feed, report: IngestReport, interval_min: float) -> discord.Embed:
     """A feed just followed: what its first poll stored (the upload summary's fields)."""
     embed = upload_embed(report)
     embed.title = "Following " + cut_escaped(feed.name, 200)

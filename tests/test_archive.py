@@ -61,7 +61,7 @@ def test_duplicates_are_reported_not_stored(fake_archive):
     report = fake_archive.add_articles([("b", twin), ("c", BUDGET), ("d", BUDGET)], collection="g1")
     assert [d.origin for d in report.duplicates] == ["b", "d"]
     assert len(report.added) == 1
-    assert fake_archive.stats(collection="g1")["articles"] == 2
+    assert fake_archive.stats(collection="g1").articles == 2
     # another collection may hold the same article
     assert len(fake_archive.add_articles([("a", FERRY)], collection="g2").added) == 1
 
@@ -78,10 +78,10 @@ def test_delete_removes_from_sqlite_fts_and_faiss(fake_archive):
     report = fake_archive.add_articles([("a", FERRY), ("b", BUDGET)], collection="g1")
     ferry_id = report.added[0].id
     before = fake_archive.stats(collection="g1")
-    assert before["passages"] == before["indexed"] == 3 and fts_rows(fake_archive) == 3
+    assert before.passages == before.indexed == 3 and fts_rows(fake_archive) == 3
     fake_archive.delete(ferry_id, collection="g1")
     after = fake_archive.stats(collection="g1")
-    assert after["articles"] == 1 and after["passages"] == after["indexed"] == 1
+    assert after.articles == 1 and after.passages == after.indexed == 1
     assert fts_rows(fake_archive) == 1
     with pytest.raises(ArticleNotFound):
         fake_archive.get(ferry_id, collection="g1")
@@ -93,7 +93,7 @@ def test_delete_removes_from_sqlite_fts_and_faiss(fake_archive):
     data_dir = fake_archive.data_dir
     fake_archive.close()
     reopened = Archive(data_dir, embedder=HashingEmbedder())
-    assert reopened.stats(collection="g1")["indexed"] == 1
+    assert reopened.stats(collection="g1").indexed == 1
 
 
 def test_collections_never_cross(fake_archive):
@@ -128,7 +128,7 @@ def test_index_rebuilt_from_sqlite(fake_archive, damage):
         meta["model"] = "some-other-model"
         sidecar.write_text(json.dumps(meta))
     archive = Archive(data_dir, embedder=HashingEmbedder())
-    assert archive.stats(collection="g1")["indexed"] == 3
+    assert archive.stats(collection="g1").indexed == 3
     assert archive.ask("ferry strike", collection="g1").hits[0].title == FERRY.title
     assert json.loads(sidecar.read_text())["model"] == "hashing-test"
 
@@ -173,7 +173,7 @@ def test_fts_syntax_in_questions_never_raises(fake_archive, question):
     fake_archive.add_articles([("a", FERRY)], collection="g1")
     answer = fake_archive.ask(question, collection="g1")
     assert answer.question
-    assert fake_archive.stats(collection="g1")["articles"] == 1
+    assert fake_archive.stats(collection="g1").articles == 1
 
 
 @pytest.mark.parametrize(

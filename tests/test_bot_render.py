@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from archivist.models import AddReport, Answer, Hit, StoredArticle
+from archivist.models import Answer, ArchiveStats, Failed, Hit, IngestReport, StoredArticle
 from bot import render
 
 
@@ -174,8 +174,8 @@ def test_answer_and_article_embeds_encode_a_hostile_url():
 
 
 def test_upload_report_failures_are_one_escaped_line_each():
-    report = AddReport(
-        failed=[{"path": "a.json\n[x](https://evil.example)", "error": "bad\nline 2\r\nline 3"}]
+    report = IngestReport(
+        failed=[Failed("a.json\n[x](https://evil.example)", "bad\nline 2\r\nline 3")]
     )
     field = render.upload_embed(report).fields[0]
     assert field.value is not None and field.value.count("\n") == 0
@@ -184,7 +184,16 @@ def test_upload_report_failures_are_one_escaped_line_each():
 
 
 def test_stats_show_this_servers_figures_only():
-    stats = {"articles": 3, "passages": 9, "index_bytes": 2048, "db_bytes": 10**9}
+    stats = ArchiveStats(
+        articles=3,
+        passages=9,
+        sources=1,
+        last_added_at=None,
+        indexed=9,
+        index_bytes=2048,
+        db_bytes=10**9,
+        model="fake",
+    )
     embed = render.stats_embed(stats, "Harbour")
     names = [f.name for f in embed.fields]
     assert "Articles" in names and "Index size" in names
@@ -198,7 +207,7 @@ def test_empty_replies_name_the_next_step():
         render.no_articles_embed(),
         render.recent_embed([], offset=0, count=5, total=0, source=None),
         render.recent_embed([], offset=0, count=5, total=0, source="Coast"),
-        render.upload_embed(AddReport()),
+        render.upload_embed(IngestReport()),
     ):
         text = embed.description or ""
         assert text[:1].isupper() and "'" not in text, text

@@ -71,7 +71,7 @@ def test_asks_during_ingest_threads(tmp_path):
         t.join()
     assert failures == []
     assert len(served) > 20
-    assert archive.stats(collection="g")["articles"] == 420
+    assert archive.stats(collection="g").articles == 420
     assert check(archive).ok
 
 
@@ -124,10 +124,10 @@ def test_two_ingest_processes_and_asks_at_once(tmp_path, real_embedder):
     assert failures == []
     assert asked > 0
     # this long-lived Archive (the bot's view) sees both processes' articles
-    assert archive.stats(collection="default")["articles"] == 305
+    assert archive.stats(collection="default").articles == 305
     # ... in its vector index too, not only in SQLite
     stats = archive.stats(collection="default")
-    assert stats["indexed"] == stats["passages"] == 305 * 3
+    assert stats.indexed == stats.passages == 305 * 3
     assert archive.ask("vineyard committee measure", collection="default").hits
     assert check(archive).ok
 
@@ -152,7 +152,7 @@ class MeetingEmbedder(HashingEmbedder):
 def accounted(report, inputs) -> None:
     """Every input of an ingest is either added or a duplicate of a stored article."""
     assert report.failed == []
-    done = [a["origin"] for a in report.added] + [d["origin"] for d in report.duplicates]
+    done = [a.origin for a in report.added] + [d.origin for d in report.duplicates]
     assert sorted(done) == sorted(origin for origin, _ in inputs)
 
 
@@ -185,10 +185,10 @@ def test_the_same_articles_ingested_by_two_threads_at_once(tmp_path):
     assert errors == []
     for n in range(2):
         accounted(reports[n], OVERLAPPING[n])
-    added = [a["id"] for n in range(2) for a in reports[n].added]
+    added = [a.id for n in range(2) for a in reports[n].added]
     assert len(added) == len(set(added)) == 60
-    stored = {a["id"] for n in range(2) for a in reports[n].added}
-    assert {d["existing_id"] for n in range(2) for d in reports[n].duplicates} <= stored
+    stored = {a.id for n in range(2) for a in reports[n].added}
+    assert {d.existing_id for n in range(2) for d in reports[n].duplicates} <= stored
     stored_once(archive, OVERLAPPING[0] + OVERLAPPING[1])
     assert check(archive).ok
     archive.close()
@@ -234,7 +234,7 @@ def _ingest_in_process(data_dir, barrier, n, results) -> None:
         archive = Archive(data_dir, embedder=MeetingEmbedder(barrier))
         report = archive.add_articles(OVERLAPPING[n], collection="g")
         archive.close()
-        results.put((n, report.to_json() | {"origins": [a["origin"] for a in report.added]}))
+        results.put((n, report.to_json() | {"origins": [a.origin for a in report.added]}))
     except Exception as exc:
         barrier.abort()
         results.put((n, {"error": repr(exc)}))
@@ -268,6 +268,6 @@ def test_the_same_articles_ingested_by_two_processes_at_once(tmp_path):
     stored_once(archive, OVERLAPPING[0] + OVERLAPPING[1])
     # each process saved its own index file; opening brings it up to date with the store
     stats = archive.stats(collection="g")
-    assert stats["indexed"] == stats["passages"] == 60 * 3
+    assert stats.indexed == stats.passages == 60 * 3
     assert check(archive).ok
     archive.close()

@@ -184,6 +184,6 @@ def test_backup_unit_command_runs_in_the_foreground(tmp_path):
     assert copy.name[:2] == "20" and copy.name != "20000101-000000"
     restored = Archive(copy, embedder=embedder)
     try:
-        assert restored.stats()["articles"] == 1
+        assert restored.stats().articles == 1
     finally:
         restored.close()

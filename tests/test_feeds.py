@@ -78,7 +78,7 @@ def test_rss_first_poll_then_only_the_new_item(fake_archive, server):
 
     feed, report = feeds.add_feed(fake_archive, url, collection="g1", allow_private=True)
     assert feed.name == "Harbour Gazette" and feed.url == url and feed.last_error is None
-    assert [a["title"] for a in report.added] == [
+    assert [a.title for a in report.added] == [
         "Ferry timetable changes",
         "Library opens on Sundays",
     ]
@@ -99,7 +99,7 @@ def test_rss_first_poll_then_only_the_new_item(fake_archive, server):
     # The feed changes: only the new item is fetched and stored.
     server.set_rss("/rss.xml", "Harbour Gazette", [Item("wind", "/news/wind"), *items])
     third = feeds.poll(fake_archive, feed, allow_private=True)
-    assert [a["title"] for a in third.added] == ["Wind farm approved"]
+    assert [a.title for a in third.added] == ["Wind farm approved"]
     assert fake_archive.count(collection="g1") == 3
     assert server.hits["/news/library"] == 1
     (listed,) = feeds.list_feeds(fake_archive, collection="g1")
@@ -119,7 +119,7 @@ def test_atom_feed_and_given_name(fake_archive, server):
         [Item("school", "/news/school", date="2024-05-07"), Item("bridge", "/news/bridge")],
     )
     report = feeds.poll(fake_archive, feed, allow_private=True)
-    assert [a["title"] for a in report.added] == ["Free school lunches"]
+    assert [a.title for a in report.added] == ["Free school lunches"]
     newest = fake_archive.recent(collection="g1", limit=1)[0]
     assert (newest.source, newest.url, newest.date) == (
         "Valley",
@@ -135,21 +135,21 @@ def test_broken_page_falls_back_to_feed_text_or_is_reported(fake_archive, server
     ]
     url = server.set_rss("/rss.xml", "Harbour Gazette", items)
     feed, report = feeds.add_feed(fake_archive, url, collection="g1", allow_private=True)
-    assert [a["title"] for a in report.added] == ["Ferry timetable changes"]
+    assert [a.title for a in report.added] == ["Ferry timetable changes"]
     kept = fake_archive.recent(collection="g1")[0]
     assert kept.source == "Harbour Gazette" and kept.url == server.base + "/news/gone-long"
     assert "sentence 7 of the summary" in " ".join(
         p.text for p in fake_archive.get(kept.id, collection="g1").passages
     )
     (failed,) = report.failed
-    assert failed["path"] == server.base + "/news/gone-short"
-    assert "404" in failed["error"] and "too short" in failed["error"]
+    assert failed.path == server.base + "/news/gone-short"
+    assert "404" in failed.error and "too short" in failed.error
 
     # A failed item is tried again at the next polls (the page may come back), then left alone.
     server.serve_pages("library")
     server.routes["/news/gone-short"] = server.routes["/news/library"]
     retry = feeds.poll(fake_archive, feed, allow_private=True)
-    assert [a["title"] for a in retry.added] == ["Library opens on Sundays"]
+    assert [a.title for a in retry.added] == ["Library opens on Sundays"]
 
 
 def test_failing_item_is_given_up_after_a_few_polls(fake_archive, server):
@@ -174,7 +174,7 @@ def test_page_with_a_teaser_loses_to_the_full_text_in_the_feed(fake_archive, ser
     )
     _, report = feeds.add_feed(fake_archive, url, collection="g1", allow_private=True)
     (added,) = report.added
-    text = " ".join(p.text for p in fake_archive.get(added["id"], collection="g1").passages)
+    text = " ".join(p.text for p in fake_archive.get(added.id, collection="g1").passages)
     assert "sentence 7 of the summary" in text and "Subscribe" not in text
 
 
@@ -436,7 +436,7 @@ def test_an_unforeseen_error_stays_with_its_feed_or_its_item(fake_archive, serve
     assert failures(results["A"]) == [
         {"path": a, "error": "could not be read (an unexpected error: a parser bug)"}
     ]
-    assert [x["title"] for x in results["B"].added] == ["Library opens on Sundays"]
+    assert [x.title for x in results["B"].added] == ["Library opens on Sundays"]
     assert failures(results["B"]) == [
         {
             "path": server.base + "/news/wind",
@@ -506,7 +506,7 @@ def test_failing_feed_waits_longer_each_time_is_disabled_and_resumes(tmp_path, s
             0,
             None,
         )
-        assert [a["title"] for a in report.added] == ["Library opens on Sundays"]
+        assert [a.title for a in report.added] == ["Library opens on Sundays"]
         assert [f.id for f in table.due(0.0)] == [feed.id]
     finally:
         archive.close()
@@ -558,11 +558,11 @@ def test_add_keeps_a_feed_whose_items_partly_fail(fake_archive, server):
     feed, report = feeds.add_feed(
         fake_archive, server.base + "/rss.xml", collection="g1", allow_private=True
     )
-    assert [a["title"] for a in report.added] == ["Ferry timetable changes"]
+    assert [a.title for a in report.added] == ["Ferry timetable changes"]
     # feedparser itself drops the unparsable `http://[::1`: that item has no link to fetch
-    assert len(report.failed) == 2 and report.failed[0]["path"] == "http://xn--/"
+    assert len(report.failed) == 2 and report.failed[0].path == "http://xn--/"
     for failed in report.failed:
-        assert "\n" not in failed["error"] and "too short to keep instead" in failed["error"]
+        assert "\n" not in failed.error and "too short to keep instead" in failed.error
     (listed,) = feeds.list_feeds(fake_archive, collection="g1")
     assert listed.id == feed.id
     assert listed.last_error.startswith("2 items failed; the first: http://xn--/: ")
@@ -619,8 +619,8 @@ def test_item_linking_to_a_bundle_yields_at_most_one_article(fake_archive, serve
         p.text for p in fake_archive.get(kept.id, collection="g1").passages
     )
     (failed,) = report.failed
-    assert failed["path"] == server.base + "/short.jsonl"
-    assert "links to a bundle of 3 articles" in failed["error"]
+    assert failed.path == server.base + "/short.jsonl"
+    assert "links to a bundle of 3 articles" in failed.error
 
 
 def test_scheduler_polls_only_the_collections_it_is_given(fake_archive, server):

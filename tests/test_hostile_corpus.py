@@ -60,17 +60,17 @@ def server():
 
 def state(archive) -> tuple:
     stats = archive.stats(collection="g")
-    return tuple(stats[key] for key in KEPT), check(archive).collections
+    return tuple(getattr(stats, key) for key in KEPT), check(archive).collections
 
 
 def assert_outcome(name: str, expect: Expect, report) -> None:
     """The report fits the expectation, and every failure is one clear line naming the input."""
-    errors = [f"{f['path']}: {f['error']}" for f in report.failed]
+    errors = [f"{f.path}: {f.error}" for f in report.failed]
     for failure in report.failed:
-        assert failure["path"].startswith(name), errors
-        assert failure["error"].strip() and "\n" not in failure["error"], errors
-        assert "Traceback" not in failure["error"], errors
-        assert not EXCEPTION_NAME.search(failure["error"]), errors
+        assert failure.path.startswith(name), errors
+        assert failure.error.strip() and "\n" not in failure.error, errors
+        assert "Traceback" not in failure.error, errors
+        assert not EXCEPTION_NAME.search(failure.error), errors
     added = len(report.added)
     if expect.outcome == READ:
         assert added and not report.failed, errors
@@ -82,14 +82,14 @@ def assert_outcome(name: str, expect: Expect, report) -> None:
         assert expect.outcome == EITHER
         assert added or report.failed
     if expect.mentions:
-        assert any(expect.mentions in f["error"].lower() for f in report.failed), errors
+        assert any(expect.mentions in f.error.lower() for f in report.failed), errors
 
 
 def assert_bounded(archive, report) -> None:
     limits = archive.limits
     assert len(report.added) <= limits.max_articles_per_file
     for item in report.added:
-        stored = archive.get(item["id"], collection="g")
+        stored = archive.get(item.id, collection="g")
         assert stored.passage_count <= limits.max_passages_per_article
 
 
@@ -177,8 +177,8 @@ def test_feed_is_followed_with_its_good_items_or_refused_and_not_followed(archiv
         return
     assert [f.url for f in list_feeds(archive, collection="g")] == [feed.url]
     for failure in report.failed:
-        assert failure["error"].strip() and "\n" not in failure["error"]
-        assert not EXCEPTION_NAME.search(failure["error"]), failure
+        assert failure.error.strip() and "\n" not in failure.error
+        assert not EXCEPTION_NAME.search(failure.error), failure
     # one item is at most one article, however many its link holds (item 9)
     items = len(feed_case(name, server.base).data.split(b"<item>")) - 1
     assert len(report.added) <= min(items, archive.limits.feed_items_per_poll)

@@ -71,9 +71,9 @@ def test_hostile_corpus(fake_archive, tmp_path):
     folder.mkdir()
     files = hostile_files(folder)
     report = fake_archive.add_paths([folder], collection="g")
-    failed = {re.split(r"[!:\[]", Path(f["path"]).name)[0]: f["error"] for f in report.failed}
+    failed = {re.split(r"[!:\[]", Path(f.path).name)[0]: f.error for f in report.failed}
     # everything but the good JSONL line (and the in-memory ZIP entry) is refused, with a reason
-    kept = {a["title"] for a in report.added}
+    kept = {a.title for a in report.added}
     # UTF-16 without a BOM is still readable once its NULs go
     assert kept <= {"Kept", "Escaped title", "A title"}, kept
     assert "Kept" in kept
@@ -86,7 +86,7 @@ def test_hostile_corpus(fake_archive, tmp_path):
     assert "unsupported" in failed["image.png"]
     assert not (tmp_path / "x.txt").exists() and not (folder.parent.parent / "x.txt").exists()
     after = fake_archive.stats(collection="g")
-    assert after["articles"] == before["articles"] + len(kept)
+    assert after.articles == before.articles + len(kept)
     assert check(fake_archive).ok
 
 

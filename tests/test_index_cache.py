@@ -230,7 +230,5 @@ def test_stats_of_every_collection_opens_no_index(archive):
     archive.checked_index("c0")
     stats = archive.stats()
     assert archive.indexes.open_collections() == ["c5", "c0"]
-    assert stats["indexed"] == stats["passages"] == 6 * PASSAGES
-    assert stats["index_bytes"] == sum(
-        archive.index_unchecked(f"c{n}").file_bytes() for n in range(6)
-    )
+    assert stats.indexed == stats.passages == 6 * PASSAGES
+    assert stats.index_bytes == sum(archive.index_unchecked(f"c{n}").file_bytes() for n in range(6))

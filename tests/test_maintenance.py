@@ -75,7 +75,7 @@ def test_export_then_import_is_exact(filled, tmp_path):
 def test_backup_is_a_working_archive(filled, tmp_path):
     destination = backup(filled, tmp_path / "bk")
     copy = Archive(destination, embedder=HashingEmbedder())
-    assert copy.stats(collection="g1")["articles"] == 11
+    assert copy.stats(collection="g1").articles == 11
     assert check(copy).ok
     with pytest.raises(Exception, match="not empty"):
         backup(filled, tmp_path / "bk")

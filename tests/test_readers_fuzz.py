@@ -166,9 +166,9 @@ def test_text_variants_store_bounded_passages(fake_archive, data):
     fake_archive.limits = FUZZ_LIMITS
     report = fake_archive.add_bytes("fuzz.txt", data, collection="fuzz")
     for failure in report.failed:
-        assert_one_line("fuzz.txt", f"{failure['path']}: {failure['error']}")
+        assert_one_line("fuzz.txt", f"{failure.path}: {failure.error}")
     for item in report.added:
-        stored = fake_archive.get(item["id"], collection="fuzz")
+        stored = fake_archive.get(item.id, collection="fuzz")
         assert stored.passage_count <= FUZZ_LIMITS.max_passages_per_article
 
 

@@ -82,7 +82,7 @@ def passage_ids(archive: Archive, collection: str) -> set[int]:
 def test_deleting_the_newest_article_frees_no_passage_id(fake_archive):
     report = fake_archive.add_articles([("a", FERRY), ("b", BUDGET)], collection="g")
     before = passage_ids(fake_archive, "g")
-    fake_archive.delete(report.added[1]["id"], collection="g")  # the newest: the highest ids
+    fake_archive.delete(report.added[1].id, collection="g")  # the newest: the highest ids
     kept = passage_ids(fake_archive, "g")
     fake_archive.add_articles([("c", MUSEUM)], collection="g")
     new = passage_ids(fake_archive, "g") - kept

@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from archivist.errors import ArchivistError, ReadError
-from archivist.models import AddReport
+from archivist.models import Failed, IngestReport
 from bot import render
 from bot.cogs.browse import article_choices
 from bot.errors import UserError, require_admin, warn_if_role_name
@@ -116,7 +116,7 @@ class Admin(commands.Cog):
             raise UserError("Attach a file or give a `url` to add.")
         await interaction.response.defer(thinking=True)
         limit = self.bot.settings.limits.upload_max_bytes
-        report, too_large = AddReport(), []
+        report, too_large = IngestReport(), []
         progress = UploadProgress(interaction)
         turn = self._turns.setdefault(interaction.guild_id, asyncio.Semaphore(1))
         my_turn = False
@@ -126,11 +126,11 @@ class Admin(commands.Cog):
             for attachment in [f for f in (file, file2, file3) if f is not None]:
                 if attachment.size > limit:
                     too_large.append(
-                        {
-                            "path": attachment.filename,
-                            "error": f"{render.human_bytes(attachment.size)} is over the limit of "
+                        Failed(
+                            attachment.filename,
+                            f"{render.human_bytes(attachment.size)} is over the limit of "
                             f"{render.human_bytes(limit)} per file",
-                        }
+                        )
                     )
                     continue
                 report.merge(
@@ -161,7 +161,7 @@ class Admin(commands.Cog):
             content=None, embed=render.upload_embed(report, too_large), allowed_mentions=NO_PINGS
         )
 
-    async def _one_input(self, name: str, work: Awaitable[AddReport]) -> AddReport:
+    async def _one_input(self, name: str, work: Awaitable[IngestReport]) -> IngestReport:
         """One input's outcome: whatever goes wrong with it is that input's `failed` line, and
         the other inputs' results are kept."""
         try:
@@ -174,7 +174,7 @@ class Admin(commands.Cog):
             else:
                 log.error("upload of %s failed", name, exc_info=error)
                 reason = "could not be stored because of an error on my side; it has been logged"
-            return AddReport.failure(name, reason)
+            return IngestReport.failure(name, reason)
 
     async def _add_attachment(
         self,
@@ -182,7 +182,7 @@ class Admin(commands.Cog):
         attachment: discord.Attachment,
         source: str | None,
         progress: UploadProgress,
-    ) -> AddReport:
+    ) -> IngestReport:
         data = await attachment.read()
         return await self.bot.offload_intake(
             self.bot.archive.add_bytes,
@@ -200,7 +200,7 @@ class Admin(commands.Cog):
         url: str,
         source: str | None,
         progress: UploadProgress,
-    ) -> AddReport:
+    ) -> IngestReport:
         return await self.bot.offload_intake(
             self.bot.archive.add_url,
             url,

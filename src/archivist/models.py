@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from archivist.errors import ReadError
@@ -162,18 +162,6 @@ class ReportEntry:
     def to_json(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    # Read access by JSON key (`entry["title"]`) for callers written when entries were dicts;
-    # new code reads the attributes.
-    def __getitem__(self, key: str) -> str:
-        return self.to_json()[key]
-
-    @overload
-    def get(self, key: str) -> str | None: ...
-    @overload
-    def get(self, key: str, default: str) -> str: ...
-    def get(self, key: str, default: str | None = None) -> str | None:
-        return self.to_json().get(key, default)
-
 
 @dataclass(frozen=True)
 class Added(ReportEntry):
@@ -260,9 +248,6 @@ class IngestReport:
         return out
 
 
-AddReport = IngestReport  # the name the bot and feeds import today
-
-
 @dataclass(frozen=True)
 class ArchiveStats:
     """Counts and sizes of one collection, or of all; `to_json` is `archivist stats --json`."""
@@ -278,10 +263,3 @@ class ArchiveStats:
 
     def to_json(self) -> dict[str, int | str | None]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    # read access by key (`stats["articles"]`) for callers written when stats were a dict
-    def __getitem__(self, key: str) -> int | str | None:
-        return self.to_json()[key]
-
-    def get(self, key: str, default: int | str | None = None) -> int | str | None:
-        return self.to_json().get(key, default)

@@ -172,7 +172,7 @@ def chat(obj: Context) -> None:
     archive = obj.archive
     stats = archive.stats(collection=DEFAULT_COLLECTION)
     click.echo(
-        f"Archivist: {stats['articles']} articles, {stats['passages']} passages. "
+        f"Archivist: {stats.articles} articles, {stats.passages} passages. "
         "Ask a question; quit, an empty line or Ctrl-D leaves."
     )
     while True:

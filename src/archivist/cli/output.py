@@ -8,21 +8,23 @@ from typing import Any
 
 import click
 
+from archivist.models import IngestReport
+
 ProgressBar = tuple[Callable[[int, int], None] | None, Callable[[], None]]
 
 
-def echo_add_report(report: Any, label: str = "") -> None:
+def echo_add_report(report: IngestReport, label: str = "") -> None:
     """An ingest report as text: a line an article, then the counts."""
-    for item in report.added:
-        click.echo(f"added      {item['id']}  {item['title']}")
-    for item in report.duplicates:
-        click.echo(f"duplicate  {item['origin']}  (already stored as {item['existing_id']})")
+    for added in report.added:
+        click.echo(f"added      {added.id}  {added.title}")
+    for duplicate in report.duplicates:
+        click.echo(f"duplicate  {duplicate.origin}  (already stored as {duplicate.existing_id})")
     for near in report.near_duplicates:
         click.echo(f"near-duplicate  {near.origin}  (the text of {near.existing_id}; stored)")
-    for item in report.failed:
-        click.echo(f"failed     {item['path']}: {item['error']}", err=True)
-    for item in report.skipped:
-        click.echo(f"skipped    {item['path']}: {item['reason']}")
+    for failed in report.failed:
+        click.echo(f"failed     {failed.path}: {failed.error}", err=True)
+    for left_out in report.skipped:
+        click.echo(f"skipped    {left_out.path}: {left_out.reason}")
     skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
     click.echo(
         f"{label}{len(report.added)} added, {len(report.duplicates)} duplicates, "
@@ -44,7 +46,7 @@ def feed_line(feed: Any) -> str:
     return line + (f"\n     last error: {feed.last_error}" if feed.last_error else "")
 
 
-def echo_feed_report(feed: Any, report: Any) -> None:
+def echo_feed_report(feed: Any, report: IngestReport) -> None:
     echo_add_report(report, label=f"{feed.name}: ")
 
 

@@ -73,7 +73,7 @@ def start(ctx: click.Context) -> None:
             f"{len(report.failed)} failed"
         )
         for item in report.failed:
-            click.echo(f"failed     {item['path']}: {item['error']}", err=True)
+            click.echo(f"failed     {item.path}: {item.error}", err=True)
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text("samples added\n")
     if settings.discord_token:
