@@ -78,6 +78,7 @@ class UploadInterrupted(ArchivistError):
     is stored, so the same file uploaded again adds only the rest."""
 
     def __init__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
         super().__init__(
             f"the bot restarted after storing {done} of {total} articles; upload the same file "
             "again to add the rest (those already stored count as duplicates)"

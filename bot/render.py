@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import discord
@@ -410,13 +411,29 @@ def stats_embed(stats: ArchiveStats, guild_name: str) -> discord.Embed:
     return embed
 
 
-def upload_embed(report: IngestReport, too_large: Sequence[Failed] = ()) -> discord.Embed:
+@dataclass(frozen=True)
+class UploadStopped:
+    """An upload a stop of the bot ended after a batch: `done` of the input's `total` articles
+    were stored (their entries never reached a report); `not_started` inputs were not read."""
+
+    name: str
+    done: int
+    total: int
+    not_started: tuple[str, ...] = ()
+
+
+def upload_embed(
+    report: IngestReport, too_large: Sequence[Failed] = (), stopped: UploadStopped | None = None
+) -> discord.Embed:
     failed = list(too_large) + list(report.failed)
-    ok = bool(report.added) and not failed
-    embed = discord.Embed(
-        title="Upload finished" if ok or report.added else "Nothing was added",
-        colour=COLOR if report.added else COLOR_MUTED,
-    )
+    stored = bool(report.added) or (stopped is not None and stopped.done > 0)
+    if stopped is not None:
+        title = "Upload stopped by a restart"
+    else:
+        title = "Upload finished" if report.added else "Nothing was added"
+    embed = discord.Embed(title=title, colour=COLOR if stored else COLOR_MUTED)
+    if stopped is not None:
+        embed.description = stopped_text(stopped)
 
     def listing(items: list[str]) -> str:
         out, used = [], 0
@@ -466,12 +483,23 @@ def upload_embed(report: IngestReport, too_large: Sequence[Failed] = ()) -> disc
             ),
             inline=False,
         )
-    if not embed.fields:
+    if not embed.fields and stopped is None:
         embed.description = (
             "The files held no articles: upload text, Markdown, HTML, PDF, Word (.docx), JSON "
             "or ZIP files."
         )
     return embed
+
+
+def stopped_text(stopped: UploadStopped) -> str:
+    text = (
+        f"{cut_escaped(one_line(stopped.name), 80)}: Stored {stopped.done} of {stopped.total} "
+        "articles before the restart; upload the same file again to add the rest."
+    )
+    if stopped.not_started:
+        names = ", ".join(cut_escaped(one_line(n), 80) for n in stopped.not_started)
+        text += f"\nNot read before the restart (upload them again too): {names}"
+    return text
 
 
 def feed_added_embed(feed: Feed, report: IngestReport, interval_min: float) -> discord.Embed:

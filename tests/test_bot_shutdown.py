@@ -202,7 +202,7 @@ def test_sigterm_during_a_500_article_upload_loses_nothing_and_the_upload_resume
             hold.unlink()  # the batch being stored finishes, then the bot stops
             out["code"] = await bot.until_exit()
             out["log"] = bot.log
-            out["upload"] = message_text(await h.wait_final(rec, "Failed", timeout=30))
+            out["upload"] = message_text(await h.wait_final(rec, "before the restart", timeout=30))
             out["stored"] = stored(data_dir)
 
             bot = BotProcess(emu, data_dir, hold)
@@ -233,7 +233,7 @@ def test_sigterm_during_a_500_article_upload_loses_nothing_and_the_upload_resume
     # the member who asked during the stop was told privately
     assert out["asked"]["content"] == RESTARTING and out["asked_ephemeral"]
     # the upload says where it stopped, and how to go on
-    assert f"after storing {done} of {ARTICLES} articles" in out["upload"]
+    assert f"Stored {done} of {ARTICLES} articles before the restart" in out["upload"]
     assert "upload the same file again" in out["upload"]
     # after the restart, /stats counts the finished batches
     assert f"Articles: {done}" in out["stats"]
@@ -296,6 +296,54 @@ def test_a_question_during_the_stop_gets_the_private_restarting_reply_and_runnin
 
 if __name__ == "__main__":
     serve()
+
+
+class GatedEmbedder(HashingEmbedder):
+    """The fake model: its second call waits for the test (and says it is waiting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 2:
+            self.entered.set()
+            self.release.wait(60)
+        return super().encode(texts)
+
+
+def test_an_upload_a_stop_ends_says_how_much_it_stored_and_what_it_did_not_read(tmp_path):
+    embedder = GatedEmbedder()
+    files = {
+        "file": ("articles.jsonl", generated_articles(100), "application/x-ndjson"),
+        "file2": ("more.jsonl", generated_articles(3), "application/x-ndjson"),
+    }
+
+    async def scenario():
+        async with running_bot(tmp_path, embedder=embedder) as h:
+            admin = MEMBER_DEFAULT | MANAGE_GUILD
+            rec = await h.emu.send_interaction(
+                "upload", files, guild=h.guild, user=h.admin, permissions=admin
+            )
+            assert await asyncio.to_thread(embedder.entered.wait, 30)
+            stop = asyncio.create_task(h.bot.close())
+            await h.emu.wait_until(lambda: h.bot.stopping)
+            embedder.release.set()  # the batch being stored finishes; the upload ends there
+            final = await h.wait_final(rec, "before the restart", timeout=30)
+            await asyncio.wait_for(stop, 30)
+            stored = h.archive.stats(collection=h.guild.id).articles
+            return message_text(final), stored
+
+    text, stored = run(scenario())
+    assert 0 < stored < 100
+    assert "Nothing was added" not in text and "Failed" not in text
+    assert (
+        f"articles.jsonl: Stored {stored} of 100 articles before the restart; upload the same "
+        "file again to add the rest."
+    ) in text
+    assert "Not read before the restart (upload them again too): more.jsonl" in text
 
 
 def test_the_stop_waits_no_longer_than_the_grace(tmp_path, monkeypatch, caplog):

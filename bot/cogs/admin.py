@@ -7,8 +7,9 @@ well, because server owners can change who may use a command.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -18,6 +19,7 @@ from discord.ext import commands
 from archivist.errors import ArchivistError, ReadError
 from archivist.models import Failed, IngestReport
 from bot import render
+from bot.app import UploadInterrupted
 from bot.cogs.browse import article_choices
 from bot.errors import UserError, require_admin, warn_if_role_name
 from bot.views import NO_PINGS, _send_kwargs, delete_prompt
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
     from bot.app import ArchivistBot
 
 log = logging.getLogger("archivist.bot")
+
+# an input of an upload: its name, and what reads and stores it once its turn comes
+Input = tuple[str, Callable[[], Awaitable[IngestReport]]]
 
 PROGRESS_EVERY_S = 2.0
 ADMIN = discord.Permissions(manage_guild=True)
@@ -115,57 +120,80 @@ class Admin(commands.Cog):
         if file is None and file2 is None and file3 is None and url is None:
             raise UserError("Attach a file or give a `url` to add.")
         await interaction.response.defer(thinking=True)
-        limit = self.bot.settings.limits.upload_max_bytes
-        report, too_large = IngestReport(), []
         progress = UploadProgress(interaction)
+        attachments = [f for f in (file, file2, file3) if f is not None]
+        work, too_large = self._inputs(interaction, attachments, url, source, progress)
         turn = self._turns.setdefault(interaction.guild_id, asyncio.Semaphore(1))
         my_turn = False
         try:
             await turn.acquire()
             my_turn = True
-            for attachment in [f for f in (file, file2, file3) if f is not None]:
-                if attachment.size > limit:
-                    too_large.append(
-                        Failed(
-                            attachment.filename,
-                            f"{render.human_bytes(attachment.size)} is over the limit of "
-                            f"{render.human_bytes(limit)} per file",
-                        )
-                    )
-                    continue
-                report.merge(
-                    await self._one_input(
-                        attachment.filename,
-                        self._add_attachment(interaction, attachment, source, progress),
-                    )
-                )
-            if url:
-                report.merge(
-                    await self._one_input(
-                        url.strip(), self._add_url(interaction, url.strip(), source, progress)
-                    )
-                )
+            report, stopped = await self._read_all(work)
         finally:
             if my_turn:
                 turn.release()
             await progress.stop()
         log.info(
-            "upload in %s by %s: %d added, %d duplicates, %d failed",
+            "upload in %s by %s: %d added, %d duplicates, %d failed%s",
             interaction.guild_id,
             interaction.user.id,
             len(report.added),
             len(report.duplicates),
             len(report.failed) + len(too_large),
+            f", stopped after {stopped.done} of {stopped.total}" if stopped else "",
         )
+        embed = render.upload_embed(report, too_large, stopped)
         await interaction.edit_original_response(
-            content=None, embed=render.upload_embed(report, too_large), allowed_mentions=NO_PINGS
+            content=None, embed=embed, allowed_mentions=NO_PINGS
         )
+
+    def _inputs(
+        self,
+        interaction: discord.Interaction,
+        attachments: list[discord.Attachment],
+        url: str | None,
+        source: str | None,
+        progress: UploadProgress,
+    ) -> tuple[list[Input], list[Failed]]:
+        """The inputs to read, in order, and the attachments refused for their size."""
+        limit = self.bot.settings.limits.upload_max_bytes
+        work: list[Input] = []
+        too_large: list[Failed] = []
+        for attachment in attachments:
+            if attachment.size > limit:
+                size, most = render.human_bytes(attachment.size), render.human_bytes(limit)
+                too_large.append(
+                    Failed(attachment.filename, f"{size} is over the limit of {most} per file")
+                )
+                continue
+            add = functools.partial(self._add_attachment, interaction, attachment, source, progress)
+            work.append((attachment.filename, add))
+        if url:
+            link = url.strip()
+            fetch = functools.partial(self._add_url, interaction, link, source, progress)
+            work.append((link, fetch))
+        return work, too_large
+
+    async def _read_all(
+        self, work: list[Input]
+    ) -> tuple[IngestReport, render.UploadStopped | None]:
+        """Each input in turn; a stop of the bot ends the upload after the batch being stored."""
+        report = IngestReport()
+        for i, (name, add) in enumerate(work):
+            try:
+                report.merge(await self._one_input(name, add()))
+            except UploadInterrupted as stop:
+                rest = tuple(later for later, _ in work[i + 1 :])
+                return report, render.UploadStopped(name, stop.done, stop.total, rest)
+        return report, None
 
     async def _one_input(self, name: str, work: Awaitable[IngestReport]) -> IngestReport:
         """One input's outcome: whatever goes wrong with it is that input's `failed` line, and
         the other inputs' results are kept."""
         try:
             return await work
+        except UploadInterrupted:  # not this input's failure: the upload ends here
+            raise
         except Exception as error:  # noqa: BLE001 - becomes the input's line in the report
             if isinstance(error, ReadError):  # the report names the input already
                 reason = error.reason
