@@ -115,14 +115,28 @@ class Story:
 RowReader = Callable[[Sequence[int]], Mapping[int, PassageRow]]
 
 
+@dataclass
+class _Lead:
+    """A story's first passage in the ranking, and the copies found of it so far."""
+
+    score: float
+    row: PassageRow
+    text: Fingerprint
+    copies: list[PassageRow]
+
+    def add_copy(self, row: PassageRow) -> None:
+        seen = {self.row.article_id, *(c.article_id for c in self.copies)}
+        if row.article_id not in seen:  # a story repeated within one article is one story
+            self.copies.append(row)
+
+
 def distinct_stories(
     ranked: Sequence[tuple[int, float]], read: RowReader, want: int
 ) -> list[Story]:
     """The first `want` distinct stories of a ranking (passage id, score; best first), each
     with its copies; reading further down the ranking as copies are folded in. `read` gives
     the rows of passage ids (those it cannot give are left out, as a page leaves them out)."""
-    leads: list[tuple[int, float, PassageRow, Fingerprint]] = []
-    copies: dict[int, list[PassageRow]] = {}
+    leads: dict[int, _Lead] = {}
     window = max(want * 2, 10)
     lookahead = COPY_LOOKAHEAD
     position = 0
@@ -139,16 +153,13 @@ def distinct_stories(
                 lookahead -= 1
                 if lookahead < 0:
                     break
-            found = Fingerprint(row.text)
-            lead = next((lead for lead in leads if same_text(lead[3], found)), None)
+            text = Fingerprint(row.text)
+            lead = next((lead for lead in leads.values() if same_text(lead.text, text)), None)
             if lead is not None:
-                seen = {lead[2].article_id, *(c.article_id for c in copies[lead[0]])}
-                if row.article_id not in seen:  # a story repeated within one article is one
-                    copies[lead[0]].append(row)
+                lead.add_copy(row)
             elif not full:
-                leads.append((pid, score, row, found))
-                copies[pid] = []
-    return [Story(pid, score, tuple(copies[pid])) for pid, score, _, _ in leads]
+                leads[pid] = _Lead(score, row, text, [])
+    return [Story(pid, lead.score, tuple(lead.copies)) for pid, lead in leads.items()]
 
 
 def story_copy(row: PassageRow) -> StoryCopy:
