@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import random
 import zlib
 
@@ -13,8 +14,11 @@ from archivist.readers import read_bytes
 from archivist.readers.pdf import MAX_PAGES, parse_pdf
 
 
-def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
-    """A minimal valid PDF: one Helvetica text line per string, top to bottom, on each page."""
+def make_pdf(
+    pages: list[list[str]], title: str | None = None, unknown_filter_on: int | None = None
+) -> bytes:
+    """A minimal valid PDF: one Helvetica text line per string, top to bottom, on each page.
+    `unknown_filter_on`: that page's (from 0) content stream names a filter no reader knows."""
 
     def escape(text: str) -> str:
         return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
@@ -25,14 +29,19 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
     objects[1] = b"<< /Type /Catalog /Pages 2 0 R >>"
     objects[2] = f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode()
     objects[3] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
-    for page_id, lines in zip(page_ids, pages, strict=True):
+    for index, (page_id, lines) in enumerate(zip(page_ids, pages, strict=True)):
         ops = ["BT /F1 11 Tf 14 TL 72 760 Td"] + [f"({escape(line)}) Tj T*" for line in lines]
         stream = "\n".join(ops + ["ET"]).encode("latin-1")
+        damage = b" /Filter /NoSuchDecode" if index == unknown_filter_on else b""
         objects[page_id] = (
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             f"/Resources << /Font << /F1 3 0 R >> >> /Contents {page_id + 1} 0 R >>"
         ).encode()
-        objects[page_id + 1] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream)
+        objects[page_id + 1] = b"<< /Length %d%s >>\nstream\n%s\nendstream" % (
+            len(stream),
+            damage,
+            stream,
+        )
     info = None
     if title is not None:
         info = max(objects) + 1
@@ -120,6 +129,24 @@ def test_pdf_without_text_layer_is_refused_with_that_reason():
     pdf = make_pdf([[], []])
     with pytest.raises(ReadError, match="no text layer"):
         read_bytes("scan.pdf", pdf)
+
+
+def test_an_unreadable_page_is_logged_by_the_reader_and_the_others_kept(caplog):
+    pages = [
+        ["Harbour report", "The harbour authority dredged the channel this year."],
+        ["This page's content names a filter that no PDF reader knows."],
+        ["Ferries", "The ferries ran on time all year long."],
+    ]
+    with caplog.at_level(logging.WARNING, logger="archivist.readers.pdf"):
+        article = parse_pdf(make_pdf(pages, unknown_filter_on=1), origin="damaged.pdf")
+    assert [p.text for p in article.paragraphs] == [
+        "The harbour authority dredged the channel this year.",
+        "The ferries ran on time all year long.",
+    ]
+    warnings = [r for r in caplog.records if r.name == "archivist.readers.pdf"]
+    assert [r.getMessage().split(": ")[:2] for r in warnings] == [
+        ["damaged.pdf", "page 2 unreadable"]
+    ]
 
 
 @pytest.mark.parametrize(
