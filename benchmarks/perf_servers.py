@@ -240,7 +240,8 @@ def main() -> None:
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     result = {**info, **json.loads(out.strip().splitlines()[-1]), "load": os.getloadavg()[0]}
     print(json.dumps(result, indent=2))
-    save_result(f"perf_servers-{args.servers}", result)
+    budget = f"-{args.budget_mb:g}mb" if args.budget_mb else ""
+    save_result(f"perf_servers-{args.servers}{budget}", result)
 
 
 if __name__ == "__main__":
