@@ -92,6 +92,7 @@ def test_a_question_names_a_period(question, start, end):
         "How many 2000 jobs were cut?",
         "sales of 1987 mln dlrs",
         "a 1990 pct rise",
+        "model XJ1987 recalled",
         "who won the cup",
         "Jan Smith resigned",
         "Did the scandal mar their chances?",

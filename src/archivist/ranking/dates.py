@@ -73,7 +73,7 @@ _DECADE_WORD = re.compile(
     re.IGNORECASE,
 )
 _YEAR_ALONE = re.compile(
-    rf"(?<![$£€\d.,/]){_YEAR}(?![\d.,/]\d)(?!\s*(?:-\s*)?(?:{_COUNTED})\b)(?!\s*%)",
+    rf"(?<![$£€.,/])\b{_YEAR}(?![\d.,/]\d)(?!\s*(?:-\s*)?(?:{_COUNTED})\b)(?!\s*%)",
     re.IGNORECASE,
 )
 _RELATIVE = re.compile(
