@@ -251,6 +251,8 @@ def test_dev_guild_sync(tmp_path):
                 "channel",
                 "feed",
                 "help",
+                "insights",
+                "settings",
                 "Search the archive",  # the message menu
             }
             await h.seed([article("school")])
