@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from discord_emu.harness import article, message_text, running_bot
+from discord_emu.harness import article, articles_json, message_text, running_bot
 
 from archivist import logs
 from archivist.config import load_settings
@@ -117,6 +117,48 @@ def test_an_unexpected_error_is_logged_once_with_the_id_its_member_sees(tmp_path
     assert error_id in tracebacks[0]["event"]
     line = next(e for e in events if e.get("command") == "explode" and "duration" in e)
     assert line["outcome"] == "error"
+
+
+def test_a_bug_answering_a_mention_or_storing_an_upload_shows_the_id_the_log_has(
+    tmp_path, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the core")
+
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            await h.seed([article("library")])
+            monkeypatch.setattr(h.archive, "ask", broken)
+            monkeypatch.setattr(h.archive, "add_bytes", broken)
+            asked = await h.emu.send_message(
+                h.guild.channel_id, h.member, "when does the library open?", mention_bot=True
+            )
+            reply = await h.emu.wait_until(
+                lambda: next(
+                    (
+                        m
+                        for m in h.emu.bot_messages(asked["channel_id"])
+                        if m.get("message_reference", {}).get("message_id") == asked["id"]
+                    ),
+                    None,
+                ),
+                10,
+            )
+            wind = {"file": articles_json([article("wind")])}
+            upload = await h.command("upload", wind, admin=True)
+            final = await h.wait_final(upload, "Failed", timeout=30)
+            return reply["content"], message_text(final)
+
+    with log_lines("json") as out:
+        answered, uploaded = run(scenario())
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    logged = [e["error_id"] for e in events if "traceback" in e]
+    # the upload's line is markdown-escaped in its embed
+    seen = r"\\?\(error ([0-9a-f]{8}), logged\\?\)"
+    shown = [re.findall(seen, text) for text in (answered, uploaded)]
+    assert answered.startswith("Something went wrong on my side")
+    assert "articles.json: Something went wrong on my side" in uploaded
+    assert shown == [[logged[0]], [logged[1]]] and len(logged) == 2
 
 
 def test_configure_replaces_the_handlers_and_writes_json(monkeypatch):

@@ -21,7 +21,7 @@ from archivist.models import Failed, IngestReport
 from bot import render
 from bot.app import UploadInterrupted
 from bot.cogs.browse import article_choices
-from bot.errors import UserError, require_admin, warn_if_role_name
+from bot.errors import UserError, log_unexpected, require_admin, warn_if_role_name
 from bot.views import NO_PINGS, _send_kwargs, delete_prompt
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class Admin(commands.Cog):
         try:
             await turn.acquire()
             my_turn = True
-            report, stopped = await self._read_all(work)
+            report, stopped = await self._read_all(work, interaction.guild_id)
         finally:
             if my_turn:
                 turn.release()
@@ -175,19 +175,21 @@ class Admin(commands.Cog):
         return work, too_large
 
     async def _read_all(
-        self, work: list[Input]
+        self, work: list[Input], guild_id: int
     ) -> tuple[IngestReport, render.UploadStopped | None]:
         """Each input in turn; a stop of the bot ends the upload after the batch being stored."""
         report = IngestReport()
         for i, (name, add) in enumerate(work):
             try:
-                report.merge(await self._one_input(name, add()))
+                report.merge(await self._one_input(name, add(), guild_id))
             except UploadInterrupted as stop:
                 rest = tuple(later for later, _ in work[i + 1 :])
                 return report, render.UploadStopped(name, stop.done, stop.total, rest)
         return report, None
 
-    async def _one_input(self, name: str, work: Awaitable[IngestReport]) -> IngestReport:
+    async def _one_input(
+        self, name: str, work: Awaitable[IngestReport], guild_id: int
+    ) -> IngestReport:
         """One input's outcome: whatever goes wrong with it is that input's `failed` line, and
         the other inputs' results are kept."""
         try:
@@ -199,9 +201,8 @@ class Admin(commands.Cog):
                 reason = error.reason
             elif isinstance(error, ArchivistError):
                 reason = str(error)
-            else:
-                log.error("upload of %s failed", name, exc_info=error)
-                reason = "could not be stored because of an error on my side; it has been logged"
+            else:  # a bug: the line carries the id its traceback is logged with
+                reason = log_unexpected(f"the upload of {name}", error, guild_id)
             return IngestReport.failure(name, reason)
 
     async def _add_attachment(

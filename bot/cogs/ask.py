@@ -16,7 +16,7 @@ from archivist.errors import ArchivistError
 from bot import render
 from bot.cogs.browse import refuse_unknown_source, source_choices
 from bot.cogs.community import send_answer
-from bot.errors import archivist_message, retry_in
+from bot.errors import archivist_message, log_unexpected, retry_in
 from bot.views import DYNAMIC_ITEMS, NO_PINGS, _send_kwargs, answer_reply, check_cooldown
 
 if TYPE_CHECKING:
@@ -212,12 +212,9 @@ class Ask(commands.Cog):
             await self._answer(message, asked.text)
         except ArchivistError as exc:
             await self._say(message, archivist_message(exc))
-        except Exception:
-            log.exception("error answering message %s", message.id)
-            await self._say(
-                message,
-                "Something went wrong on my side (it has been logged); try again in a moment.",
-            )
+        except Exception as error:  # noqa: BLE001 - the member is told, with the log's error id
+            what = f"the answer to message {message.id}"
+            await self._say(message, log_unexpected(what, error, message.guild.id))
 
     async def _answer(self, message: discord.Message, question: str) -> None:
         """A question asked of the bot (mention or reply): every outcome gets a reply."""
@@ -254,8 +251,8 @@ class Ask(commands.Cog):
                 await send_answer(self.bot, message, question, _send_kwargs(reply))
         except ArchivistError as exc:
             log.info("no answer in watched channel %s: %s", message.channel.id, exc)
-        except Exception:
-            log.exception("error answering message %s", message.id)
+        except Exception as error:  # noqa: BLE001 - silent in the channel, logged with an id
+            log_unexpected(f"the answer to watched message {message.id}", error, message.guild.id)
 
     def _cooldown(self, message: discord.Message) -> float | None:
         bucket = self.message_cooldown.get_bucket(message)
