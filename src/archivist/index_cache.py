@@ -11,7 +11,8 @@ number of servers.
   nobody reads). Its memory goes when the last holder drops it.
 - Every index is checked against the store when it is opened and again after someone else's
   writes (the store's generation), so an evicted index reopened is as good as one kept.
-- Opening one collection's index (a check; a rebuild at worst) never holds up another's.
+- Opening one collection's index (a check; a rebuild at worst) is done outside the cache's
+  lock: it holds up only the collections that share its lock stripe (one in OPEN_STRIPES).
 """
 
 from __future__ import annotations
