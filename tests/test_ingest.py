@@ -4,7 +4,9 @@ batching, and duplicates decided inside the write transaction (fake embedder: fa
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import zipfile
 
 import pytest
 
@@ -55,7 +57,7 @@ def test_ingest_json_is_the_contract(fake_archive, corpus):
     budget, ferry = by_title["Council passes budget"], by_title["Ferry service resumes"]
     supported = "unsupported format .png; supported: "
     out = json.loads(json.dumps(report.to_json()))
-    assert list(out) == ["added", "duplicates", "failed", "skipped"]
+    assert list(out) == ["added", "duplicates", "failed", "skipped", "near_duplicates"]
     assert out["added"] == [budget, ferry]
     assert out["duplicates"] == [
         {
@@ -98,6 +100,25 @@ def test_a_read_error_keeps_its_kind_out_of_the_json(fake_archive):
     assert report.to_json()["failed"] == [{"path": "pic.png", "error": failed.error}]
 
 
+def test_the_failed_parts_of_an_input_keep_their_kind(fake_archive):
+    lines = b'{"title": "Ferry", "text": "The ferry sails again."}\n{"title": "No body"}\n'
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("news.jsonl", lines)
+        out.writestr("notes", b"no extension to read it by")
+        out.writestr("pic.png", b"\x89PNG")
+        out.writestr("deep.txt", b"bz", compress_type=zipfile.ZIP_BZIP2)
+    report = fake_archive.add_bytes("bundle.zip", bundle.getvalue(), collection="g")
+    assert {f.path: f.kind for f in report.failed} == {
+        "bundle.zip!news.jsonl:2": "malformed",
+        "bundle.zip!notes": "unsupported",
+        "bundle.zip!pic.png": "unsupported",
+        "bundle.zip!deep.txt": "unsupported",
+    }
+    assert [a.title for a in report.added] == ["Ferry"]
+    assert all(set(f) == {"path", "error"} for f in report.to_json()["failed"])
+
+
 def test_merged_reports_keep_their_order():
     first = IngestReport(added=[Added("a", "A", "x")], failed=[Failed("p", "bad")])
     first.merge(IngestReport.failure("q", "worse"))
@@ -106,6 +127,7 @@ def test_merged_reports_keep_their_order():
         "duplicates": [],
         "failed": [{"path": "p", "error": "bad"}, {"path": "q", "error": "worse"}],
         "skipped": [],
+        "near_duplicates": [],
     }
 
 

@@ -147,7 +147,7 @@ class Ingest:
     ) -> IngestReport:
         """A reader's articles stored; its failures lead the report (nothing is dropped)."""
         report = self.articles(result.articles, to, progress)
-        report.failed[:0] = [Failed(f.origin, f.error) for f in result.failures]
+        report.failed[:0] = [Failed(f.origin, f.error, f.kind) for f in result.failures]
         report.skipped[:0] = [Skipped(f.origin, f.error) for f in result.skipped]
         return report
 

@@ -41,6 +41,7 @@ class ReadFailure:
 
     origin: str  # e.g. "news.jsonl:12" or "bundle.zip!a/b.html"
     error: str
+    kind: str | None = None  # one of READ_FAILURE_KINDS (errors.py): /metrics counts by it
 
 
 @dataclass

@@ -61,7 +61,7 @@ def _read_json(origin: str, text: str, limits: Limits) -> ReadResult:
         try:
             result.articles.append((item_origin, article_from_record(item, limits)))
         except ValueError as exc:
-            result.failures.append(ReadFailure(item_origin, str(exc)))
+            result.failures.append(ReadFailure(item_origin, str(exc), ReadError.kind))
     if len(items) == 1 and result.failures and not isinstance(value, list):
         raise ReadError(origin, result.failures[0].error)
     return result
@@ -81,7 +81,7 @@ def _read_lines(origin: str, text: str, limits: Limits) -> ReadResult:
             record = _parse_line(line)
             result.articles.append((line_origin, article_from_record(record, limits)))
         except ValueError as exc:
-            result.failures.append(ReadFailure(line_origin, str(exc)))
+            result.failures.append(ReadFailure(line_origin, str(exc), ReadError.kind))
     if not result.articles and not result.failures:
         raise ReadError(origin, "the file has no JSON records")
     return result

@@ -24,7 +24,7 @@ import zlib
 from pathlib import PurePosixPath
 
 from archivist.config import Limits
-from archivist.errors import InputTooLarge, ReadError
+from archivist.errors import InputTooLarge, ReadError, UnsupportedFormat
 from archivist.models import ReadFailure, ReadResult
 
 EXTENSIONS = (".zip",)
@@ -70,7 +70,8 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
             )
             continue
         if (refusal := _refusal(origin, name, info)) is not None:
-            result.failures.append(ReadFailure(entry_origin, refusal))
+            kind, reason = refusal
+            result.failures.append(ReadFailure(entry_origin, reason, kind))
             continue
         try:
             content = _inflate(archive, info, limits.max_zip_total_bytes - inflated)
@@ -81,7 +82,7 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
                 "(more than its entries declare); refused as a possible ZIP bomb",
             ) from None
         except _DAMAGE as exc:
-            result.failures.append(ReadFailure(entry_origin, _damaged(exc)))
+            result.failures.append(ReadFailure(entry_origin, _damaged(exc), ReadError.kind))
             continue
         inflated += len(content)
         # a nested archive may only spend what is left of this one's budget
@@ -91,7 +92,7 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
         try:
             result.extend(read_bytes(entry_origin, content, entry_limits))
         except ReadError as exc:
-            result.failures.append(ReadFailure(entry_origin, exc.reason))
+            result.failures.append(ReadFailure(entry_origin, exc.reason, exc.kind))
         # the archive is one input: its entries' articles together stay within the limit
         if len(result.articles) > limits.max_articles_per_file:
             raise InputTooLarge(
@@ -105,21 +106,23 @@ def read(origin: str, data: bytes, limits: Limits) -> ReadResult:
     return result
 
 
-def _refusal(origin: str, name: str, info: _zip.ZipInfo) -> str | None:
-    """Why an entry is not read, decided before any of it is inflated; None to read it."""
+def _refusal(origin: str, name: str, info: _zip.ZipInfo) -> tuple[str, str] | None:
+    """(kind, reason) of an entry that is not read, decided before any of it is inflated; None
+    to read it."""
     from archivist.readers import extension_of, supported_extensions
 
     if info.flag_bits & 0x1:
-        return "the entry is encrypted"
+        return UnsupportedFormat.kind, "the entry is encrypted"
     if not extension_of(name):
-        return f"no file extension; supported: {', '.join(supported_extensions())}"
+        supported = ", ".join(supported_extensions())
+        return UnsupportedFormat.kind, f"no file extension; supported: {supported}"
     if name.lower().endswith(".zip") and origin.count("!") >= MAX_NESTING:
-        return f"ZIPs nested more than {MAX_NESTING + 1} deep are not read"
+        return InputTooLarge.kind, f"ZIPs nested more than {MAX_NESTING + 1} deep are not read"
     if info.compress_type not in _STREAMED_METHODS:
         method = _METHOD_NAMES.get(info.compress_type, f"compression method {info.compress_type}")
         # Python's zipfile inflates these a whole read at a time, whatever the entry declares:
         # 241 bytes of bzip2 became 100 MB in one step
-        return (
+        return UnsupportedFormat.kind, (
             f"compressed with {method}, which is not read; only stored and deflate-compressed "
             "entries are (the usual ZIP compression)"
         )
