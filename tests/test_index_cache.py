@@ -232,3 +232,36 @@ def test_stats_of_every_collection_opens_no_index(archive):
     assert archive.indexes.open_collections() == ["c5", "c0"]
     assert stats.indexed == stats.passages == 6 * PASSAGES
     assert stats.index_bytes == sum(archive.index_unchecked(f"c{n}").file_bytes() for n in range(6))
+
+
+class SlowStore:
+    """The store, with the first read of a collection's passage fingerprint held until
+    released (an index being opened, its check under way)."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    @property
+    def db(self):
+        if not self.inside.is_set():
+            self.inside.set()
+            assert self.release.wait(10)
+        return self.store.db
+
+
+def test_two_questions_opening_the_same_index_at_once_share_one(archive):
+    slow = SlowStore(archive.store)
+    cache = IndexCache(slow, archive.store_dir / "index", archive.embedder)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(cache.checked, "c3")
+        assert slow.inside.wait(10)
+        second = pool.submit(cache.checked, "c3")
+        threading.Event().wait(0.2)  # lets the second reach the open (no assert on time)
+        slow.release.set()
+        assert first.result(10) is second.result(10)
+    assert cache.open_collections() == ["c3"]
