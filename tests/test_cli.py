@@ -74,7 +74,7 @@ def test_ingest_json_shape_and_exit_codes(run, tmp_path):
     result = run("ingest", str(need(SEED)), "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert set(out) == {"added", "duplicates", "failed", "skipped"}
+    assert set(out) == {"added", "duplicates", "failed", "skipped", "near_duplicates"}
     assert len(out["added"]) == 1 and out["duplicates"] == [] and out["failed"] == []
 
     bad = tmp_path / "bad.jsonl"

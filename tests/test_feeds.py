@@ -722,7 +722,7 @@ def test_cli_feed_add_list_poll_remove(cli_run, server):
 
     code, out, err, data = cli_run("feed", "add", url, "--name", "Gazette", "--json")
     assert code == 0, err
-    assert set(data) == {"feed", "added", "duplicates", "failed", "skipped"}
+    assert set(data) == {"feed", "added", "duplicates", "failed", "skipped", "near_duplicates"}
     assert data["feed"]["name"] == "Gazette" and data["feed"]["url"] == url
     assert len(data["added"]) == 1 and data["failed"] == []
 

@@ -242,10 +242,9 @@ class IngestReport:
             "duplicates": [d.to_json() for d in self.duplicates],
             "failed": [f.to_json() for f in self.failed],
             "skipped": [s.to_json() for s in self.skipped],
+            # stored all the same: the body is already here under another headline or source
+            "near_duplicates": [n.to_json() for n in self.near_duplicates],
         }
-        # only when there are some: the other keys are a contract callers compare whole
-        if self.near_duplicates:
-            out["near_duplicates"] = [n.to_json() for n in self.near_duplicates]
         return out
 
 
