@@ -41,6 +41,22 @@ def fts_rows(archive: Archive) -> int:
     return archive.store.db.execute("SELECT count(*) FROM passages_fts").fetchone()[0]
 
 
+@pytest.fixture
+def reopen():
+    """Opens an archive again (as after a restart); every one it opened is closed at the end,
+    so no test leaves an archive, and its worker threads, to the tests after it."""
+    opened: list[Archive] = []
+
+    def open_archive(data_dir, **options) -> Archive:
+        archive = Archive(data_dir, embedder=HashingEmbedder(), **options)
+        opened.append(archive)
+        return archive
+
+    yield open_archive
+    for archive in opened:
+        archive.close()
+
+
 def test_add_get_recent_and_ids(fake_archive):
     report = fake_archive.add_articles([("a", FERRY), ("b", BUDGET)], collection="g1")
     assert len(report.added) == 2 and not report.failed and not report.duplicates
@@ -74,7 +90,7 @@ def test_reused_id_with_other_text_fails_cleanly(fake_archive):
     assert report.failed == [Failed("b", "id 'same' is already used by another article")]
 
 
-def test_delete_removes_from_sqlite_fts_and_faiss(fake_archive):
+def test_delete_removes_from_sqlite_fts_and_faiss(fake_archive, reopen):
     report = fake_archive.add_articles([("a", FERRY), ("b", BUDGET)], collection="g1")
     ferry_id = report.added[0].id
     before = fake_archive.stats(collection="g1")
@@ -92,7 +108,7 @@ def test_delete_removes_from_sqlite_fts_and_faiss(fake_archive):
     # and the index on disk agrees after a restart
     data_dir = fake_archive.data_dir
     fake_archive.close()
-    reopened = Archive(data_dir, embedder=HashingEmbedder())
+    reopened = reopen(data_dir)
     assert reopened.stats(collection="g1").indexed == 1
 
 
@@ -111,7 +127,7 @@ def test_collections_never_cross(fake_archive):
 
 
 @pytest.mark.parametrize("damage", ["delete", "corrupt", "truncate", "stale-sidecar"])
-def test_index_rebuilt_from_sqlite(fake_archive, damage):
+def test_index_rebuilt_from_sqlite(fake_archive, damage, reopen):
     fake_archive.add_articles([("a", FERRY), ("b", BUDGET)], collection="g1")
     index = fake_archive.checked_index("g1")
     path, sidecar = index.path, index.sidecar
@@ -127,13 +143,13 @@ def test_index_rebuilt_from_sqlite(fake_archive, damage):
         meta = json.loads(sidecar.read_text())
         meta["model"] = "some-other-model"
         sidecar.write_text(json.dumps(meta))
-    archive = Archive(data_dir, embedder=HashingEmbedder())
+    archive = reopen(data_dir)
     assert archive.stats(collection="g1").indexed == 3
     assert archive.ask("ferry strike", collection="g1").hits[0].title == FERRY.title
     assert json.loads(sidecar.read_text())["model"] == "hashing-test"
 
 
-def test_index_missing_rows_are_repaired_at_open(fake_archive):
+def test_index_missing_rows_are_repaired_at_open(fake_archive, reopen):
     fake_archive.add_articles([("a", FERRY)], collection="g1")
     saved = fake_archive.checked_index("g1").path.read_bytes()
     saved_meta = fake_archive.checked_index("g1").sidecar.read_text()
@@ -144,7 +160,7 @@ def test_index_missing_rows_are_repaired_at_open(fake_archive):
     index_path = fake_archive.checked_index("g1").path
     index_path.write_bytes(saved)
     index_path.with_suffix(".json").write_text(saved_meta)
-    archive = Archive(data_dir, embedder=HashingEmbedder())
+    archive = reopen(data_dir)
     index = archive.checked_index("g1")
     assert np.array_equal(index.ids(), archive.store.passage_ids("g1"))
     assert archive.ask("council budget million", collection="g1").hits[0].title == BUDGET.title
@@ -197,10 +213,8 @@ def test_source_and_since_filters(fake_archive):
     assert hits and {h.title for h in hits} == {FERRY.title}
 
 
-def test_answered_threshold(tmp_path):
-    archive = Archive(
-        tmp_path, embedder=HashingEmbedder(), search_config=SearchConfig(answer_threshold=0.99)
-    )
+def test_answered_threshold(tmp_path, reopen):
+    archive = reopen(tmp_path, search_config=SearchConfig(answer_threshold=0.99))
     archive.add_articles([("a", FERRY)], collection="g")
     answer = archive.ask("ferry", collection="g")
     assert answer.hits and answer.answered is False
