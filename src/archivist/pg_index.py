@@ -83,7 +83,9 @@ class PgVectorIndex:
             db.ef_search = ef
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         rows = db.execute_pg(
-            SEARCH_SQL.format(dim=int(self.dim)), {"q": query, "c": self.collection, "n": n}
+            SEARCH_SQL.format(dim=int(self.dim)),
+            {"q": query, "c": self.collection, "n": n},
+            binary=True,
         ).fetchall()
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

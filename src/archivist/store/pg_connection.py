@@ -128,12 +128,18 @@ class PgDb:
         return self.execute_pg(statement, params, returning)
 
     def execute_pg(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = (), returning: str | None = None
+        self,
+        sql: str,
+        params: Sequence[Any] | dict[str, Any] = (),
+        returning: str | None = None,
+        *,
+        binary: bool = False,
     ) -> PgCursor:
+        """`binary` for vectors: parsing their text costs ~0.1 ms each."""
         import psycopg
 
         try:
-            return PgCursor(self.conn.execute(sql, params), returning)
+            return PgCursor(self.conn.execute(sql, params, binary=binary), returning)
         except psycopg.IntegrityError as exc:
             # callers written for SQLite catch its error (a feed followed twice, say)
             raise sqlite3.IntegrityError(str(exc).splitlines()[0]) from exc
@@ -166,7 +172,28 @@ def connect(url: str) -> Any:
     except psycopg.ProgrammingError:  # a new database: the extension comes with migration 1
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)
+    _load_vectors_as_arrays(conn)
     return conn
+
+
+def _load_vectors_as_arrays(conn: Any) -> None:
+    """Binary vectors straight to float32 arrays: pgvector's own loader makes a `Vector`
+    first, ~55 us each (a question reads a hundred or more)."""
+    import numpy as np
+    from psycopg.adapt import Loader
+    from psycopg.pq import Format
+    from psycopg.types import TypeInfo
+
+    class ArrayLoader(Loader):
+        format = Format.BINARY
+
+        def load(self, data: Any) -> Any:
+            # int16 dimensions, int16 unused, then big-endian float32s
+            return np.frombuffer(bytes(data), dtype=">f4", offset=4).astype(np.float32)
+
+    info = TypeInfo.fetch(conn, "vector")
+    if info is not None:
+        conn.adapters.register_loader(info.oid, ArrayLoader)
 
 
 class PgConnections:

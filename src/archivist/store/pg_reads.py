@@ -51,8 +51,10 @@ class PgReads(PgConnections):
         self.doc_freq_cache: TtlCache[str, int] = TtlCache(DOC_FREQ_TTL_S, DOC_FREQ_MAX_TERMS)
         self.total_cache: TtlCache[str, int] = TtlCache(TOTAL_TTL_S, 1)
 
-    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
-        return self.db.execute_pg(sql, params).fetchall()
+    def _rows(
+        self, sql: str, params: Sequence[Any] | dict[str, Any], *, binary: bool = False
+    ) -> list[Any]:
+        return self.db.execute_pg(sql, params, binary=binary).fetchall()
 
     # -- articles ----------------------------------------------------------------------------
     def recent(
@@ -147,11 +149,13 @@ class PgReads(PgConnections):
         return [SourceCount(name, n) for name, n in self._rows(sql, [*params, limit])]
 
     # -- passages ------------------------------------------------------------------------------
-    def _by_ids(self, select: str, ids: Sequence[int], collection: str | None) -> list[Any]:
+    def _by_ids(
+        self, select: str, ids: Sequence[int], collection: str | None, binary: bool = False
+    ) -> list[Any]:
         sql = f"{select} WHERE p.id = ANY(%s)"
         if collection is None:
-            return self._rows(sql, [_ints(ids)])
-        return self._rows(sql + " AND p.collection = %s", [_ints(ids), collection])
+            return self._rows(sql, [_ints(ids)], binary=binary)
+        return self._rows(sql + " AND p.collection = %s", [_ints(ids), collection], binary=binary)
 
     def passages_by_ids(self, ids: Sequence[int], collection: str | None) -> dict[int, PassageRow]:
         """The passages of `ids` that belong to `collection` (None: every collection's)."""
@@ -248,7 +252,7 @@ class PgReads(PgConnections):
     ) -> dict[int, np.ndarray]:
         if not len(ids):
             return {}
-        rows = self._by_ids("SELECT p.id, p.vector FROM passages p", ids, collection)
+        rows = self._by_ids("SELECT p.id, p.vector FROM passages p", ids, collection, True)
         pids, vectors = _vectors(rows, dim)
         return dict(zip(pids.tolist(), vectors, strict=True))
 
@@ -260,7 +264,9 @@ class PgReads(PgConnections):
         ids: Sequence[int] | np.ndarray | None = None,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if ids is not None:
-            rows = self._by_ids("SELECT p.id, p.vector FROM passages p", _ints(ids), collection)
+            rows = self._by_ids(
+                "SELECT p.id, p.vector FROM passages p", _ints(ids), collection, True
+            )
             if rows:
                 yield _vectors(sorted(rows, key=lambda r: r[0]), dim)
             return
@@ -269,6 +275,7 @@ class PgReads(PgConnections):
             "SELECT id, vector FROM passages WHERE collection = %s AND id > %s"
             " ORDER BY id LIMIT %s",
             [collection, last, batch],
+            binary=True,
         ):
             last = rows[-1][0]
             yield _vectors(rows, dim)
