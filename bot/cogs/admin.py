@@ -22,7 +22,7 @@ from bot import render
 from bot.app import UploadInterrupted
 from bot.cogs.browse import article_choices
 from bot.errors import UserError, log_unexpected, require_admin, warn_if_role_name
-from bot.views import NO_PINGS, _send_kwargs, delete_prompt
+from bot.views import NO_PINGS, send_kwargs, delete_prompt
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -259,7 +259,7 @@ class Admin(commands.Cog):
             self.bot.archive.get, id.strip(), collection=str(interaction.guild_id)
         )
         await interaction.followup.send(
-            ephemeral=True, **_send_kwargs(delete_prompt(article.id, article.title))
+            ephemeral=True, **send_kwargs(delete_prompt(article.id, article.title))
         )
 
     @delete.autocomplete("id")

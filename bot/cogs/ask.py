@@ -17,7 +17,7 @@ from bot import render
 from bot.cogs.browse import refuse_unknown_source, source_choices
 from bot.cogs.community import send_answer
 from bot.errors import archivist_message, log_unexpected, retry_in
-from bot.views import DYNAMIC_ITEMS, NO_PINGS, _send_kwargs, answer_reply, check_cooldown
+from bot.views import DYNAMIC_ITEMS, NO_PINGS, send_kwargs, answer_reply, check_cooldown
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -140,7 +140,7 @@ class Ask(commands.Cog):
             source,
             since=since.value if since else None,
         )
-        await interaction.followup.send(ephemeral=private, **_send_kwargs(reply))
+        await interaction.followup.send(ephemeral=private, **send_kwargs(reply))
 
     @ask.autocomplete("source")
     async def ask_source(
@@ -167,7 +167,7 @@ class Ask(commands.Cog):
         check_cooldown(interaction, "ask")  # told privately by the tree's error handler
         await interaction.response.defer(ephemeral=True, thinking=True)
         reply = await answer_reply(self.bot, interaction.guild_id, question, 3, None)
-        await interaction.followup.send(ephemeral=True, **_send_kwargs(reply))
+        await interaction.followup.send(ephemeral=True, **send_kwargs(reply))
 
     # ---- plain messages ----------------------------------------------------------------------
 
@@ -236,7 +236,7 @@ class Ask(commands.Cog):
             return
         async with message.channel.typing():
             reply = await answer_reply(self.bot, message.guild.id, question, 3, None)
-        await send_answer(self.bot, message, question, _send_kwargs(reply))
+        await send_answer(self.bot, message, question, send_kwargs(reply))
 
     async def _answer_if_answered(self, message: discord.Message, question: str) -> None:
         """A watched channel is read by everyone: only an answer earns a message there, so
@@ -248,7 +248,7 @@ class Ask(commands.Cog):
         try:
             reply = await answer_reply(self.bot, message.guild.id, question, 3, None)
             if reply["answered"]:
-                await send_answer(self.bot, message, question, _send_kwargs(reply))
+                await send_answer(self.bot, message, question, send_kwargs(reply))
         except ArchivistError as exc:
             log.info("no answer in watched channel %s: %s", message.channel.id, exc)
         except Exception as error:  # noqa: BLE001 - silent in the channel, logged with an id

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.views import NO_PINGS, _send_kwargs, article_reply, recent_reply
+from bot.views import NO_PINGS, send_kwargs, article_reply, recent_reply
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -178,7 +178,7 @@ class Browse(commands.Cog):
             return
         await interaction.response.defer(thinking=True)
         reply = await recent_reply(self.bot, interaction.guild_id, 0, count, source)
-        await interaction.followup.send(**_send_kwargs(reply))
+        await interaction.followup.send(**send_kwargs(reply))
 
     @recent.autocomplete("source")
     async def recent_source(
@@ -206,7 +206,7 @@ class Browse(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=private, thinking=True)
         reply = await article_reply(self.bot, interaction.guild_id, id.strip(), page - 1)
-        await interaction.followup.send(ephemeral=private, **_send_kwargs(reply))
+        await interaction.followup.send(ephemeral=private, **send_kwargs(reply))
 
     @article.autocomplete("id")
     async def article_id(
