@@ -37,15 +37,13 @@ from archivist.models import (
 from archivist.ranking import stored_analysis
 from archivist.ranking.copies import Fingerprint, same_text
 from archivist.store import Inserted, NewArticle, Store, content_hash
+from archivist.store.passages import OPENING_CHARS
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 # articles embedded and stored together: one encode call and one write transaction each
 EMBED_BATCH_ARTICLES = 32
-# a passage's opening that finds its copies (`m007_passage_openings`); shorter passages are
-# left out ("Reuters", "Reporting by ...": common to many stories)
-OPENING_CHARS = 64
 NEAR_DUPLICATE_CANDIDATES = 3  # stored articles compared whole with a new one, at most
 
 
@@ -257,8 +255,9 @@ class Ingest:
         a kicker or source line changes one passage, not all), and their whole bodies decide.
         Passage ids only grow, so an id below the article's first is an article stored
         before it, in this batch or earlier."""
+        # shorter passages are left out ("Reuters", "Reporting by ...": common to many stories)
         openings = {p.text[:OPENING_CHARS] for p in item.passages if len(p.text) >= OPENING_CHARS}
-        shared = Counter(stored_openings(self.store, collection, openings, first_id))
+        shared = Counter(self.store.articles_opening(collection, sorted(openings), first_id))
         body: Fingerprint | None = None
         for article_id, _ in shared.most_common(NEAR_DUPLICATE_CANDIDATES):
             stored = self.store.get(collection, article_id)
@@ -307,25 +306,6 @@ def _folder_files(folder: Path, report: IngestReport) -> list[Path]:
         )
         report.failed.append(Failed(str(folder), error))
     return found
-
-
-def stored_openings(
-    store: Store, collection: str, openings: Iterable[str], before: int
-) -> list[str]:
-    """The article id of each stored passage (below passage id `before`) opening as one of
-    `openings` (their first `OPENING_CHARS` characters): a seek each on `passages_opening`."""
-    # belongs with the store's passage reads; kept here while that package is another's work
-    openings = list(openings)
-    if not openings:
-        return []
-    marks = ",".join("?" * len(openings))
-    rows = store.db.execute(
-        "SELECT a.id FROM passages p JOIN articles a ON a.pk = p.article"
-        f" WHERE p.collection = ? AND substr(p.text, 1, {OPENING_CHARS}) IN ({marks})"
-        " AND p.id < ? LIMIT 200",
-        [collection, *openings, before],
-    )
-    return [r[0] for r in rows]
 
 
 def _id_taken(origin: str, article_id: str) -> Failed:

@@ -113,14 +113,8 @@ def today() -> date:
 
 
 def newest_article_day(store: Store, collection: str) -> date | None:
-    """The day of the collection's newest dated article (dates not in ISO form left out).
-    A seek on `articles_by_date` (m006)."""
-    # belongs with the store's article reads; kept here while that package is another's work
-    row = store.db.execute(
-        "SELECT max(date) FROM articles WHERE collection = ? AND date >= '0' AND date < ':'",
-        [collection],
-    ).fetchone()
-    return article_day(row[0] if row else None)
+    """The day of the collection's newest dated article (dates not in ISO form left out)."""
+    return article_day(store.newest_date(collection))
 
 
 def article_day(value: str | None) -> date | None:

@@ -55,6 +55,15 @@ class ArticleReads(Connections):
         )
         return _article(row[:-1], passages)
 
+    def newest_date(self, collection: str) -> str | None:
+        """The collection's newest article date that starts with a digit (an ISO date or
+        datetime as stored; free-form dates left out): a seek on `articles_by_date` (m006)."""
+        row = self.db.execute(
+            "SELECT max(date) FROM articles WHERE collection = ? AND date >= '0' AND date < ':'",
+            [collection],
+        ).fetchone()
+        return row[0] if row else None
+
     def collections(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT collection FROM articles")]
 

@@ -17,6 +17,7 @@ BM25_WEIGHTS = "2.0, 1.0, 1.0"  # title, heading, text
 DOC_FREQ_TTL_S = 600.0
 DOC_FREQ_MAX_TERMS = 200_000
 TOTAL_TTL_S = 30.0
+OPENING_CHARS = 64  # the length m007's `passages_opening` index keys on: the two change together
 
 
 def _unpack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +75,20 @@ class PassageReads(Connections):
             db.conn.executemany(
                 "UPDATE passages SET stems = ? WHERE id = ?", [(s, i) for i, s in pairs]
             )
+
+    def articles_opening(self, collection: str, openings: Sequence[str], before: int) -> list[str]:
+        """The article id of each stored passage below passage id `before` whose first
+        `OPENING_CHARS` characters are one of `openings`: a seek each on `passages_opening`."""
+        if not openings:
+            return []
+        marks = ",".join("?" * len(openings))
+        rows = self.db.execute(
+            "SELECT a.id FROM passages p JOIN articles a ON a.pk = p.article"
+            f" WHERE p.collection = ? AND substr(p.text, 1, {OPENING_CHARS}) IN ({marks})"
+            " AND p.id < ? LIMIT 200",
+            [collection, *openings, before],
+        )
+        return [r[0] for r in rows]
 
     def passage_filter(
         self, ids: Sequence[int], collection: str, source: str | None, since: str | None

@@ -131,6 +131,14 @@ class PostgresStore(PgReads):
                 [key, value],
             )
 
+    def newest_date(self, collection: str) -> str | None:
+        """As SQLite's `newest_date`: dates compare byte-wise here too (`COLLATE "C"`)."""
+        rows = self._rows(
+            "SELECT max(date) FROM articles WHERE collection = %s AND date >= '0' AND date < ':'",
+            [collection],
+        )
+        return rows[0][0] if rows else None
+
     # -- writes ------------------------------------------------------------------------------
     def generation(self, collection: str) -> int:
         rows = self._rows(
