@@ -22,7 +22,7 @@ from bot import render
 from bot.app import UploadInterrupted
 from bot.cogs.browse import article_choices
 from bot.errors import UserError, log_unexpected, require_admin, warn_if_role_name
-from bot.views import NO_PINGS, send_kwargs, delete_prompt
+from bot.views import NO_PINGS, delete_prompt, send_kwargs
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot

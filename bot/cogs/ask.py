@@ -17,7 +17,7 @@ from bot import render
 from bot.cogs.browse import refuse_unknown_source, source_choices
 from bot.cogs.community import send_answer
 from bot.errors import archivist_message, log_unexpected, retry_in
-from bot.views import DYNAMIC_ITEMS, NO_PINGS, send_kwargs, answer_reply, check_cooldown
+from bot.views import DYNAMIC_ITEMS, NO_PINGS, answer_reply, check_cooldown, send_kwargs
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.views import NO_PINGS, send_kwargs, article_reply, recent_reply
+from bot.views import NO_PINGS, article_reply, recent_reply, send_kwargs
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
