@@ -146,15 +146,32 @@ class _ScrapeTime(Collector):
         yield GaugeMetricFamily(
             "archivist_index_vectors", "Vectors in the open indexes", value=stats.indexed
         )
-        yield GaugeMetricFamily(
-            "archivist_index_memory_bytes",
-            "Memory the open indexes' vectors take (float32)",
-            value=stats.indexed * archive.embedder.dim * FLOAT32_BYTES,
-        )
+        yield from _index_gauges(archive, stats.indexed)
         family = GaugeMetricFamily("archivist_feeds", "Feeds by state", labels=["state"])
         for state, n in feeds.items():
             family.add_metric([state], n)
         yield family
+
+
+def _index_gauges(archive: Any, vectors: int) -> Iterator[GaugeMetricFamily]:
+    """The open indexes' memory as the IndexCache counts it: a bot of many servers keeps
+    only the recently used ones open, so every stored vector would overstate it. A store
+    that searches its own vectors (PostgreSQL) keeps the estimate over every vector."""
+    from archivist.index_cache import IndexCache
+
+    if not isinstance(archive.indexes, IndexCache):
+        memory = vectors * archive.embedder.dim * FLOAT32_BYTES
+        yield GaugeMetricFamily(
+            "archivist_index_memory_bytes", "Memory the vectors take (float32)", value=memory
+        )
+        return
+    use = archive.indexes.use()
+    yield GaugeMetricFamily(
+        "archivist_index_memory_bytes", "Memory the open indexes take", value=use.memory_bytes
+    )
+    yield GaugeMetricFamily(
+        "archivist_index_open", "Collections whose index is open", value=use.open
+    )
 
 
 def _feed_states(archive: Any) -> dict[str, int]:

@@ -106,6 +106,36 @@ def test_metrics_move_with_an_ask_and_an_upload_and_hold_no_question(tmp_path, m
         assert secret not in after
 
 
+def test_the_index_memory_gauge_follows_the_open_indexes(tmp_path, metrics_on):
+    from archivist.archive import Archive
+    from archivist.config import Limits
+    from archivist.embedding import HashingEmbedder
+    from archivist.ranking import SearchConfig
+
+    tiny = Limits(index_memory_mb=0.001)  # under one index: only the one last asked stays open
+    archive = Archive(
+        tmp_path, embedder=HashingEmbedder(), limits=tiny, search_config=SearchConfig(mode="rrf")
+    )
+
+    async def scenario():
+        async with running_bot(tmp_path, archive=archive, guilds=("Alpha", "Beta")) as h:
+            for guild in h.guilds:
+                await h.seed([article("library"), article("harbour")], guild=guild)
+                rec = await h.command("ask", {"question": QUESTION}, guild=guild)
+                assert "Library hours" in message_text(rec.original)
+            _, _, text = await get(h.bot.metrics_server.port, "/metrics")
+            return samples(text), archive.indexes.use()
+
+    try:
+        scraped, use = run(scenario())
+    finally:
+        archive.close()
+    every_vector = scraped[("archivist_index_vectors", ())] * archive.embedder.dim * 4
+    assert use.open == 1 and 0 < use.memory_bytes < every_vector
+    assert scraped[("archivist_index_memory_bytes", ())] == use.memory_bytes
+    assert scraped[("archivist_index_open", ())] == 1
+
+
 def test_an_interaction_acknowledged_late_is_counted(tmp_path, metrics_on):
     from discord import Interaction, app_commands
 
