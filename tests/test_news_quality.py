@@ -166,3 +166,35 @@ def test_report_has_a_news_table_beside_squad(tmp_path):
     assert text.index(SECTION) < text.index("### News questions: 12 passages")
     assert "| hybrid (shipped) | test | all | 2 | 0.500 | 1.000 | 1.000 | 0.750 | 1.000 |" in text
     assert "| hybrid (shipped) | 0.950 | - (of 0) |" in text
+
+
+def test_untitled_sentence_scores_the_words_the_title_does_not_hold():
+    from archivist.ranking.analysis import stem_string
+    from archivist.ranking.features import FEATURES, untitled_share
+
+    assert "untitled_sentence" in FEATURES
+    terms = [(f" {s} ", 1.0) for s in stem_string("Kiel ferry return May").split()]
+    title = stem_string("Kiel ferry")
+    lead = [stem_string("The Kiel ferry is popular with tourists.")]
+    answer = [stem_string("The ferry returns in May."), stem_string("Kiel is a port.")]
+    present_lead = [t for t in terms if t[0] in lead[0]]
+    present_answer = [t for t in terms if any(t[0] in s for s in answer)]
+    # the lead holds the title's words only: nothing of the rest of the question
+    assert untitled_share(terms, present_lead, title, lead) == 0.0
+    assert untitled_share(terms, present_answer, title, answer) == 1.0
+    # a question the title holds whole says nothing either way
+    assert untitled_share(terms[:2], present_answer, title, answer) == 0.0
+
+
+def test_highlight_is_the_sentence_with_what_the_title_does_not_say(fake_archive):
+    lead = "The Kiel ferry is loved by the tourists of the whole Baltic coast every summer."
+    answer = "After long repairs the ferry returns in May with a new crew and a new timetable."
+    items = [
+        ("kiel", Article(title="Kiel ferry", paragraphs=(Paragraph(f"{lead} {answer}"),))),
+        ("apples", Article(title="Apples", paragraphs=(Paragraph(ORCHARD[0]),))),
+    ]
+    assert not fake_archive.add_articles(items, collection="default").failed
+    hit = fake_archive.ask("When does the Kiel ferry return?", collection="default").hits[0]
+    # both sentences hold two of the question's three words; only the second holds one the
+    # title does not
+    assert hit.title == "Kiel ferry" and hit.highlight == answer

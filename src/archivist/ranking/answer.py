@@ -83,13 +83,15 @@ class Ranked:
 @dataclass(frozen=True)
 class Candidates:
     """The hybrid's candidates (both lists' union, in that order) with their FEATURES, their
-    sentences, and the share of the question's weight each sentence covers."""
+    sentences, the share of the question's weight each sentence covers, and how likely each
+    sentence holds the answer (`ranking.features`: the highlight)."""
 
     ids: list[int]
     rows: dict[int, PassageRow]
     features: np.ndarray
     sentences: list[Sequence[str]]
     coverage: list[list[float]]
+    answering: list[list[float]]
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,7 @@ class Ranker:
             if ids
             else np.zeros((0, dim), np.float32)
         )
-        features, sentences, coverage = candidate_features(
+        features, sentences, coverage, answering = candidate_features(
             retrieval.terms,
             retrieval.vector,
             [rows[pid] for pid in ids],
@@ -227,7 +229,7 @@ class Ranker:
         for i, pid in enumerate(ids):
             if pid in cosine:
                 features[i, 0] = cosine[pid]
-        return Candidates(ids, rows, features, sentences, coverage)
+        return Candidates(ids, rows, features, sentences, coverage, answering)
 
     # -- ranking -------------------------------------------------------------------------------
     def rank(self, retrieval: Retrieval, depth: int, config: SearchConfig | None = None) -> Ranked:
@@ -272,9 +274,9 @@ class Ranker:
             highlights[table.ids[i]] = sentences[i][pool[int(np.argmax(pick))]]
             sentence_cosine[i] = float(cosines.max())
             rescored[i] = second_stage(features[i], sentence_cosine[i], cfg)
-        for i in order[:depth]:  # the rest of the page: the sentence sharing most with the question
+        for i in order[:depth]:  # the rest of the page: the likeliest sentence by its words
             if table.ids[i] not in highlights and sentences[i]:
-                highlights[table.ids[i]] = most_covering(sentences[i], coverage[i])
+                highlights[table.ids[i]] = most_covering(sentences[i], table.answering[i])
         final = sorted(rescored, key=lambda i: -rescored[i]) + [
             i for i in order if i not in rescored
         ]

@@ -19,19 +19,24 @@ import numpy as np
 
 MODES = ("hybrid", "rrf", "bm25", "dense")
 
-# Fitted by `benchmarks/quality.py --fit` on the SQuAD tune half (listwise softmax regression on
-# standardized features, given back on the raw scale, so no scaler ships); checked on the
-# held-out half and with news distractors (docs/benchmarks.md). Title coverage and the two
-# lists' ranks were tried as features and added nothing.
-FIRST_STAGE_WEIGHTS = (12.53, 2.04, 3.02, 3.48, 2.45)
-SECOND_STAGE_WEIGHTS = (8.29, 1.93, 1.67, 3.86, 2.18, 5.94)
+# Fitted on the SQuAD tune half and the news question set's tune half together (issue 15; each
+# news question weighs as 10 SQuAD ones: listwise softmax regression on standardized features,
+# given back on the raw scale, so no scaler ships); checked on both held-out halves
+# (docs/benchmarks.md). Title coverage and the two lists' ranks were tried as features and
+# added nothing; so did answer-type cues and article-level evidence on the news set.
+FIRST_STAGE_WEIGHTS = (14.72, 0.67, 1.88, 3.77, 2.34, 1.52)
+# SQuAD tune half only, before `untitled_sentence` (weighted 0 here: not refitted, the stage is
+# off by default), the last weight the best sentence cosine's
+SECOND_STAGE_WEIGHTS = (8.29, 1.93, 1.67, 3.86, 2.18, 0.0, 5.94)
 
 # The best passage's score at which it is taken to answer the question (confidence 0.5), for
 # a ranking without the sentence stage and with it: fitted by `benchmarks/quality.py` so that
 # 95% of the tune half's questions are answered from an archive of the tune half
 # (docs/benchmarks.md, "Out of archive"; the held-out half then has 94% answered and 97% of
 # foreign questions declined).
-FIRST_STAGE_ANSWER_SCORE = 10.48
+# With the issue-15 weights: the old rule's value moved by what the new weights change in the
+# score that answers 95% of both tune halves (10.34 -> 10.26 on their candidates).
+FIRST_STAGE_ANSWER_SCORE = 10.40
 SENTENCE_STAGE_ANSWER_SCORE = 11.18
 
 
