@@ -7,6 +7,7 @@ them in this module, where `fake_archive` is an archive in a fresh PostgreSQL da
 from __future__ import annotations
 
 import inspect
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,31 @@ def test_a_second_archive_on_the_same_database_sees_the_first_ones_writes(tmp_pa
     finally:
         first.close()
         second.close()
+
+
+def test_two_archives_storing_the_same_article_at_once_store_it_once(tmp_path, pg_url):
+    archives = [
+        Archive(tmp_path / name, embedder=HashingEmbedder(), database_url=pg_url)
+        for name in ("a", "b")
+    ]
+    article = test_archive.FERRY
+    barrier = threading.Barrier(len(archives))
+    reports: list[Any] = []
+
+    def store(archive: Archive) -> None:
+        barrier.wait(timeout=30)
+        reports.append(archive.add_articles([("x", article)], collection="g1"))
+
+    workers = [threading.Thread(target=store, args=(a,)) for a in archives]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        assert sorted(len(r.added) for r in reports) == [0, 1]
+        assert sorted(len(r.duplicates) for r in reports) == [0, 1]
+        assert archives[0].count(collection="g1") == 1
+        assert archives[1].stats(collection="g1").passages == len(article.paragraphs)
+    finally:
+        for archive in archives:
+            archive.close()

@@ -100,7 +100,7 @@ WITH s AS (SELECT greatest(rows, 1) AS rows, greatest(tokens, 1)::float8 / great
         / (coalesce(d.docs, 0) + 0.5)), 1e-6) AS idf
         FROM unnest(%(terms)s::text[]) AS t(term) CROSS JOIN s
         LEFT JOIN term_docs d ON d.term = t.term),
-    m AS (SELECT id, tokens, fts FROM passages
+    m AS MATERIALIZED (SELECT id, tokens, fts FROM passages
         WHERE collection = %(collection)s AND fts @@ %(query)s::tsquery)
 SELECT m.id, sum(q.idf * (f.tf * {K1 + 1}) / (f.tf + {K1} * (1 - {B} + {B} * m.tokens / s.avgdl)))
     AS score
