@@ -395,7 +395,7 @@ def run(settings: Settings, archive: Any | None = None) -> None:
     if archive is None:
         from archivist.archive import Archive
 
-        archive = Archive(settings.data_dir, limits=settings.limits)
+        archive = Archive.from_settings(settings)
     try:
         archive.open_all_indexes()
         try:

@@ -12,6 +12,7 @@ from discord import app_commands
 
 from archivist.archive import Archive
 from archivist.cli import cli
+from archivist.config import Settings
 from archivist.embedding import HashingEmbedder
 from archivist.errors import (
     ArticleNotFound,
@@ -24,10 +25,14 @@ from archivist.ranking import validate_question
 from bot.errors import user_message
 
 
+def fake_model_archive(settings: Settings) -> Archive:
+    """The CLI's archive on the fast fake model (`cli`'s factory, passed as the runner's obj)."""
+    return Archive(settings.data_dir, limits=settings.limits, embedder=HashingEmbedder())
+
+
 @pytest.fixture
 def run(tmp_path, monkeypatch):
     """The CLI on a fast fake embedder; `asked` records every question the archive is asked."""
-    monkeypatch.setattr("archivist.archive.default_embedder", HashingEmbedder)
     asked: list[str] = []
     ask = Archive.ask
 
@@ -39,7 +44,11 @@ def run(tmp_path, monkeypatch):
 
     def invoke(*args: str, input: str | None = None):
         return CliRunner().invoke(
-            cli, ["--data-dir", str(tmp_path / "d"), *args], input=input, catch_exceptions=False
+            cli,
+            ["--data-dir", str(tmp_path / "d"), *args],
+            input=input,
+            catch_exceptions=False,
+            obj=fake_model_archive,
         )
 
     invoke.asked = asked  # type: ignore[attr-defined]

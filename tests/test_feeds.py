@@ -16,7 +16,7 @@ from feed_server import TOPICS, Item, feed_server, long_summary
 
 from archivist import feeds
 from archivist.archive import Archive
-from archivist.config import Limits
+from archivist.config import Limits, Settings
 from archivist.embedding import HashingEmbedder
 from archivist.errors import FeedError, FeedNotFound, FetchError, ReadError
 from archivist.feeds import polling
@@ -685,24 +685,26 @@ def test_discover_feed_link_reads_attributes_in_any_order_and_quoting():
 # ---- the CLI -----------------------------------------------------------------------------------
 
 
+def fake_model_archive(settings: Settings) -> Archive:
+    """The CLI's archive on the fast fake model (`cli`'s factory, passed as the runner's obj)."""
+    return Archive(settings.data_dir, limits=settings.limits, embedder=HashingEmbedder())
+
+
 @pytest.fixture
 def cli_run(tmp_path, monkeypatch):
     import json
 
     from click.testing import CliRunner
 
-    import archivist.archive
     from archivist.cli import cli
-    from archivist.embedding import HashingEmbedder
-
-    monkeypatch.setattr(archivist.archive, "default_embedder", HashingEmbedder)
 
     def invoke(*args: str, private: bool = True):
         if private:
             monkeypatch.setenv("ARCHIVIST_ALLOW_PRIVATE_URLS", "1")
         else:
             monkeypatch.delenv("ARCHIVIST_ALLOW_PRIVATE_URLS", raising=False)
-        result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "d"), *args])
+        argv = ["--data-dir", str(tmp_path / "d"), *args]
+        result = CliRunner().invoke(cli, argv, obj=fake_model_archive)
         out = result.stdout
         try:
             parsed = json.loads(out) if "--json" in args else None

@@ -227,24 +227,29 @@ def test_malformed_url_checks_keep_good_ones():
     assert url_problem("http://[2001:db8::1]:80/") is None
 
 
+def fake_model_archive(settings):
+    """The CLI's archive on the fast fake model (`cli`'s factory, passed as the runner's obj)."""
+    from archivist.archive import Archive
+    from archivist.embedding import HashingEmbedder
+
+    return Archive(settings.data_dir, limits=settings.limits, embedder=HashingEmbedder())
+
+
 def test_cli_ingest_url_refuses_loopback_unless_allowed(server, tmp_path, monkeypatch):
     import json
 
     from click.testing import CliRunner
 
-    import archivist.archive
     from archivist.cli import cli
-    from archivist.embedding import HashingEmbedder
 
-    monkeypatch.setattr(archivist.archive, "default_embedder", HashingEmbedder)
     args = ["--data-dir", str(tmp_path), "ingest", server + "/article", "--json"]
-    refused = CliRunner().invoke(cli, args)
+    refused = CliRunner().invoke(cli, args, obj=fake_model_archive)
     assert refused.exit_code == 1
     [failure] = json.loads(refused.output)["failed"]
     assert failure["path"] == server + "/article" and "loopback" in failure["error"]
 
     monkeypatch.setenv("ARCHIVIST_ALLOW_PRIVATE_URLS", "1")
-    stored = CliRunner().invoke(cli, args)
+    stored = CliRunner().invoke(cli, args, obj=fake_model_archive)
     assert stored.exit_code == 0, stored.output
     assert len(json.loads(stored.output)["added"]) == 1
 
@@ -254,13 +259,11 @@ def test_cli_ingest_of_a_malformed_url_is_a_failure_not_a_traceback(tmp_path, mo
 
     from click.testing import CliRunner
 
-    import archivist.archive
     from archivist.cli import cli
-    from archivist.embedding import HashingEmbedder
 
-    monkeypatch.setattr(archivist.archive, "default_embedder", HashingEmbedder)
     for url in ("http://[::1", "http://xn--/"):
-        result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "ingest", url, "--json"])
+        args = ["--data-dir", str(tmp_path), "ingest", url, "--json"]
+        result = CliRunner().invoke(cli, args, obj=fake_model_archive)
         # a failure in the report and exit code 1, not an exception out of the command
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
         [failure] = json.loads(result.output)["failed"]

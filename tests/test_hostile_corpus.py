@@ -26,8 +26,9 @@ from hostile_corpus import (
     seeded,
 )
 
+from archivist.archive import Archive
 from archivist.cli import cli
-from archivist.config import Limits
+from archivist.config import Limits, Settings
 from archivist.embedding import HashingEmbedder
 from archivist.errors import FeedError
 from archivist.feeds import add_feed, list_feeds, poll_all
@@ -40,6 +41,11 @@ KEPT = ("articles", "passages", "sources", "last_added_at", "indexed")
 # a Python exception's name in a message ("ValueError: ...") is an internal leaking out
 EXCEPTION_NAME = re.compile(r"\b[A-Z]\w*(?:Error|Exception)\b")
 REPORT_LINE = re.compile(r"^(?:added|duplicate|failed|skipped) |^\d+ added, ")
+
+
+def fake_model_archive(settings: Settings) -> Archive:
+    """The CLI's archive on the fast fake model (`cli`'s factory, passed as the runner's obj)."""
+    return Archive(settings.data_dir, limits=settings.limits, embedder=HashingEmbedder())
 
 
 @pytest.fixture
@@ -115,14 +121,14 @@ def test_file_gets_a_clear_outcome_and_a_refusal_changes_nothing(archive, name):
 
 @pytest.mark.timeout(120)
 def test_files_through_the_cli_print_one_line_each_and_no_traceback(tmp_path, monkeypatch):
-    monkeypatch.setattr("archivist.archive.default_embedder", HashingEmbedder)
     for key, value in TEST_ENV.items():
         monkeypatch.setenv(key, value)
     folder = tmp_path / "hostile"
     folder.mkdir()
     for name in FILES:
         (folder / name).write_bytes(file_case(name).data)
-    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "d"), "ingest", str(folder)])
+    args = ["--data-dir", str(tmp_path / "d"), "ingest", str(folder)]
+    result = CliRunner().invoke(cli, args, obj=fake_model_archive)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     for line in result.output.splitlines():  # a message of two lines would leave a stray one
@@ -149,11 +155,11 @@ def test_url_gets_a_clear_outcome_within_the_deadline(archive, server, case):
 
 @pytest.mark.timeout(90)
 def test_urls_through_the_cli_print_one_line_each_and_no_traceback(tmp_path, monkeypatch, server):
-    monkeypatch.setattr("archivist.archive.default_embedder", HashingEmbedder)
     for key, value in {**TEST_ENV, "ARCHIVIST_ALLOW_PRIVATE_URLS": "1"}.items():
         monkeypatch.setenv(key, value)
     urls = [case.url(server.base) for case in URLS]
-    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "d"), "ingest", *urls])
+    args = ["--data-dir", str(tmp_path / "d"), "ingest", *urls]
+    result = CliRunner().invoke(cli, args, obj=fake_model_archive)
     assert "Traceback" not in result.output
     failed = [line for line in result.output.splitlines() if line.startswith("failed")]
     for case, url in zip(URLS, urls, strict=True):

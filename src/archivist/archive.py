@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archivist.community import Feedback, Insights, ServerSettings, ServerSettingsTable
-from archivist.config import Limits
+from archivist.config import Limits, Settings
 from archivist.embedding import Embedder, default_embedder
 from archivist.errors import ArchivistError, ArticleNotFound, ConfigError
 from archivist.index import VectorIndex
@@ -64,6 +64,17 @@ class Archive:
         self.settings_table = ServerSettingsTable(self.store)
         self.feedback = Feedback(self.store, self.settings_table)
         self._check_embedder()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Archive:
+        """The archive `settings` describe: their data folder or database, limits, and the
+        process's model as their embedding settings say (read once, by config)."""
+        return cls(
+            settings.data_dir,
+            embedder=default_embedder(settings),
+            limits=settings.limits,
+            database_url=settings.database_url,
+        )
 
     # -- set-up ------------------------------------------------------------------------------
     def _check_embedder(self) -> None:

@@ -26,14 +26,11 @@ ArchiveFactory = Callable[[Settings], "Archive"]
 
 
 def open_archive(settings: Settings) -> Archive:
-    """The archive every command uses unless `main` is given another factory: the data
-    folder and limits of `settings`, and the process's model."""
+    """The archive every command uses unless `main` is given another factory (tests pass
+    one with a fake model): the one `settings` describe."""
     from archivist.archive import Archive
 
-    # Archive's default model is `default_embedder()`, whose settings come from the same
-    # environment (and .env) as `settings`: the same model. Tests that replace that default
-    # (archivist.archive.default_embedder) still reach the CLI through it.
-    return Archive(settings.data_dir, limits=settings.limits)
+    return Archive.from_settings(settings)
 
 
 class Context:
