@@ -16,7 +16,7 @@ from pg import pg_server, pg_url
 from archivist.archive import Archive
 from archivist.config import load_settings
 from archivist.embedding import HashingEmbedder
-from archivist.errors import ConfigError
+from archivist.errors import ArchivistError, ConfigError
 from archivist.models import Article, Paragraph
 from archivist.ranking.lexical import fts_query, lookup_keys, question_terms
 
@@ -223,3 +223,20 @@ def test_the_counts_follow_deletes(both, tmp_path, pg_url):
     finally:
         sqlite.close()
         pg.close()
+
+
+def test_a_dropped_connection_fails_one_call_in_one_line_and_the_next_reconnects(tmp_path, pg_url):
+    import psycopg
+
+    archive = open_archive(tmp_path, pg_url)
+    try:
+        add(archive, "g1", FERRY)
+        pid = archive.store.db.execute_pg("SELECT pg_backend_pid()").fetchone()[0]
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        with pytest.raises(ArchivistError) as caught:
+            archive.store.count_articles("g1")
+        assert "\n" not in str(caught.value) and "connection was lost" in str(caught.value)
+        assert archive.store.count_articles("g1") == 1
+    finally:
+        archive.close()

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from archivist.errors import ConfigError
+from archivist.errors import ArchivistError, ConfigError
 
 # every writer of one database holds it for its transaction: a batch's duplicates are decided
 # under it, as SQLite's one writer decides them (any key would do; this one spells "archv")
@@ -143,6 +143,12 @@ class PgDb:
         except psycopg.IntegrityError as exc:
             # callers written for SQLite catch its error (a feed followed twice, say)
             raise sqlite3.IntegrityError(str(exc).splitlines()[0]) from exc
+        except psycopg.OperationalError as exc:
+            if not self.conn.broken:
+                raise
+            # the server restarted or dropped us: this call fails, the next one reconnects
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no reason given"
+            raise ArchivistError(f"the database connection was lost ({first}); try again") from None
 
 
 def redacted(url: str) -> str:
@@ -209,7 +215,7 @@ class PgConnections:
     def db(self) -> PgDb:
         """This thread's connection (made on first use)."""
         db = getattr(self._local, "db", None)
-        if db is None:
+        if db is None or db.conn.broken:
             db = PgDb(connect(self.url))
             self._local.db = db
         return db
