@@ -240,3 +240,12 @@ def test_a_dropped_connection_fails_one_call_in_one_line_and_the_next_reconnects
         assert archive.store.count_articles("g1") == 1
     finally:
         archive.close()
+
+
+def test_a_word_too_long_for_a_tsvector_is_stored_and_the_rest_found(archive):
+    # before: PostgreSQL refused the whole batch ("word is too long")
+    monster = art("Ferry notice", "Ferry timetable " + "z" * 3000 + " published today.")
+    (stored,) = add(archive, "g1", monster)
+    found = archive.store.fts_top('"timetable"', "g1", 5)
+    assert [archive.store.passages_by_ids([i], "g1")[i].article_id for i, _ in found] == [stored]
+    assert archive.store.fts_top('"' + "z" * 3000 + '"', "g1", 5) in ([], found)

@@ -24,6 +24,7 @@ _STEMMERS = threading.local()
 PORTER_MIN, PORTER_MAX = 3, 64  # FTS5's porter leaves shorter and longer tokens as they are
 MAX_POSITION = 16_383  # a tsvector's last position
 MAX_POSITIONS_PER_TERM = 256  # a tsvector keeps no more for one term
+MAX_LEXEME_BYTES = 2046  # a longer term is refused by the tsvector (FTS5 takes any length)
 WEIGHTS = ("A", "B", "C")  # title, heading, text
 
 
@@ -68,6 +69,8 @@ def tsvector(title: str, heading: str | None, text: str) -> tuple[str, set[str],
     for weight, part in zip(WEIGHTS, (title, heading, text), strict=True):
         for term in terms(part):
             count += 1
+            if len(term.encode()) > MAX_LEXEME_BYTES:
+                continue  # counted in the length, not searchable (a hostile "word")
             held = positions.setdefault(term, [])
             if len(held) < MAX_POSITIONS_PER_TERM:
                 held.append(f"{min(count, MAX_POSITION)}{weight}")
@@ -82,7 +85,9 @@ def parse_match(match: str) -> tuple[str | None, list[str]]:
     parts: list[str] = []
     wanted: dict[str, None] = {}
     for quoted in _QUOTED.findall(match):
-        tokens = terms(quoted.replace('""', '"'))
+        tokens = [
+            t for t in terms(quoted.replace('""', '"')) if len(t.encode()) <= MAX_LEXEME_BYTES
+        ]
         if tokens:
             parts.append(" <-> ".join(map(_quote, tokens)))
             wanted.update(dict.fromkeys(tokens))
