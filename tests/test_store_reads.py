@@ -67,3 +67,14 @@ def test_openings_name_the_articles_stored_before_within_the_collection(sqlite_a
     assert store.articles_opening("g1", [opening], before=1) == []
     assert store.articles_opening("g1", ["no passage opens like this"], before=top) == []
     assert store.articles_opening("g1", [], before=top) == []
+
+
+def test_article_ids_in_stored_order_and_passage_counts_are_the_collections(archive):
+    first = add(archive, "g1", art("Mill", "The mill closed its doors for good."))
+    second = add(archive, "g1", art("Bridge", "The bridge reopened to traffic."))
+    add(archive, "g2", art("Port", "The port handled record cargo."))
+    store = archive.store
+    assert store.article_ids("g1") == first + second
+    assert store.article_ids("empty") == []
+    assert store.count_passages("g1") == store.stats("g1")["passages"] == 2
+    assert store.count_passages("g2") == 1 and store.count_passages("empty") == 0

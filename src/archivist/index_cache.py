@@ -182,10 +182,7 @@ class IndexCache:
         try:
             return path.stat().st_size
         except FileNotFoundError:
-            row = self.store.db.execute(
-                "SELECT count(*) FROM passages WHERE collection = ?", [collection]
-            ).fetchone()
-            return int(row[0]) * self.dim * 4
+            return self.store.count_passages(collection) * self.dim * 4
 
     def totals(self, collections: Iterable[str]) -> tuple[int, int]:
         """(vectors, bytes on disk) of these collections' indexes without opening any: an

@@ -149,10 +149,7 @@ def _repair(archive: Archive, fts_extra: list[int], has_orphans: bool) -> None:
 def export_records(archive: Archive, collection: str) -> Iterator[dict]:
     """Articles in the JSON import format; importing them again gives the same archive."""
     store = archive.store
-    rows = store.db.execute(
-        "SELECT id FROM articles WHERE collection = ? ORDER BY pk", [collection]
-    ).fetchall()
-    for (article_id,) in rows:
+    for article_id in store.article_ids(collection):
         a = store.get(collection, article_id)
         if a is None:  # deleted while exporting
             continue

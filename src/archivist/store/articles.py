@@ -39,6 +39,15 @@ class ArticleReads(Connections):
             params.append(source)
         return int(self.db.execute(sql, params).fetchone()[0])
 
+    def article_ids(self, collection: str) -> list[str]:
+        """The collection's article ids in the order they were stored (an export's order)."""
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM articles WHERE collection = ? ORDER BY pk", [collection]
+            )
+        ]
+
     def get(self, collection: str, article_id: str) -> StoredArticle | None:
         row = self.db.execute(
             f"SELECT {ARTICLE_COLUMNS}, a.pk FROM articles a WHERE a.collection = ? AND a.id = ?",

@@ -162,6 +162,13 @@ class PassageReads(Connections):
             known.update(found)
         return {term: n for term, n in known.items() if n}
 
+    def count_passages(self, collection: str) -> int:
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM passages WHERE collection = ?", [collection]
+            ).fetchone()[0]
+        )
+
     def passage_total(self) -> int:
         """Passages of every collection (the document count for idf), kept a while."""
         known, _ = self.total_cache.get_many(["passages"])

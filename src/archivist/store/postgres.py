@@ -139,6 +139,14 @@ class PostgresStore(PgReads):
         )
         return rows[0][0] if rows else None
 
+    def article_ids(self, collection: str) -> list[str]:
+        rows = self._rows("SELECT id FROM articles WHERE collection = %s ORDER BY pk", [collection])
+        return [r[0] for r in rows]
+
+    def count_passages(self, collection: str) -> int:
+        rows = self._rows("SELECT count(*) FROM passages WHERE collection = %s", [collection])
+        return int(rows[0][0])
+
     # -- writes ------------------------------------------------------------------------------
     def generation(self, collection: str) -> int:
         rows = self._rows(
