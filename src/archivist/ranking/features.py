@@ -50,12 +50,20 @@ def untitled_per_sentence(
     present: Sequence[tuple[str, float]],
     title: str,
     sentence_stems: Sequence[str],
+    covered: Sequence[float] | None = None,
+    weight: float = 1.0,
 ) -> list[float]:
-    """Each sentence's share of the weight of the question's terms the title does not hold."""
+    """Each sentence's share of the weight of the question's terms the title does not hold.
+
+    `covered` (each sentence's share of all of `terms`' weight `weight`), when known, is reused
+    when the title holds none of the `present` terms (most candidates: the cost of a second
+    pass over the sentences is half the features')."""
     total = sum(w for s, w in terms if s not in title)
     rest = [(s, w) for s, w in present if s not in title]
     if not total or not rest:
         return [0.0] * len(sentence_stems)
+    if covered is not None and len(rest) == len(present):
+        return [c * weight / total for c in covered[: len(sentence_stems)]]
     return [sum(w for s, w in rest if s in sentence) / total for sentence in sentence_stems]
 
 
@@ -98,7 +106,9 @@ def candidate_features(
         all_coverage.append(per_sentence)
         # the sentence with most of what the title does not say holds the answer more often
         # than the one covering most of the question (news: 0.79 against 0.75 of right passages)
-        untitled = untitled_per_sentence(idf, present, title, analysis.sentence_stems)
+        untitled = untitled_per_sentence(
+            idf, present, title, analysis.sentence_stems, per_sentence, weight
+        )
         all_answering.append([u + 0.01 * c for u, c in zip(untitled, per_sentence, strict=False)])
         out[i] = (
             float(cosines[i]),
