@@ -249,3 +249,11 @@ def test_a_word_too_long_for_a_tsvector_is_stored_and_the_rest_found(archive):
     found = archive.store.fts_top('"timetable"', "g1", 5)
     assert [archive.store.passages_by_ids([i], "g1")[i].article_id for i, _ in found] == [stored]
     assert archive.store.fts_top('"' + "z" * 3000 + '"', "g1", 5) in ([], found)
+
+
+def test_a_nul_in_a_library_callers_article_is_stored_without_it(archive):
+    # before: PostgreSQL refused the batch (its text takes no NUL); the readers drop them
+    (stored,) = add(archive, "g1", art("Nul\x00title", "Ferry \x00text.", "So\x00urce"))
+    got = archive.store.get("g1", stored)
+    assert got is not None and got.title.replace("\x00", "") == "Nultitle"
+    assert got.passages[0].text.replace("\x00", "") == "Ferry text."

@@ -45,6 +45,12 @@ def _count_terms(db: PgDb, term_sets: Sequence[set[str]], rows: int, tokens: int
     db.execute_pg("UPDATE fts_stats SET rows = rows + %s, tokens = tokens + %s", [rows, tokens])
 
 
+def _text(value: str | None) -> str | None:
+    """PostgreSQL's text takes no NUL (SQLite's does); the readers drop them, callers of the
+    library may not."""
+    return value.replace("\x00", "") if value else value
+
+
 def _insert_article(
     db: PgDb, collection: str, item: NewArticle, added_at: str, added_by: str | None
 ) -> tuple[list[int], list[set[str]], int]:
@@ -57,15 +63,10 @@ def _insert_article(
         [
             item.article_id,
             collection,
-            a.title,
-            a.source,
-            a.url,
-            a.date,
-            a.category,
-            a.agency,
+            *map(_text, (a.title, a.source, a.url, a.date, a.category, a.agency)),
             item.content_hash,
             added_at,
-            added_by,
+            _text(added_by),
         ],
     ).fetchone()[0]
     ids = [
@@ -88,8 +89,8 @@ def _insert_article(
                 article_pk,
                 collection,
                 passage.position,
-                passage.heading,
-                passage.text,
+                _text(passage.heading),
+                _text(passage.text),
                 np.asarray(vector, dtype=np.float32),
                 stem_text,
                 fts,
