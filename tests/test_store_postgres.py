@@ -257,3 +257,10 @@ def test_a_nul_in_a_library_callers_article_is_stored_without_it(archive):
     got = archive.store.get("g1", stored)
     assert got is not None and got.title.replace("\x00", "") == "Nultitle"
     assert got.passages[0].text.replace("\x00", "") == "Ferry text."
+
+
+def test_a_question_with_a_nul_is_logged(archive):
+    # before: PostgreSQL refused the row (psycopg.DataError) where SQLite kept it
+    archive.log_question("g1", "ferry\x00 strike?", answered=False)
+    (asked,) = archive.insights("g1").questions
+    assert asked.question.replace("\x00", "") == "ferry strike?"

@@ -125,6 +125,8 @@ class PgDb:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
         statement, returning = translate(sql)
+        # SQLite stores a NUL in text, PostgreSQL refuses it (a question typed with one)
+        params = [p.replace("\x00", "") if isinstance(p, str) else p for p in params]
         return self.execute_pg(statement, params, returning)
 
     def execute_pg(
