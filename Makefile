@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/archivist start
 
+# 3 workers on 2 cores: the bot, feed and sandbox tests spend most of their time waiting
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3
 
 lint: install
 	$(BIN)/ruff check src bot tests benchmarks
