@@ -58,8 +58,9 @@ class Archive:
         else:  # PostgreSQL + pgvector (issue 16): the store searches its vectors, no FAISS file
             self.store, self.indexes = open_postgres(database_url, self.embedder)
         self.ingest = Ingest(self.store, self.embedder, self.indexes, limits)
+        # the ranker gets the index cache's own lookup: nothing it does calls back into Archive
         self.ranker = Ranker(
-            self.store, self.checked_index, self.embedder, search_config or SearchConfig()
+            self.store, self.indexes.checked, self.embedder, search_config or SearchConfig()
         )
         self.settings_table = ServerSettingsTable(self.store)
         self.feedback = Feedback(self.store, self.settings_table)
