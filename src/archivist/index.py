@@ -27,19 +27,17 @@ truth and whatever the file lacks is repaired from it at the next open.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from archivist import index_ivf
+from archivist.index_files import file_lock, fingerprint, index_paths, store_fingerprint
 from archivist.index_ivf import probe_floor
 from archivist.store import Store
 
@@ -60,48 +58,6 @@ def _faiss():
     import faiss
 
     return faiss
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes (POSIX); a no-op where fcntl is missing."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def index_paths(directory: Path, collection: str) -> tuple[Path, Path]:
-    key = hashlib.sha1(collection.encode()).hexdigest()[:16]
-    return directory / f"{key}.faiss", directory / f"{key}.json"
-
-
-_HASH_MUL, _HASH_MOD = 2654435761, 4294967291
-
-
-def fingerprint(ids: np.ndarray) -> list[int]:
-    """count, sum, max and a hashed sum of passage ids: equal for equal id sets (in practice),
-    cheap to compute in SQL, so a large index is checked at open without listing its ids."""
-    ids = np.asarray(ids, dtype=np.uint64)
-    hashed = (ids * np.uint64(_HASH_MUL)) % np.uint64(_HASH_MOD)
-    return [int(len(ids)), int(ids.sum()), int(ids.max(initial=0)), int(hashed.sum())]
-
-
-def store_fingerprint(store: Store, collection: str) -> list[int]:
-    row = store.db.execute(
-        "SELECT count(*), coalesce(sum(id), 0), coalesce(max(id), 0),"
-        f" coalesce(sum((id * {_HASH_MUL}) % {_HASH_MOD}), 0)"
-        " FROM passages WHERE collection = ?",
-        [collection],
-    ).fetchone()
-    return [int(v) for v in row]
 
 
 class VectorIndex:
@@ -366,7 +322,7 @@ class VectorIndex:
             # the sidecar goes last: a crash between the two renames leaves a count mismatch,
             # which the next open detects and repairs. Another process saving the same
             # collection waits, so a file and its sidecar always come from the same save.
-            with _file_lock(self.path.with_suffix(".lock")):
+            with file_lock(self.path.with_suffix(".lock")):
                 os.replace(tmp_index, self.path)
                 os.replace(tmp_meta, self.sidecar)
             self.dirty = False

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archivist.embedding import Embedder
-from archivist.index import VectorIndex, index_paths
+from archivist.index import VectorIndex
+from archivist.index_files import index_paths
 from archivist.store import Store
 
 log = logging.getLogger(__name__)
