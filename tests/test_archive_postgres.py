@@ -15,6 +15,9 @@ import pytest
 import test_archive
 import test_community
 import test_feeds
+import test_feeds_cli
+import test_feeds_parsing
+import test_feeds_scheduler
 import test_ingest
 import test_ranking
 import test_store
@@ -30,6 +33,9 @@ REUSED = (
     test_archive,
     test_community,
     test_feeds,
+    test_feeds_cli,
+    test_feeds_parsing,
+    test_feeds_scheduler,
     test_ingest,
     test_ranking,
     test_store,
