@@ -55,11 +55,11 @@ def test_late_acknowledgement_and_expired_followups_are_refused():
             g = emu.add_guild("Alpha")
             emu.commands[None] = [{"id": "1", "name": "ask", "type": 1, "options": []}]
             # No bot connected: build the interaction record by hand through the public helper.
-            payload = emu._base_interaction(2, g, emu.owner, None, 0, [])
+            payload = emu.base_interaction(2, g, emu.owner, None, 0, [])
             from discord_emu.emulator import Interaction
 
             rec = Interaction(payload["id"], payload["token"], 2, payload, time.monotonic())
-            emu.interactions[rec.id], emu._by_token[rec.token] = rec, rec
+            emu.interactions[rec.id], emu.by_token[rec.token] = rec, rec
             async with aiohttp.ClientSession() as http:
                 url = f"{emu.api_base}/interactions/{rec.id}/{rec.token}/callback"
                 headers = {"Content-Type": "application/json"}
@@ -79,7 +79,7 @@ def test_late_acknowledgement_and_expired_followups_are_refused():
                     headers={"Content-Type": "application/json; charset=utf-8"},
                 ) as r:
                     assert r.status == 400
-                late = emu._base_interaction(2, g, emu.owner, None, 0, [])
+                late = emu.base_interaction(2, g, emu.owner, None, 0, [])
                 rec2 = Interaction(late["id"], late["token"], 2, late, time.monotonic() - 1)
                 emu.interactions[rec2.id] = rec2
                 url2 = f"{emu.api_base}/interactions/{rec2.id}/{rec2.token}/callback"

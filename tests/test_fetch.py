@@ -106,7 +106,7 @@ def test_http_errors_and_redirect_loops(server):
 def test_every_redirect_is_checked_again(server, monkeypatch):
     """The first hop passes as public; the redirect to a private address is refused."""
     real_problem = address_problem
-    real_resolve = fetch_module._resolve
+    real_resolve = fetch_module.resolve
     monkeypatch.setattr(
         fetch_module,
         "address_problem",
@@ -114,7 +114,7 @@ def test_every_redirect_is_checked_again(server, monkeypatch):
     )
     monkeypatch.setattr(
         fetch_module,
-        "_resolve",
+        "resolve",
         lambda host, port: ["127.0.0.2"] if host == "internal.test" else real_resolve(host, port),
     )
     final_url, kind, data = fetch(server + "/moved")
@@ -127,7 +127,7 @@ def test_every_redirect_is_checked_again(server, monkeypatch):
 
 
 def test_names_that_resolve_privately_are_refused_at_connect(monkeypatch):
-    monkeypatch.setattr(fetch_module, "_resolve", lambda host, port: ["10.1.2.3"])
+    monkeypatch.setattr(fetch_module, "resolve", lambda host, port: ["10.1.2.3"])
     with pytest.raises(FetchError, match="private"):
         fetch("http://intranet.example.com/", Limits(fetch_timeout_s=2))
 

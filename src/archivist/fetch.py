@@ -69,7 +69,7 @@ class _Refused(Exception):
         return cls(f"{host} resolves to {address}, a {why} address; refused")
 
 
-def _resolve(host: str, port: int) -> list[str]:
+def resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -92,7 +92,7 @@ def _guarded_backend(allow_private: bool, watchdog: Watchdog) -> Any:
             local_address: str | None = None,
             socket_options: Any = None,
         ) -> Any:
-            addresses = _resolve(host, port)
+            addresses = resolve(host, port)
             if not allow_private:
                 for address in addresses:
                     why = address_problem(address)

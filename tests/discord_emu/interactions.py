@@ -144,7 +144,7 @@ class InteractionRoutes(MessagesMixin):
         return p["member"]["user"] if "member" in p else p["user"]
 
     def _webhook_record(self, request: web.Request) -> Interaction | web.Response:
-        record = self._by_token.get(request.match_info["token"])
+        record = self.by_token.get(request.match_info["token"])
         if record is None or request.match_info["app"] != self.application_id:
             return discord_error(404, 10015, "Unknown Webhook")
         if time.monotonic() - record.created_at > self.followup_window:

@@ -95,7 +95,7 @@ class InvokingMixin(EmulatorState):
             "content_type": content_type,
         }
 
-    def _base_interaction(
+    def base_interaction(
         self,
         itype: int,
         guild: P.Guild | None,
@@ -152,7 +152,7 @@ class InvokingMixin(EmulatorState):
         """A user runs `/command` ("channel watch" for a subcommand) with these options."""
         name, *sub = command.split()
         cmd = self.find_command(name, guild.id if guild else None)
-        base = self._base_interaction(2, guild, user, channel_id, permissions, roles or [])
+        base = self.base_interaction(2, guild, user, channel_id, permissions, roles or [])
         resolved: dict = {}
         schema = cmd.get("options", [])
         opts: list[dict]
@@ -186,7 +186,7 @@ class InvokingMixin(EmulatorState):
         `target_id` and the message itself in `resolved.messages`."""
         guild = self.guilds.get(message.get("guild_id", ""))
         cmd = self.find_command(name, guild.id if guild else None, MESSAGE_COMMAND)
-        base = self._base_interaction(
+        base = self.base_interaction(
             2, guild, user, message["channel_id"], permissions, roles or []
         )
         target = {k: v for k, v in message.items() if k not in ("member", "referenced_message")}
@@ -218,7 +218,7 @@ class InvokingMixin(EmulatorState):
         option's type) with `focused: true`, and only for an option declared `autocomplete`."""
         name, *sub = command.split()
         cmd = self.find_command(name, guild.id if guild else None)
-        base = self._base_interaction(AUTOCOMPLETE, guild, user, None, permissions, roles or [])
+        base = self.base_interaction(AUTOCOMPLETE, guild, user, None, permissions, roles or [])
         schema = cmd.get("options", [])
         if sub:
             schema = next(o for o in schema if o["name"] == sub[0] and o["type"] == 1).get(
@@ -257,7 +257,7 @@ class InvokingMixin(EmulatorState):
         if custom_id not in ids:
             raise KeyError(f"no button {custom_id!r} on that message (have {ids})")
         guild = self.guilds.get(message.get("guild_id", ""))
-        base = self._base_interaction(
+        base = self.base_interaction(
             3, guild, user, message["channel_id"], permissions, roles or []
         )
         base["message"] = message
@@ -275,6 +275,6 @@ class InvokingMixin(EmulatorState):
             created_at=time.monotonic(),
         )
         self.interactions[record.id] = record
-        self._by_token[record.token] = record
+        self.by_token[record.token] = record
         await self.session_for(payload.get("guild_id")).dispatch("INTERACTION_CREATE", payload)
         return record

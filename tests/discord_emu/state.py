@@ -45,7 +45,7 @@ class EmulatorState:
         self.users: dict[str, dict] = {self.owner["id"]: self.owner}
         self.commands: dict[str | None, list[dict]] = {}  # guild id (None: global) -> commands
         self.interactions: dict[str, Interaction] = {}
-        self._by_token: dict[str, Interaction] = {}
+        self.by_token: dict[str, Interaction] = {}
         self.messages: dict[str, dict] = {}  # id -> message (bot's and users')
         self.channel_log: dict[str, list[str]] = {}  # channel id -> message ids in order
         # A copy of every state a bot message was ever shown in (created, filled, edited), so a
