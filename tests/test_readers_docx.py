@@ -226,3 +226,23 @@ def test_header_that_understates_the_size_gives_a_read_error():
                 data[header + size_at : header + size_at + 4] = struct.pack("<I", 400)
             header = data.find(signature, header + 4)
     refused(bytes(data), ReadError, r"part word/document\.xml is damaged")
+
+
+def test_a_library_message_with_a_line_break_is_one_line():
+    """lxml ends a line inside its message about a NUL character; the refusal stays one line."""
+    document = docx.Document()
+    document.add_paragraph("hello")
+    plain = io.BytesIO()
+    document.save(plain)
+    source = zipfile.ZipFile(io.BytesIO(plain.getvalue()))
+    broken = io.BytesIO()
+    with zipfile.ZipFile(broken, "w") as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "word/document.xml":
+                data = data.replace(b"hello", b"he\x00llo")
+            out.writestr(info.filename, data)
+    with pytest.raises(ReadError) as refused:
+        read_bytes("nul.docx", broken.getvalue())
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("nul.docx: not a readable Word document")

@@ -108,3 +108,10 @@ def user_text(error: ArchivistError) -> str:
     if isinstance(error, ReadError) or not text[:1].islower():
         return text
     return text[0].upper() + text[1:]
+
+
+def library_reason(exc: BaseException, limit: int = 120) -> str:
+    """A library's exception as the reason in a one-line refusal: its message with every run of
+    whitespace one space (lxml's, for one, end a line inside it), cut to `limit` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

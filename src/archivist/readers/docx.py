@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from archivist.config import Limits
-from archivist.errors import InputTooLarge, ReadError
+from archivist.errors import InputTooLarge, ReadError, library_reason
 from archivist.models import Article, Paragraph, ReadResult
 
 EXTENSIONS = (".docx",)
@@ -60,7 +60,7 @@ def parse_docx(data: bytes, *, origin: str, limits: Limits | None = None) -> Art
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises many kinds on a damaged package
-        raise ReadError(origin, f"not a readable Word document ({_short(exc)})") from None
+        raise ReadError(origin, f"not a readable Word document ({library_reason(exc)})") from None
 
     title: str | None = None
     first_heading: str | None = None
@@ -317,8 +317,3 @@ def _clean(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     return " ".join(value.replace("\x00", "").split()) or None
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from archivist.errors import InputTooLarge
+from archivist.errors import InputTooLarge, library_reason
 
 MAX_PAGES = 2_000
 # Characters of text a PDF may give: TEXT_PER_BYTE per byte of the file, at least MIN_TEXT_CHARS,
@@ -137,7 +137,7 @@ def pypdf_limits(budget: Budget) -> Iterator[None]:
 
 
 def over_pypdf_limit(exc: Exception, budget: Budget) -> str:
-    text = short(exc)
+    text = library_reason(exc)
     if "decompress" in text:
         reason = f"a stream inflates to more than {MAX_STREAM_BYTES / 1e6:.0f} MB"
     elif "tokens per stream" in text:
@@ -145,9 +145,3 @@ def over_pypdf_limit(exc: Exception, budget: Budget) -> str:
     else:  # pypdf's first sentence names the limit; the rest is detail
         reason = text.split(". ")[0].rstrip(".")
     return f"{reason}, over a limit of the PDF reader; refused as a possible PDF bomb"
-
-
-def short(exc: Exception) -> str:
-    """An exception's message cut to 120 characters, for a refusal's reason."""
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."

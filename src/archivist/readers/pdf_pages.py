@@ -12,14 +12,13 @@ import logging
 import re
 from typing import Any
 
-from archivist.errors import InputTooLarge, ReadError
+from archivist.errors import InputTooLarge, ReadError, library_reason
 from archivist.readers.pdf_limits import (
     MAX_PAGES,
     MAX_XOBJECTS,
     Budget,
     over_pypdf_limit,
     pypdf_limits,
-    short,
 )
 
 # logged under the reader's own name, as it always was (operators filter the log by it)
@@ -61,9 +60,11 @@ def _open(data: bytes, budget: Budget) -> Any:
     except LimitReachedError as exc:
         raise InputTooLarge(origin, over_pypdf_limit(exc, budget)) from None
     except DependencyError as exc:
-        raise ReadError(origin, f"the PDF cannot be decrypted here ({short(exc)})") from None
+        raise ReadError(
+            origin, f"the PDF cannot be decrypted here ({library_reason(exc)})"
+        ) from None
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise ReadError(origin, f"not a readable PDF ({short(exc)})") from None
+        raise ReadError(origin, f"not a readable PDF ({library_reason(exc)})") from None
     if count == 0:
         raise ReadError(origin, "the PDF has no pages")
     if count > MAX_PAGES:
