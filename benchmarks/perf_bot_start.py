@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from perf_ask import archive_dir
+    from perf_archives import archive_dir
 
     directory = archive_dir(args.size)
     if not (directory / "store").exists():

@@ -184,11 +184,24 @@ class CachingEmbedder:
             self._blocks = [self._matrix]
         return self._matrix
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """The inner embedder's vectors, kept apart by the precision it runs in (int8 or fp32,
+    def key(self, text: str) -> bytes:
+        """A text's key, kept apart by the precision the inner embedder runs in (int8 or fp32,
         see `archivist.embedding`)."""
         precision = getattr(self.inner, "precision", "fp32")
-        keys = [cache_key(t if precision == "fp32" else f"{precision}\0{t}") for t in texts]
+        return cache_key(text if precision == "fp32" else f"{precision}\0{text}")
+
+    def cached(self, texts: Sequence[str]) -> np.ndarray | None:
+        """The cached vectors of `texts`, or None when one of them is not cached (nothing is
+        embedded)."""
+        keys = [self.key(t) for t in texts]
+        with self._lock:
+            if any(k not in self._rows for k in keys):
+                return None
+            return np.ascontiguousarray(self._all()[[self._rows[k] for k in keys]])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """The inner embedder's vectors (from the cache when there)."""
+        keys = [self.key(t) for t in texts]
         with self._lock:
             missing = {}
             for key, text in zip(keys, texts, strict=True):

@@ -107,6 +107,12 @@ class VectorIndex:
         """The inverted lists an IVF search probes (0 for exact search)."""
         return int(self._index.nprobe) if self.is_ivf else 0
 
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        """Probe another number of lists (the benchmarks sweep it; calibration sets it)."""
+        if self.is_ivf:
+            self._index.nprobe = max(1, int(value))
+
     @property
     def nlist(self) -> int:
         """The IVF index's inverted lists (0 for exact search)."""
