@@ -215,3 +215,30 @@ def test_the_bot_and_the_terminal_say_where_else_a_story_ran():
     (embed,) = render.answer_embeds(answer)
     assert "also in: site-1, site-2" in (embed.footer.text or "")
     assert "also in: site-1, site-2" in format_answer(answer.to_json())
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The fake model, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        self.calls.append(len(texts))
+        return super().encode(texts)
+
+
+def test_a_page_filled_past_its_depth_by_copies_costs_no_more_model_calls(tmp_path):
+    """Copies push later candidates onto the page; their highlights come from their words, as
+    the rest of the page's do, not from embedding their sentences (a second model call)."""
+    embedder = CountingEmbedder()
+    archive = Archive(tmp_path / "a", embedder=embedder)
+    try:
+        archive.add_paths(syndicated(tmp_path), collection="g")
+        embedder.calls.clear()
+        answer = archive.ask(QUESTION, 5, collection="g")
+        assert len(answer.hits) == 5 and all(h.highlight for h in answer.hits)
+        assert embedder.calls == [1]  # the question, and nothing else
+    finally:
+        archive.close()

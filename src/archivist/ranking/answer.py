@@ -274,7 +274,10 @@ class Ranker:
             highlights[table.ids[i]] = sentences[i][pool[int(np.argmax(pick))]]
             sentence_cosine[i] = float(cosines.max())
             rescored[i] = second_stage(features[i], sentence_cosine[i], cfg)
-        for i in order[:depth]:  # the rest of the page: the likeliest sentence by its words
+        # every other candidate: the likeliest sentence by its words (cheap). Not only the first
+        # `depth`: collapsed copies and a named period bring later ones onto the page, and
+        # embedding their sentences then would cost a model call (the slowest asks' tail)
+        for i in order:
             if table.ids[i] not in highlights and sentences[i]:
                 highlights[table.ids[i]] = most_covering(sentences[i], table.answering[i])
         final = sorted(rescored, key=lambda i: -rescored[i]) + [
