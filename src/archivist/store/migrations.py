@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from archivist.store.passages import collection_token
 from archivist.store.rows import now_iso
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,32 @@ def m007_passage_openings(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX passages_opening ON passages (collection, substr(text, 1, 64))")
 
 
+def m008_fts_collection_token(db: sqlite_utils.Database) -> None:
+    """The full text gets a column `coll` holding the passage's collection token, so a
+    question's MATCH is limited to its server inside FTS5 (`passages.collection_match`):
+    ranking every collection's matches and keeping one server's cost ~60 ms at 1M passages
+    over 1,000 servers. FTS5 cannot add a column: the table is built again from its own rows
+    (what was indexed stays as it was); a row with no passage (see `maintenance.check`) is
+    kept, with no token, for the check to report. ~N s at 1M passages."""
+    db.conn.create_function("collection_token", 1, collection_token, deterministic=True)
+    # one statement each: executescript would commit the migration's transaction first
+    db.execute("DROP TABLE IF EXISTS passages_fts_vocab")
+    db.execute(
+        "CREATE VIRTUAL TABLE passages_fts_new USING fts5 ("
+        " title, heading, text, coll, tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        "INSERT INTO passages_fts_new (rowid, title, heading, text, coll)"
+        " SELECT f.rowid, f.title, f.heading, f.text,"
+        " CASE WHEN p.id IS NULL THEN '' ELSE collection_token(p.collection) END"
+        " FROM passages_fts f LEFT JOIN passages p ON p.id = f.rowid ORDER BY f.rowid"
+    )
+    db.execute("INSERT INTO passages_fts_new (passages_fts_new) VALUES ('optimize')")
+    db.execute("DROP TABLE passages_fts")
+    db.execute("ALTER TABLE passages_fts_new RENAME TO passages_fts")
+    m003_fts_vocab(db)
+
+
 def m_feeds_001_tables(db: sqlite_utils.Database) -> None:
     """The feeds followed per collection, and the items each has met (`store.feeds`)."""
     db.execute(
@@ -192,6 +219,7 @@ MIGRATIONS: list[Migration] = [
     m005_passage_sequence,
     m006_articles_by_date,
     m007_passage_openings,
+    m008_fts_collection_token,
     # named apart: stores made before feeds were registered here already record these names
     m_feeds_001_tables,
     m_feeds_002_failures,

@@ -3,6 +3,7 @@ through the full text (FTS5), as vectors, and their stored analyses."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,30 @@ from archivist.store.cache import TtlCache
 from archivist.store.connection import Connections, chunks
 from archivist.store.rows import PassageRow
 
-BM25_WEIGHTS = "2.0, 1.0, 1.0"  # title, heading, text
+# title, heading, text, and 0 for the collection token: it filters, it must not score
+BM25_WEIGHTS = "2.0, 1.0, 1.0, 0.0"
+FTS_TEXT_COLUMNS = "{title heading text}"
 DOC_FREQ_TTL_S = 600.0
 DOC_FREQ_MAX_TERMS = 200_000
 TOTAL_TTL_S = 30.0
 OPENING_CHARS = 64  # the length m007's `passages_opening` index keys on: the two change together
+
+
+def collection_token(collection: str) -> str:
+    """The one FTS5 token of `collection` in the `coll` column. Hashed, since a name (a
+    guild id, "default") would be split or stemmed by the tokenizer; all digits after the
+    "c", so the Porter stemmer (suffixes are letters) leaves it as it is."""
+    digest = hashlib.sha1(collection.encode("utf-8")).hexdigest()[:12]
+    return f"c{int(digest, 16):015d}"
+
+
+def is_collection_token(term: str) -> bool:
+    return len(term) == 16 and term[0] == "c" and term[1:].isascii() and term[1:].isdigit()
+
+
+def collection_match(match: str, collection: str) -> str:
+    """`match` (over the text columns) within `collection`'s passages."""
+    return f'coll : "{collection_token(collection)}" AND {FTS_TEXT_COLUMNS} : ({match})'
 
 
 def _unpack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,46 +131,25 @@ class PassageReads(Connections):
 
     # -- full text ---------------------------------------------------------------------------
     def fts_search(self, match: str, collection: str, limit: int) -> list[tuple[int, float]]:
-        """(passage id, bm25 score; higher is better) for an already-sanitized MATCH string."""
+        """(passage id, bm25 score; higher is better) for an already-sanitized MATCH string,
+        among `collection`'s passages only: FTS5 intersects the terms with the collection's
+        token (`collection_token`), so one server's question never ranks another's matches."""
         rows = self.db.execute(
-            f"SELECT f.rowid, -bm25(passages_fts, {BM25_WEIGHTS}) AS score FROM passages_fts f"
-            " JOIN passages p ON p.id = f.rowid"
-            " WHERE passages_fts MATCH ? AND p.collection = ?"
-            f" ORDER BY bm25(passages_fts, {BM25_WEIGHTS})"
-            " LIMIT ?",
-            [match, collection, limit],
+            f"SELECT rowid, -bm25(passages_fts, {BM25_WEIGHTS}) FROM passages_fts"
+            f" WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts, {BM25_WEIGHTS}) LIMIT ?",
+            [collection_match(match, collection), limit],
         ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
 
     def fts_top(self, match: str, collection: str, limit: int) -> list[tuple[int, float]]:
-        """`fts_search` without joining every match to its passage: FTS5 ranks the matches of
-        all collections, and only the best few are checked for `collection` (an archive is
-        mostly one collection). When too few of them are this collection's, `fts_search`."""
-        rows = self.db.execute(
-            f"SELECT rowid, -bm25(passages_fts, {BM25_WEIGHTS}) FROM passages_fts"
-            f" WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts, {BM25_WEIGHTS}) LIMIT ?",
-            [match, limit * 4],
-        ).fetchall()
-        if not rows:
-            return []
-        ids = [r[0] for r in rows]
-        mine = {
-            r[0]
-            for r in self.db.execute(
-                f"SELECT id FROM passages WHERE id IN ({','.join('?' * len(ids))})"
-                " AND collection = ?",
-                [*ids, collection],
-            )
-        }
-        kept = [(r[0], float(r[1])) for r in rows if r[0] in mine]
-        if len(kept) >= limit or len(rows) < limit * 4:
-            return kept[:limit]
+        """`fts_search`: kept as the name the ranking calls (the PostgreSQL store's too)."""
         return self.fts_search(match, collection, limit)
 
     def doc_freqs(self, terms: Sequence[str]) -> dict[str, int]:
         """Passages (of every collection) holding each FTS5 term (a Porter stem); a term none
-        holds is left out."""
-        known, wanted = self.doc_freq_cache.get_many(dict.fromkeys(terms))
+        holds is left out, and so is a collection token: it is no word of any passage."""
+        words = [t for t in dict.fromkeys(terms) if not is_collection_token(t)]
+        known, wanted = self.doc_freq_cache.get_many(words)
         if wanted:
             rows = self.db.execute(
                 "SELECT term, doc FROM passages_fts_vocab"

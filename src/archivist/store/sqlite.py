@@ -15,7 +15,7 @@ import sqlite_utils
 from archivist.store import migrations
 from archivist.store.articles import ArticleReads
 from archivist.store.lookup import ArticleLookup
-from archivist.store.passages import PassageReads
+from archivist.store.passages import PassageReads, collection_token
 from archivist.store.rows import Inserted, NewArticle, now_iso
 
 
@@ -40,6 +40,19 @@ def _next_passage_id(db: sqlite_utils.Database) -> int:
         " coalesce((SELECT max(id) FROM passages), 0) + 1)"
     ).fetchone()
     return int(row[0])
+
+
+def fill_missing_fts(db: sqlite_utils.Database) -> int:
+    """Inside a write transaction: index the passages the full text lacks, each with its
+    collection's token (a row without one is never found): `maintenance`'s repair."""
+    db.conn.create_function("collection_token", 1, collection_token, deterministic=True)
+    cursor = db.execute(
+        "INSERT INTO passages_fts (rowid, title, heading, text, coll)"
+        " SELECT p.id, a.title, coalesce(p.heading, ''), p.text, collection_token(p.collection)"
+        " FROM passages p JOIN articles a ON a.pk = p.article"
+        " WHERE p.id NOT IN (SELECT rowid FROM passages_fts)"
+    )
+    return int(cursor.rowcount)
 
 
 def _insert_article(
@@ -70,6 +83,7 @@ def _insert_article(
         ],
     )
     article_pk = cursor.lastrowid
+    token = collection_token(collection)
     stems: Sequence[str | None] = item.stems or [None] * len(item.passages)
     db.conn.executemany(
         "INSERT INTO passages (id, article, collection, position, heading, text, vector, stems)"
@@ -91,9 +105,9 @@ def _insert_article(
         ],
     )
     db.conn.executemany(
-        "INSERT INTO passages_fts (rowid, title, heading, text) VALUES (?,?,?,?)",
+        "INSERT INTO passages_fts (rowid, title, heading, text, coll) VALUES (?,?,?,?,?)",
         [
-            (pid, a.title, p.heading or "", p.text)
+            (pid, a.title, p.heading or "", p.text, token)
             for pid, p in zip(ids, item.passages, strict=True)
         ],
     )
