@@ -78,6 +78,9 @@ class Ranked:
     highlights: dict[int, str]
     top_features: np.ndarray | None = None  # the best passage's FEATURES + its sentence cosine
     rows: dict[int, PassageRow] = field(default_factory=dict)  # passages already read
+    # every candidate's sentences and how likely each holds the answer: a highlight by the
+    # passage's words for any candidate a page may show (split into sentences only then)
+    sentence_odds: dict[int, tuple[Sequence[str], Sequence[float]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -274,10 +277,7 @@ class Ranker:
             highlights[table.ids[i]] = sentences[i][pool[int(np.argmax(pick))]]
             sentence_cosine[i] = float(cosines.max())
             rescored[i] = second_stage(features[i], sentence_cosine[i], cfg)
-        # every other candidate: the likeliest sentence by its words (cheap). Not only the first
-        # `depth`: collapsed copies and a named period bring later ones onto the page, and
-        # embedding their sentences then would cost a model call (the slowest asks' tail)
-        for i in order:
+        for i in order[:depth]:  # the rest of the page: the likeliest sentence by its words
             if table.ids[i] not in highlights and sentences[i]:
                 highlights[table.ids[i]] = most_covering(sentences[i], table.answering[i])
         final = sorted(rescored, key=lambda i: -rescored[i]) + [
@@ -290,6 +290,9 @@ class Ranker:
             highlights,
             top_features,
             table.rows,
+            # collapsed copies and a named period bring later candidates onto the page: their
+            # highlight by their words too, never a second model call (the slowest asks' tail)
+            {pid: (sentences[i], table.answering[i]) for i, pid in enumerate(table.ids)},
         )
 
     # -- the answer ----------------------------------------------------------------------------
@@ -344,6 +347,10 @@ class Ranker:
         wanted = page_ids if highlighted is None else page_ids[:highlighted]
         need = [pid for pid in wanted if pid in rows and pid not in ranked.highlights]
         highlights: dict[int, str | None] = dict(ranked.highlights)
+        for pid in [pid for pid in need if pid in ranked.sentence_odds]:
+            sentences, odds = ranked.sentence_odds[pid]
+            highlights[pid] = most_covering(sentences, odds) if sentences else None
+        need = [pid for pid in need if pid not in ranked.sentence_odds]
         if need:
             found = embedded_highlights(
                 self.embedder,
