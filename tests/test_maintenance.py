@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from conftest import SAMPLES, SEED, need
@@ -51,6 +52,10 @@ def test_check_finds_and_repairs_damage(filled):
     assert "g1: 1 passages missing from full-text search" in text
     check(archive, repair=True)
     assert check(archive).ok
+    # the passage put back into full-text search is found there again, in its collection
+    text = archive.store.passages_by_ids([first], "g1")[first].text
+    match = " AND ".join(f'"{w}"' for w in re.findall(r"[A-Za-z]{5,}", text)[:3])
+    assert first in [pid for pid, _ in archive.store.fts_search(match, "g1", 50)]
     assert check(Archive(data_dir, embedder=HashingEmbedder())).ok
 
 

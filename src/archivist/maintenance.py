@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from archivist.errors import ArchivistError
+from archivist.store.sqlite import fill_missing_fts
 
 if TYPE_CHECKING:
     from archivist.archive import Archive
@@ -125,12 +126,7 @@ def _repair(archive: Archive, fts_extra: list[int], has_orphans: bool) -> None:
     with store.transaction() as db:
         for rowid in fts_extra:
             db.execute("DELETE FROM passages_fts WHERE rowid = ?", [rowid])
-        db.execute(
-            "INSERT INTO passages_fts (rowid, title, heading, text)"
-            " SELECT p.id, a.title, coalesce(p.heading, ''), p.text FROM passages p"
-            " JOIN articles a ON a.pk = p.article"
-            " WHERE p.id NOT IN (SELECT rowid FROM passages_fts)"
-        )
+        fill_missing_fts(db)  # with the collection's token: a row without one is never found
         if has_orphans:  # an article without passages cannot be found; it cannot be half-stored
             db.execute(
                 "DELETE FROM articles WHERE NOT EXISTS"
