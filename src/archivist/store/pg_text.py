@@ -107,8 +107,8 @@ WITH s AS (SELECT greatest(rows, 1) AS rows, greatest(tokens, 1)::float8 / great
         LEFT JOIN term_docs d ON d.term = t.term),
     m AS MATERIALIZED (SELECT id, tokens, fts FROM passages
         WHERE collection = %(collection)s AND fts @@ %(query)s::tsquery)
-SELECT m.id, sum(q.idf * (f.tf * {K1 + 1}) / (f.tf + {K1} * (1 - {B} + {B} * (m.tokens + 1) / (s.avgdl + 1))))
-    AS score
+SELECT m.id, sum(q.idf * (f.tf * {K1 + 1})
+        / (f.tf + {K1} * (1 - {B} + {B} * (m.tokens + 1) / (s.avgdl + 1)))) AS score
 FROM m CROSS JOIN s
 CROSS JOIN LATERAL (SELECT u.lexeme, (SELECT sum(CASE w WHEN 'A' THEN 2.0 ELSE 1.0 END)
     FROM unnest(u.weights) AS w)::float8 AS tf FROM unnest(m.fts) AS u
