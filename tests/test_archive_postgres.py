@@ -200,7 +200,7 @@ def test_two_archives_storing_the_same_article_at_once_store_it_once(tmp_path, p
         for worker in workers:
             worker.join(timeout=60)
         assert sorted(len(r.added) for r in reports) == [0, 1]
-        assert sorted(len(r.duplicates) for r in reports) == [0, 1]
+        assert sorted(len(r.duplicates) for r in reports) == [0, 1], [r.to_json() for r in reports]
         assert archives[0].count(collection="g1") == 1
         assert archives[1].stats(collection="g1").passages == len(article.paragraphs)
     finally:

@@ -220,3 +220,23 @@ def test_limits_set_on_the_archive_bound_its_ingest(fake_archive):
     (failed,) = fake_archive.add_articles([("long", long)], collection="g").failed
     assert failed.path == "long" and "over the limit of 1" in failed.error
     assert fake_archive.count(collection="g") == 0
+
+
+def test_an_article_stored_by_another_ingest_between_the_first_looks_is_a_duplicate(
+    fake_archive, monkeypatch
+):
+    """The first look asks for the content, then for the id: another ingest storing the same
+    article in between must give a duplicate, not "id already used"."""
+    article = Article(title="Ferry", paragraphs=(Paragraph("The ferry runs at nine."),))
+    first = fake_archive.add_articles([("a", article)], collection="g")
+    assert len(first.added) == 1
+    real = fake_archive.store.find_duplicate
+    looks = iter([None])  # the first content look misses: the other ingest had not committed
+    monkeypatch.setattr(
+        fake_archive.store,
+        "find_duplicate",
+        lambda collection, digest: next(looks, real(collection, digest)),
+    )
+    again = fake_archive.add_articles([("b", article)], collection="g")
+    assert again.failed == []
+    assert [(d.origin, d.existing_id) for d in again.duplicates] == [("b", first.added[0].id)]

@@ -198,7 +198,12 @@ class Ingest:
                 continue
             article_id = article.id or digest[:12]
             if article_id in seen_ids or self.store.id_taken(to.collection, article_id):
-                report.failed.append(_id_taken(origin, article_id))
+                # another ingest may have stored this very article between the two looks
+                stored = self.store.find_duplicate(to.collection, digest)
+                if stored:
+                    report.duplicates.append(Duplicate(origin, article.title, stored))
+                else:
+                    report.failed.append(_id_taken(origin, article_id))
                 continue
             seen_hashes[digest] = article_id
             seen_ids.add(article_id)
