@@ -60,14 +60,22 @@ def is_admin(interaction: discord.Interaction, role_id: int | None) -> bool:
     return role_id is not None and any(r.id == role_id and not r.is_default() for r in roles)
 
 
-def require_admin(interaction: discord.Interaction) -> bool:
+async def require_admin(interaction: discord.Interaction) -> bool:
     """An app_commands check: server owners can override default_permissions, so check here too."""
     settings = getattr(interaction.client, "settings", None)
     role_id = admin_role_id(getattr(settings, "admin_role", None))
     server_settings = getattr(getattr(interaction.client, "archive", None), "server_settings", None)
     if server_settings is not None and interaction.guild_id is not None:
-        # the role /settings picked replaces ARCHIVIST_ADMIN_ROLE in its server (kept in memory)
-        role_id = server_settings(str(interaction.guild_id)).admin_role_id or role_id
+        # the role /settings picked replaces ARCHIVIST_ADMIN_ROLE in its server; a server's
+        # first look reads SQLite, so off the event loop like every other store read
+        offload = getattr(interaction.client, "offload", None)
+        collection = str(interaction.guild_id)
+        chosen = (
+            await offload(server_settings, collection)
+            if offload is not None
+            else server_settings(collection)
+        )
+        role_id = chosen.admin_role_id or role_id
     if not is_admin(interaction, role_id):
         role = interaction.guild.get_role(role_id) if interaction.guild and role_id else None
         raise NotAdmin(role)

@@ -203,7 +203,7 @@ class ConfirmDelete(
             if interaction.guild_id is None:
                 await interaction.response.send_message(EXPIRED, ephemeral=True)
                 return
-            require_admin(interaction)  # the button is a command too
+            await require_admin(interaction)  # the button is a command too
             await interaction.response.defer()
             article = await bot.offload(
                 bot.archive.delete, self.article_id, collection=str(interaction.guild_id)
