@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 import click
 
+from archivist.errors import library_reason
+
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
 
@@ -36,5 +38,4 @@ def print_report(checks: list[Check], as_json: bool) -> None:
 
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line of at most 200 characters, for a check's detail."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    return library_reason(exc, 200)
