@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot import render
 from bot.views import NO_PINGS, article_reply, recent_reply, send_kwargs
+from bot.views.common import bot_of
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -49,17 +50,13 @@ async def _suggest(
         return []
 
 
-def _bot(interaction: discord.Interaction) -> ArchivistBot:
-    return interaction.client  # type: ignore[return-value]
-
-
 async def article_choices(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
     """This server's articles by id prefix or title words, newest first: Choice(title, id)."""
     if interaction.guild_id is None:
         return []
-    bot, collection = _bot(interaction), str(interaction.guild_id)
+    bot, collection = bot_of(interaction), str(interaction.guild_id)
     hints = await _suggest(
         interaction, lambda: bot.offload(bot.archive.suggest_articles, collection, current)
     )
@@ -75,7 +72,7 @@ async def source_choices(
     """This server's sources, those with the most articles first."""
     if interaction.guild_id is None:
         return []
-    bot, collection = _bot(interaction), str(interaction.guild_id)
+    bot, collection = bot_of(interaction), str(interaction.guild_id)
     found = await _suggest(
         interaction, lambda: bot.offload(bot.archive.sources, collection, current)
     )
