@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import subprocess
@@ -69,7 +70,16 @@ def collection(n: int) -> str:
 
 
 # -- build -------------------------------------------------------------------------------------
-def build(where: Path, servers: int, seed: int) -> dict:
+def server_size(rng: random.Random, sizes: str) -> int:
+    """Passages of one server, 100 to 2,000: `uniform` (mean 1,050), or `loguniform` (mean
+    ~634: most servers small, a few large, as communities are; 10,000 uniform servers would need
+    ~62 GB of disk, more than this machine has free)."""
+    if sizes == "loguniform":
+        return round(math.exp(rng.uniform(math.log(100), math.log(2_000))))
+    return rng.randint(100, 2_000)
+
+
+def build(where: Path, servers: int, seed: int, sizes: str = "uniform") -> dict:
     from archivist.embedding import HashingEmbedder
     from archivist.index import VectorIndex
     from archivist.models import Article, Paragraph, Passage
@@ -86,7 +96,7 @@ def build(where: Path, servers: int, seed: int) -> dict:
     started = time.perf_counter()
     passages = 0
     for n in range(servers):
-        size = rng.randint(100, 2_000)
+        size = server_size(rng, sizes)
         items = []
         for a in range(0, size, PASSAGES_PER_ARTICLE):
             picked = [rng.choice(pool) for _ in range(min(PASSAGES_PER_ARTICLE, size - a))]
@@ -122,6 +132,7 @@ def build(where: Path, servers: int, seed: int) -> dict:
     store.close()
     return {
         "servers": servers,
+        "sizes": sizes,
         "passages": passages,
         "build_s": round(time.perf_counter() - started, 1),
         "disk_mb": round(dir_bytes(where) / 2**20),
@@ -227,9 +238,16 @@ def main() -> None:
     parser.add_argument("--budget-mb", type=float, default=None, help="default: the setting's")
     parser.add_argument("--warm", type=int, default=5, help="servers asked again every 20")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument(
+        "--sizes", choices=("uniform", "loguniform"), default="uniform", help="passages a server"
+    )
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    where = CACHE / f"servers-{args.servers}"
+    where = (
+        CACHE / f"servers-{args.servers}"
+        if args.sizes == "uniform"
+        else (CACHE / f"servers-{args.servers}-{args.sizes}")
+    )
     built = where / "built.json"
     if args.measure_only:
         from archivist.config import Limits
@@ -240,12 +258,13 @@ def main() -> None:
     if not built.exists():
         print(f"building {args.servers} servers under {where} (once)")
         where.mkdir(parents=True, exist_ok=True)
-        built.write_text(json.dumps(build(where, args.servers, args.seed)))
+        built.write_text(json.dumps(build(where, args.servers, args.seed, args.sizes)))
     info = json.loads(built.read_text())
     print(f"built: {info}")
     migrate_s = migrate(where)
     print(f"opened (migrated if older) in {migrate_s} s")
     cmd = [sys.executable, __file__, "--measure-only", "--servers", str(args.servers)]
+    cmd += ["--sizes", args.sizes]
     cmd += ["--warm", str(args.warm), "--seed", str(args.seed)]
     if args.budget_mb:
         cmd += ["--budget-mb", str(args.budget_mb)]
@@ -254,7 +273,8 @@ def main() -> None:
     result = {**info, "migrate_s": migrate_s, **measured, "load": os.getloadavg()[0]}
     print(json.dumps(result, indent=2))
     budget = f"-{args.budget_mb:g}mb" if args.budget_mb else ""
-    save_result(f"perf_servers-{args.servers}{budget}", result)
+    sizes = "" if args.sizes == "uniform" else f"-{args.sizes}"
+    save_result(f"perf_servers-{args.servers}{sizes}{budget}", result)
 
 
 if __name__ == "__main__":
