@@ -5,6 +5,11 @@ Discord server): nothing here is read or written across collections.
 Tables come with the store's migrations (`m_community_001_tables`). The question log keeps no
 member id (insights need the question, not who asked it); a vote keeps its member's, since each
 member has one vote per answer.
+
+Several processes (bot shards, machines, the CLI) share these tables, so nothing here is kept in
+memory: a setting one of them changes is what the next read anywhere sees. The SQL is written
+once for both stores (upserts with ON CONFLICT, counts with CASE, window functions): PostgreSQL
+needs only the `?` placeholders translated (`store.pg_connection`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-import threading
 import unicodedata
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -50,6 +54,7 @@ class ServerSettings:
 
 
 SETTING_NAMES = tuple(f.name for f in fields(ServerSettings))
+SETTING_COLUMNS = ", ".join(SETTING_NAMES)
 
 
 @dataclass(frozen=True)
@@ -168,47 +173,43 @@ def checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class ServerSettingsTable:
-    """Each server's settings. Read on every admin check and every question, so kept in memory
-    once read; only this table writes them (the bot's process serving that server)."""
+    """Each server's settings, read from the store each time: another process (a shard, a
+    machine, the CLI) may have changed them. One read by primary key, as cheap as the
+    generation read a kept copy would need to stay right (docs in `community`)."""
 
     def __init__(self, store: Connections) -> None:
         self.store = store
-        self._cache: dict[str, ServerSettings] = {}
-        self._lock = threading.Lock()
 
     def get(self, collection: str) -> ServerSettings:
-        with self._lock:
-            cached = self._cache.get(collection)
-        if cached is not None:
-            return cached
         row = self.store.db.execute(
-            f"SELECT {', '.join(SETTING_NAMES)} FROM server_settings WHERE collection = ?",
-            [collection],
+            f"SELECT {SETTING_COLUMNS} FROM server_settings WHERE collection = ?", [collection]
         ).fetchone()
-        settings = _settings_from(row) if row else ServerSettings()
-        with self._lock:
-            self._cache[collection] = settings
-        return settings
+        return _settings_from(row) if row else ServerSettings()
 
     def update(self, collection: str, **changes: Any) -> ServerSettings:
         """Change the named settings (keeping the others); returns all of them as stored."""
         checked = checked_changes(changes)
         with self.store.transaction() as db:
+            # read under the write lock: another process's change to other settings stays
             row = db.execute(
-                f"SELECT {', '.join(SETTING_NAMES)} FROM server_settings WHERE collection = ?",
+                f"SELECT {SETTING_COLUMNS} FROM server_settings WHERE collection = ?",
                 [collection],
             ).fetchone()
             current = _settings_from(row) if row else ServerSettings()
             new = dataclasses.replace(current, **checked)
             values = [getattr(new, name) for name in SETTING_NAMES]
             db.execute(
-                f"INSERT OR REPLACE INTO server_settings (collection, {', '.join(SETTING_NAMES)},"
-                f" updated_at) VALUES (?, {', '.join('?' * len(SETTING_NAMES))}, ?)",
+                f"INSERT INTO server_settings (collection, {SETTING_COLUMNS}, updated_at)"
+                f" VALUES (?, {', '.join('?' * len(SETTING_NAMES))}, ?)"
+                f" ON CONFLICT (collection) DO UPDATE SET {_excluded(SETTING_NAMES)},"
+                " updated_at = excluded.updated_at",
                 [collection, *values, now_iso()],
             )
-        with self._lock:
-            self._cache[collection] = new
         return new
+
+
+def _excluded(names: tuple[str, ...]) -> str:
+    return ", ".join(f"{name} = excluded.{name}" for name in names)
 
 
 def _settings_from(row: Any) -> ServerSettings:
@@ -242,8 +243,9 @@ class Feedback:
                 [collection, answer_id, member],
             ).fetchone()
             db.execute(
-                "INSERT OR REPLACE INTO answer_votes (collection, answer_id, member_id, vote,"
-                " voted_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO answer_votes (collection, answer_id, member_id, vote, voted_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (collection, answer_id, member_id)"
+                " DO UPDATE SET vote = excluded.vote, voted_at = excluded.voted_at",
                 [collection, answer_id, member, vote, now_iso()],
             )
         return int(row[0]) if row else None
@@ -257,15 +259,22 @@ class Feedback:
         text = " ".join(str(question).split())[:QUESTION_CHARS_MAX]
         if not text:
             raise CommunityError("an empty question cannot be logged")
-        if not self.settings.get(collection).question_logging:
-            return answer_id
         cutoff = _since(RETENTION_DAYS)
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO question_log (collection, answer_id, question,"
-                " question_key, answered, asked_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [collection, answer_id, text, question_key(text), int(answered), now_iso()],
+            # the setting is read in the write itself: no read before it, and logging turned
+            # off by another process a moment ago is off here too
+            logged = db.execute(
+                "INSERT INTO question_log (collection, answer_id, question, question_key,"
+                " answered, asked_at) SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1"
+                " FROM server_settings WHERE collection = ? AND NOT question_logging)"
+                " ON CONFLICT (collection, answer_id) DO UPDATE SET question = excluded.question,"
+                " question_key = excluded.question_key, answered = excluded.answered,"
+                " asked_at = excluded.asked_at",
+                [collection, answer_id, text, question_key(text), int(answered), now_iso()]
+                + [collection],
             )
+            if not logged.rowcount:
+                return answer_id
             db.execute(
                 "DELETE FROM question_log WHERE collection = ? AND asked_at < ?",
                 [collection, cutoff],
@@ -285,16 +294,23 @@ class Feedback:
             )
         db = self.store.db
         since = _since(days)
-        # the window's 👎 per answer first: one pass over the votes, not one lookup per question
+        # the window's 👎 per answer first: one pass over the votes, not one lookup per question;
+        # `newest` marks each question's last wording (a window, where SQLite alone would take
+        # a bare column beside max())
         rows = db.execute(
             """WITH down AS (SELECT answer_id, count(*) AS n FROM answer_votes
-                WHERE collection = ? AND voted_at >= ? AND vote < 0 GROUP BY answer_id)
-            SELECT q.question, count(*), sum(q.answered = 0), coalesce(sum(d.n), 0) AS downs,
-                max(q.asked_at)
-            FROM question_log q LEFT JOIN down d ON d.answer_id = q.answer_id
-            WHERE q.collection = ? AND q.asked_at >= ?
-            GROUP BY q.question_key HAVING sum(q.answered = 0) > 0 OR downs > 0
-            ORDER BY count(*) DESC, max(q.asked_at) DESC LIMIT ?""",
+                WHERE collection = ? AND voted_at >= ? AND vote < 0 GROUP BY answer_id),
+            asked AS (SELECT q.question_key, q.question, q.asked_at,
+                CASE WHEN q.answered = 0 THEN 1 ELSE 0 END AS missed,
+                coalesce(d.n, 0) AS downs,
+                row_number() OVER (PARTITION BY q.question_key
+                    ORDER BY q.asked_at DESC, q.answer_id DESC) AS newest
+                FROM question_log q LEFT JOIN down d ON d.answer_id = q.answer_id
+                WHERE q.collection = ? AND q.asked_at >= ?)
+            SELECT max(CASE WHEN newest = 1 THEN question END), count(*),
+                CAST(sum(missed) AS BIGINT), CAST(sum(downs) AS BIGINT), max(asked_at)
+            FROM asked GROUP BY question_key HAVING sum(missed) > 0 OR sum(downs) > 0
+            ORDER BY count(*) DESC, max(asked_at) DESC LIMIT ?""",
             [collection, since, collection, since, max(0, limit)],
         ).fetchall()
         questions = tuple(AskedQuestion(r[0], r[1], r[2], r[3], r[4]) for r in rows)
@@ -303,16 +319,16 @@ class Feedback:
     def _period(self, collection: str, days: int) -> Period:
         since = _since(days)
         asked, answered = self.store.db.execute(
-            "SELECT count(*), coalesce(sum(answered), 0) FROM question_log"
+            "SELECT count(*), CAST(coalesce(sum(answered), 0) AS BIGINT) FROM question_log"
             " WHERE collection = ? AND asked_at >= ?",
             [collection, since],
         ).fetchone()
         votes, liked = self.store.db.execute(
-            "SELECT count(*), coalesce(sum(vote > 0), 0) FROM answer_votes"
-            " WHERE collection = ? AND voted_at >= ?",
+            "SELECT count(*), CAST(coalesce(sum(CASE WHEN vote > 0 THEN 1 ELSE 0 END), 0)"
+            " AS BIGINT) FROM answer_votes WHERE collection = ? AND voted_at >= ?",
             [collection, since],
         ).fetchone()
-        return Period(days, asked, answered, votes, liked)
+        return Period(days, int(asked), int(answered), int(votes), int(liked))
 
     def clear(self, collection: str) -> int:
         """Forget the collection's logged questions and votes; returns how many rows went."""
