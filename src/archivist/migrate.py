@@ -1,0 +1,555 @@
+"""Copying an archive into another store: a data folder (SQLite + FAISS) into PostgreSQL, or
+back (`archivist migrate`).
+
+Everything the store holds is copied as stored: articles with their ids, dates, sources, urls
+and provenance; passages with their vectors and analyses (nothing is embedded again); feeds with
+the items they met; server settings, votes, the question log and meta. Articles go through the
+target's `insert_articles`, a batch a transaction, so its full text, term counts and
+generations stay right; an article the target already holds (the same text) is skipped, so a
+copy that was stopped is finished by running it again. At the end the target's indexes are
+built from the copied vectors, `maintenance.check` runs on it, and every collection's article
+and passage counts are compared with the source's.
+
+Not copied: generations (each store counts its own writes) and what a store derives itself
+(the full text, PostgreSQL's term counts, the FAISS files).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, cast
+
+import numpy as np
+
+from archivist.archive import DB_NAME, Archive
+from archivist.config import DATABASE_SCHEMES, Limits
+from archivist.errors import ArchivistError, ConfigError
+from archivist.maintenance import CheckReport, check
+from archivist.models import Article, Paragraph, Passage
+from archivist.store import NewArticle, Store
+from archivist.store.pg_connection import redacted
+from archivist.store.postgres import PostgresStore
+
+DEFAULT_BATCH = 200
+IN_LIST = 500  # ids bound in one `IN (...)`: SQLite takes a bounded number of parameters
+
+
+class MigrateError(ArchivistError):
+    """A migration refused before copying anything (or a copy that does not add up)."""
+
+
+# ---- where ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an archive lives: a data folder (SQLite) or a postgresql:// URL."""
+
+    text: str
+
+    @property
+    def url(self) -> str | None:
+        return self.text if self.text.startswith(DATABASE_SCHEMES) else None
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.text)
+
+    @property
+    def db_file(self) -> Path:
+        return self.folder / "store" / DB_NAME
+
+    def __str__(self) -> str:  # a URL is shown (in errors, progress, JSON) without its password
+        return redacted(self.text) if self.url else self.text
+
+
+def _pg_identity(url: str) -> Any:
+    """What names one database whatever the spelling of its URL (the password aside)."""
+    try:
+        from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        return redacted(url)
+    try:
+        return {k: v for k, v in conninfo_to_dict(url).items() if k != "password"}
+    except Error:
+        return redacted(url)
+
+
+def same_place(a: Location, b: Location) -> bool:
+    if a.url and b.url:
+        return bool(_pg_identity(a.url) == _pg_identity(b.url))
+    if a.url or b.url:
+        return False
+    return a.folder.resolve() == b.folder.resolve()
+
+
+# ---- what is there (read without creating or migrating anything) ---------------------------
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _sqlite_meta(where: Location) -> dict[str, str] | None:
+    """The archive's meta; None when there is no store file, {} for a database without it."""
+    if not where.db_file.is_file():
+        return None
+    try:
+        with closing(sqlite3.connect(where.db_file, timeout=30)) as conn:
+            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError as exc:
+        if "no such table" in str(exc):
+            return {}
+        raise MigrateError(f"{where} is not an archive ({_first_line(exc)})") from None
+
+
+def _pg_meta(where: Location, url: str) -> dict[str, str]:
+    """The database's archive meta ({} for a database that holds no archive)."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise ConfigError(
+            f"a postgresql:// database needs {exc.name}: pip install 'archivist[postgres]'"
+        ) from None
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=15)
+    except psycopg.Error as exc:
+        raise ConfigError(f"cannot connect to {where}: {_first_line(exc)}") from None
+    with conn:
+        try:
+            found = conn.execute("SELECT to_regclass('meta')").fetchone()
+            if found is None or found[0] is None:
+                return {}
+            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except psycopg.Error as exc:
+            raise MigrateError(f"{where} is not an archive ({_first_line(exc)})") from None
+
+
+def _model(meta: dict[str, str] | None) -> tuple[str, int] | None:
+    if not meta or "embedder" not in meta:
+        return None
+    return meta["embedder"], int(meta.get("dim") or 0)
+
+
+class StoredModel:
+    """The source's model as its meta names it, in place of an `Embedder`: a migration copies
+    the stored vectors and embeds nothing, so the model need not be on this machine."""
+
+    def __init__(self, name: str, dim: int) -> None:
+        self.name = name
+        self.dim = dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        raise MigrateError("a migration copies stored vectors; it has no model to embed with")
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def _open_source(where: Location) -> tuple[Store, str, int]:
+    if where.url is None and not where.folder.exists():
+        raise MigrateError(f"{where} does not exist")
+    meta = _pg_meta(where, where.url) if where.url else _sqlite_meta(where)
+    model = _model(meta)
+    if model is None:
+        held = "no archive" if where.url else f"no archive (no {where.db_file} with its model)"
+        raise MigrateError(f"{where} is not an archive: it holds {held}")
+    name, dim = model
+    if where.url:
+        # no vector index built on a source only read (`pg_index.VECTOR_INDEX_ENV`)
+        return cast("Store", PostgresStore(where.url, dim, hnsw=False)), name, dim
+    try:
+        return Store(where.db_file), name, dim
+    except sqlite3.DatabaseError as exc:
+        raise MigrateError(f"{where} is not an archive ({_first_line(exc)})") from None
+
+
+def _open_target(
+    where: Location, model: tuple[str, int], limits: Limits | None, scratch: Path
+) -> Archive:
+    if where.url is None and where.folder.exists() and not where.folder.is_dir():
+        raise MigrateError(f"{where} is a file, not a data folder")
+    held = _model(_pg_meta(where, where.url) if where.url else _sqlite_meta(where))
+    if held is not None and held != model:
+        raise MigrateError(
+            f"{where} holds vectors of {held[0]} ({held[1]} dimensions), not of the source's "
+            f"{model[0]} ({model[1]}): migrate into a new archive"
+        )
+    # a database's archive gets an empty folder: `check` would count a data folder's indexes
+    folder = scratch if where.url else where.folder
+    return Archive(folder, embedder=StoredModel(*model), limits=limits, database_url=where.url)
+
+
+# ---- reads the stores have no public method for (SQL both run: `store.db.execute`) ---------
+
+
+class ArticleRow(NamedTuple):
+    """An article as stored, with every column a copy keeps."""
+
+    pk: int
+    id: str
+    title: str
+    source: str | None
+    url: str | None
+    date: str | None
+    category: str | None
+    agency: str | None
+    content_hash: str
+    added_at: str
+    added_by: str | None
+
+
+def _slices(values: Sequence[Any], size: int = IN_LIST) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def article_rows(store: Store, collection: str, after_pk: int, limit: int) -> list[ArticleRow]:
+    """The collection's next `limit` articles in the order they were stored (an export's)."""
+    rows = store.db.execute(
+        f"SELECT {', '.join(ArticleRow._fields)} FROM articles"
+        " WHERE collection = ? AND pk > ? ORDER BY pk LIMIT ?",
+        [collection, after_pk, limit],
+    ).fetchall()
+    return [ArticleRow(*r) for r in rows]
+
+
+def passage_ids_of(store: Store, collection: str, pks: Sequence[int]) -> dict[int, list[int]]:
+    """Each article's passage ids (by article pk), in passage order."""
+    out: dict[int, list[int]] = {}
+    for part in _slices([int(pk) for pk in pks]):
+        for article, pid in store.db.execute(
+            f"SELECT article, id FROM passages WHERE collection = ? AND article IN ({_marks(part)})"
+            " ORDER BY article, position",
+            [collection, *part],
+        ).fetchall():
+            out.setdefault(int(article), []).append(int(pid))
+    return out
+
+
+def held_hashes(store: Store, collection: str, digests: Sequence[str]) -> set[str]:
+    """Which of `digests` (article content hashes) the collection already holds."""
+    held: set[str] = set()
+    for part in _slices(digests):
+        held.update(
+            r[0]
+            for r in store.db.execute(
+                "SELECT content_hash FROM articles WHERE collection = ?"
+                f" AND content_hash IN ({_marks(part)})",
+                [collection, *part],
+            ).fetchall()
+        )
+    return held
+
+
+# ---- progress and the report ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step of the copy done: a batch of a collection's articles, or a table."""
+
+    part: str  # "articles of <collection>", or a table's name
+    done: int
+    total: int
+    copied: int
+    skipped: int
+
+    def line(self) -> str:
+        return (
+            f"{self.part}: {self.done}/{self.total}"
+            f" ({self.copied} copied, {self.skipped} already there)"
+        )
+
+
+Progress = Callable[[Step], None]
+
+
+@dataclass
+class MigrateReport:
+    """What a migration copied and what the target holds after it; `ok` when the check and
+    every collection's counts agree."""
+
+    source: str
+    target: str
+    collections: dict[str, dict[str, int]] = field(default_factory=dict)  # the target's counts
+    copied: int = 0  # articles
+    skipped: int = 0  # articles the target held already
+    tables: dict[str, int] = field(default_factory=dict)  # other tables: rows copied
+    check: CheckReport = field(default_factory=CheckReport)
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.source,
+            "to": self.target,
+            "collections": self.collections,
+            "copied": self.copied,
+            "skipped": self.skipped,
+            "tables": self.tables,
+            "check": self.check.to_json(),
+        }
+
+
+# ---- articles ------------------------------------------------------------------------------
+
+
+def _new_articles(
+    source: Store, collection: str, rows: Sequence[ArticleRow], dim: int
+) -> list[NewArticle]:
+    """`rows` as the target's `insert_articles` takes them: stored vectors, stored analyses."""
+    by_article = passage_ids_of(source, collection, [r.pk for r in rows])
+    ids = [pid for r in rows for pid in by_article.get(r.pk, [])]
+    passages = source.passages_by_ids(ids, collection)
+    vectors = source.vectors_by_ids(ids, dim, collection)
+    out = []
+    for r in rows:
+        own = [passages[pid] for pid in by_article.get(r.pk, [])]
+        paragraphs = tuple(Paragraph(p.text, p.heading) for p in own)
+        article = Article(r.title, paragraphs, r.source, r.date, r.url, r.category, r.agency, r.id)
+        out.append(
+            NewArticle(
+                article=article,
+                article_id=r.id,
+                content_hash=r.content_hash,  # as the source made it (its normalisation then)
+                passages=[Passage(p.position, p.text, p.heading) for p in own],
+                vectors=np.stack([vectors[p.id] for p in own])
+                if own
+                else np.zeros((0, dim), np.float32),
+                origin=f"{collection}/{r.id}",
+                # a passage stored before analyses were kept stays without one (analysed when
+                # asked, as in the source); the stores take None in the list
+                stems=cast("Sequence[str]", [p.stems for p in own]),
+            )
+        )
+    return out
+
+
+def _restore_provenance(target: Store, collection: str, rows: Sequence[ArticleRow]) -> None:
+    """`insert_articles` stamps its own time and one adder a batch: put back the source's.
+    Every row of the batch, not only those stored now: a copy stopped between the two
+    transactions is put right by the next run."""
+    with target.transaction() as db:
+        for r in rows:
+            db.execute(
+                "UPDATE articles SET added_at = ?, added_by = ?"
+                " WHERE collection = ? AND id = ? AND content_hash = ?",
+                [r.added_at, r.added_by, collection, r.id, r.content_hash],
+            )
+
+
+def _copy_articles(
+    source: Store,
+    target: Store,
+    collection: str,
+    dim: int,
+    batch: int,
+    report: MigrateReport,
+    progress: Progress,
+) -> None:
+    total = source.count_articles(collection)
+    done = copied = skipped = 0
+    after = -1
+    while rows := article_rows(source, collection, after, batch):
+        after = rows[-1].pk
+        held = held_hashes(target, collection, [r.content_hash for r in rows])
+        fresh = [r for r in rows if r.content_hash not in held]
+        skipped += len(rows) - len(fresh)
+        if fresh:
+            items = _new_articles(source, collection, fresh, dim)
+            inserted = target.insert_articles(collection, items, None)
+            copied += len(inserted.stored)
+            skipped += len(inserted.duplicates)  # stored by someone else meanwhile
+            report.check.problems += [
+                f"{collection}: article {item.article_id} is another article in the target"
+                for item in inserted.taken
+            ]
+        _restore_provenance(target, collection, rows)
+        done += len(rows)
+        progress(Step(f"articles of {collection}", done, total, copied, skipped))
+    report.copied += copied
+    report.skipped += skipped
+
+
+# ---- the other tables ----------------------------------------------------------------------
+
+
+def _settings_row(row: Sequence[Any]) -> list[Any]:
+    # SQLite keeps the two flags as 0/1, PostgreSQL as booleans: each store takes a bool
+    collection, role, source, threads, logging_on, announce, updated_at = row
+    return [collection, role, source, bool(threads), bool(logging_on), announce, updated_at]
+
+
+# (table, its columns, the key order read in); each row replaces the target's of the same key
+TABLES: tuple[tuple[str, str, str], ...] = (
+    ("meta", "key, value", "key"),
+    (
+        "server_settings",
+        "collection, admin_role_id, default_source, threads, question_logging,"
+        " announce_channel_id, updated_at",
+        "collection",
+    ),
+    ("answer_votes", "collection, answer_id, member_id, vote, voted_at", "collection, answer_id"),
+    (
+        "question_log",
+        "collection, answer_id, question, question_key, answered, asked_at",
+        "collection, answer_id",
+    ),
+)
+FEED_FIELDS = (
+    "collection, name, url, added_at, added_by, last_polled_at, last_error, failures,"
+    " next_poll_at, disabled_at, added_in"
+)
+ITEM_FIELDS = "key, link, status, attempts, error, seen_at"
+ITEM_UPSERT = (
+    f"INSERT INTO feed_items (feed, {ITEM_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (feed, key) DO UPDATE SET link = excluded.link, status = excluded.status,"
+    " attempts = excluded.attempts, error = excluded.error, seen_at = excluded.seen_at"
+)
+
+
+def _write_rows(target: Store, sql: str, rows: Sequence[Sequence[Any]], batch: int) -> None:
+    for part in _slices(rows, batch):
+        with target.transaction() as db:
+            for row in part:
+                db.execute(sql, list(row))
+
+
+def _copy_table(
+    source: Store, target: Store, table: tuple[str, str, str], batch: int, progress: Progress
+) -> int:
+    name, columns, order = table
+    rows = source.db.execute(f"SELECT {columns} FROM {name} ORDER BY {order}").fetchall()
+    if name == "server_settings":
+        rows = [_settings_row(r) for r in rows]
+    marks = _marks(columns.split(","))
+    _write_rows(target, f"INSERT OR REPLACE INTO {name} ({columns}) VALUES ({marks})", rows, batch)
+    progress(Step(name, len(rows), len(rows), len(rows), 0))
+    return len(rows)
+
+
+def _upsert_feed(target: Store, row: Sequence[Any]) -> int:
+    """The target's id of the source's feed `row` (id first): the same feed (collection and
+    URL) brought up to date, or a new one under the source's id when that is free."""
+    source_id, values = int(row[0]), list(row[1:])
+    fields = [f.strip() for f in FEED_FIELDS.split(",")]
+    with target.transaction() as db:
+        found = db.execute(
+            "SELECT id FROM feeds WHERE collection = ? AND url = ?", [values[0], values[2]]
+        ).fetchone()
+        if found is not None:
+            assignments = ", ".join(f"{f} = ?" for f in fields)
+            db.execute(f"UPDATE feeds SET {assignments} WHERE id = ?", [*values, found[0]])
+            return int(found[0])
+        if db.execute("SELECT 1 FROM feeds WHERE id = ?", [source_id]).fetchone() is None:
+            # members name a feed by its id (`feed remove 3`): it stays the same where it can
+            db.execute(
+                f"INSERT INTO feeds (id, {FEED_FIELDS}) VALUES (?, {_marks(fields)})",
+                [source_id, *values],
+            )
+            if isinstance(target, PostgresStore):  # its id sequence must pass the ids given
+                db.execute(
+                    "SELECT setval(pg_get_serial_sequence('feeds', 'id'), max(id)) FROM feeds"
+                )
+            return source_id
+        cursor = db.execute(f"INSERT INTO feeds ({FEED_FIELDS}) VALUES ({_marks(fields)})", values)
+        return int(cursor.lastrowid or 0)
+
+
+def _copy_feeds(source: Store, target: Store, batch: int, progress: Progress) -> tuple[int, int]:
+    feeds = source.db.execute(f"SELECT id, {FEED_FIELDS} FROM feeds ORDER BY id").fetchall()
+    items = 0
+    for row in feeds:
+        feed_id = _upsert_feed(target, row)
+        seen = source.db.execute(
+            f"SELECT {ITEM_FIELDS} FROM feed_items WHERE feed = ? ORDER BY key", [row[0]]
+        ).fetchall()
+        _write_rows(target, ITEM_UPSERT, [[feed_id, *r] for r in seen], batch)
+        items += len(seen)
+    progress(Step("feeds", len(feeds), len(feeds), len(feeds), 0))
+    progress(Step("feed_items", items, items, items, 0))
+    return len(feeds), items
+
+
+# ---- the whole ---------------------------------------------------------------------------
+
+
+def _verify(source: Store, archive: Archive, collections: list[str], report: MigrateReport) -> None:
+    """Indexes from the copied vectors, `check`, and the counts of each collection compared."""
+    for collection in collections:
+        archive.checked_index(collection)  # a missing FAISS file is built from the store
+    found = check(archive)
+    found.problems = report.check.problems + found.problems
+    report.check = found
+    target = archive.store
+    for collection in collections:
+        want = (source.count_articles(collection), source.count_passages(collection))
+        got = (target.count_articles(collection), target.count_passages(collection))
+        report.collections[collection] = {"articles": got[0], "passages": got[1]}
+        if got != want:
+            report.check.problems.append(
+                f"{collection}: the source holds {want[0]} articles and {want[1]} passages,"
+                f" the target {got[0]} and {got[1]}"
+            )
+
+
+def _run(
+    source: Store, archive: Archive, dim: int, batch: int, report: MigrateReport, progress: Progress
+) -> None:
+    target = archive.store
+    collections = sorted(source.collections())
+    for collection in collections:
+        _copy_articles(source, target, collection, dim, batch, report, progress)
+    report.tables["feeds"], report.tables["feed_items"] = _copy_feeds(
+        source, target, batch, progress
+    )
+    for table in TABLES:
+        report.tables[table[0]] = _copy_table(source, target, table, batch, progress)
+    _verify(source, archive, collections, report)
+
+
+def migrate(
+    source: str,
+    target: str,
+    *,
+    batch: int = DEFAULT_BATCH,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+) -> MigrateReport:
+    """Copy the archive at `source` into `target` (each a data folder or a postgresql:// URL)
+    and verify it; run again after an interruption to finish the copy. Refuses, before
+    writing anything, the same archive twice, a source that is no archive, a target embedded
+    with another model, and a database that cannot be reached."""
+    src, dst = Location(str(source).strip()), Location(str(target).strip())
+    if not src.text or not dst.text:
+        raise MigrateError("migrate needs a --from and a --to (a data folder or postgresql://)")
+    if same_place(src, dst):
+        raise MigrateError(f"--from and --to both name {src}: there is nothing to copy")
+    if batch < 1:
+        raise MigrateError(f"a batch holds at least one article, not {batch}")
+    report = MigrateReport(str(src), str(dst))
+    store, name, dim = _open_source(src)
+    try:
+        with tempfile.TemporaryDirectory(prefix="archivist-migrate-") as scratch:
+            archive = _open_target(dst, (name, dim), limits, Path(scratch))
+            try:
+                _run(store, archive, dim, batch, report, progress or (lambda step: None))
+            finally:
+                archive.close()
+    finally:
+        store.close()
+    return report
