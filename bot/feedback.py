@@ -28,6 +28,8 @@ NO_PINGS = discord.AllowedMentions.none()
 VOTES = {"up": (1, "👍"), "down": (-1, "👎")}
 VOTE_ROW = 1  # beside "More results": row 0 holds up to five "Show article" buttons
 EXPIRED = "This button has expired. Ask again to vote on a new answer."
+# how long /insights waits for the questions already answered to be logged (it is deferred)
+LOGGED_WAIT_S = 5.0
 _logging: set[asyncio.Task[None]] = set()
 
 
@@ -105,6 +107,15 @@ def log_question_later(bot: ArchivistBot, collection: str, question: str, answer
     _logging.add(task)  # the loop keeps only weak references to its tasks
     task.add_done_callback(_logging.discard)
     return answer_id
+
+
+async def questions_logged(timeout_s: float = LOGGED_WAIT_S) -> None:
+    """Wait (at most `timeout_s`) until every question answered so far is logged: /insights
+    then counts the question asked just before it (a PostgreSQL write lands after the next
+    command's read, a SQLite one mostly before)."""
+    pending = [task for task in _logging if not task.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout_s)
 
 
 async def _log_question(

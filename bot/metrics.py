@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -25,7 +24,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from archivist.config import split_addr
-from archivist.errors import READ_FAILURE_KINDS, ArchivistError, ReadError
+from archivist.doctor.database import HEALTH_TIMEOUT_S, store_answers
+from archivist.errors import READ_FAILURE_KINDS, ArchivistError, ReadError, library_reason
 from archivist.models import Failed, IngestReport
 
 if TYPE_CHECKING:
@@ -187,11 +187,9 @@ def _feed_states(archive: Any) -> dict[str, int]:
 
 
 def archive_opens(archive: Any) -> None:
-    """Raise unless the archive's database is there and answers. The file is checked apart: a
-    thread's open connection keeps answering after its data directory is gone."""
-    if not Path(archive.store.path).is_file():
-        raise FileNotFoundError(f"no database at {archive.store.path}")
-    archive.store.collections()
+    """Raise, with a one-line reason, unless the archive's database is there and answers
+    (either store: `archivist.doctor.store_answers`)."""
+    store_answers(archive.store, HEALTH_TIMEOUT_S)
 
 
 # ---- the server ---------------------------------------------------------------------------------
@@ -236,9 +234,16 @@ class MetricsServer:
         if not self.bot.is_ready():
             return web.Response(status=503, text="waiting for the Discord gateway\n")
         try:
-            await asyncio.to_thread(archive_opens, self.bot.archive)
+            # the check's own waits are bounded too; this bounds the answer, whatever hangs
+            await asyncio.wait_for(
+                asyncio.to_thread(archive_opens, self.bot.archive), HEALTH_TIMEOUT_S + 1
+            )
+        except TimeoutError:
+            reason = f"no answer within {HEALTH_TIMEOUT_S + 1:g} s"
+            return web.Response(status=503, text=f"the archive does not open: {reason}\n")
         except Exception as exc:  # noqa: BLE001 - the reason is the answer
-            return web.Response(status=503, text=f"the archive does not open: {exc}\n")
+            reason = library_reason(exc, 300)
+            return web.Response(status=503, text=f"the archive does not open: {reason}\n")
         return web.Response(text="ok\n")
 
     async def metrics(self, request: web.Request) -> web.Response:

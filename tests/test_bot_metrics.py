@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from discord_emu.emulator import DiscordEmulator
 from discord_emu.harness import article, message_text, running_bot
+from feed_server import Item, feed_server
 from prometheus_client.parser import text_string_to_metric_families
 
 from archivist import config
@@ -321,3 +322,34 @@ def test_a_url_that_never_answers_is_counted_as_a_timeout(
     new = samples(after)
     assert new[("archivist_read_failures_total", (("reason", "timeout"),))] == 1
     assert new[("archivist_read_failures_total", (("reason", "fetch"),))] == 0
+
+
+def test_feeds_are_gauged_by_state(tmp_path, metrics_on):
+    """Read from the store's feed table at scrape time (tests/test_bot_postgres.py runs it on
+    PostgreSQL too)."""
+    from archivist import feeds
+
+    async def scenario():
+        with feed_server() as server:
+            server.serve_pages("ferry", "library")
+            kept = server.set_rss("/kept.xml", "Harbour Gazette", [Item("ferry", "/news/ferry")])
+            gone = server.set_rss("/gone.xml", "Valley Post", [Item("library", "/news/library")])
+            async with running_bot(tmp_path, allow_private_urls=True) as h:
+                for url in (kept, gone):
+                    await asyncio.to_thread(
+                        feeds.add_feed, h.archive, url, collection=h.guild.id, allow_private=True
+                    )
+                del server.routes["/gone.xml"]  # its next poll fails
+                await asyncio.to_thread(
+                    feeds.poll_all, h.archive, collection=h.guild.id, allow_private=True
+                )
+                _, _, text = await get(h.bot.metrics_server.port, "/metrics")
+                return samples(text)
+
+    scraped = run(scenario())
+    states = {
+        dict(labels)["state"]: n
+        for (name, labels), n in scraped.items()
+        if name == "archivist_feeds"
+    }
+    assert states == {"total": 2, "polled": 2, "failing": 1, "disabled": 0}

@@ -19,6 +19,7 @@ from archivist.models import IngestReport
 from bot import render
 from bot.cogs.browse import refuse_unknown_source, source_choices
 from bot.errors import UserError, admin_role_id, require_admin
+from bot.feedback import questions_logged
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -194,6 +195,7 @@ class Community(commands.Cog):
                 allowed_mentions=NO_PINGS,
             )
             return
+        await questions_logged()
         found = await self.bot.offload(self.bot.archive.insights, collection, days)
         settings = await self.bot.offload(self.bot.archive.server_settings, collection)
         await interaction.followup.send(

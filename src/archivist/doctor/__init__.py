@@ -1,9 +1,10 @@
 """`archivist doctor`: check what the bot needs to run, and say how to fix what is wrong.
 
 Each check is one line: "ok", "warn" (runs, but not as it should) or "FAIL" (will not run), with
-what to do. Nothing here writes to the archive or prints the token. With a token it asks Discord
-(DISCORD_API_BASE, else discord.com) at most two GETs: the commands, and the application's
-flags when some channel is watched.
+what to do. On PostgreSQL (ARCHIVIST_DATABASE_URL) the store's line becomes four: database,
+pgvector, schema and store. Nothing here writes to the archive or prints the token. With a
+token it asks Discord (DISCORD_API_BASE, else discord.com) at most two GETs: the commands, and
+the application's flags when some channel is watched.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from collections.abc import Callable
 
 from archivist.config import Settings
 from archivist.doctor.data import MIN_FREE_BYTES, check_data_dir, check_disk, check_store
+from archivist.doctor.database import (
+    HEALTH_TIMEOUT_S,
+    check_database,
+    check_pgvector,
+    check_schema,
+    store_answers,
+)
 from archivist.doctor.discord import (
     DISCORD_API,
     DISCORD_TIMEOUT_S,
@@ -39,6 +47,7 @@ __all__ = [
     "DISCORD_API",
     "DISCORD_TIMEOUT_S",
     "FAIL",
+    "HEALTH_TIMEOUT_S",
     "INTENT_FIX",
     "KEY_PACKAGES",
     "MESSAGE_CONTENT_FLAGS",
@@ -52,18 +61,22 @@ __all__ = [
     "Check",
     "check_commands",
     "check_data_dir",
+    "check_database",
     "check_disk",
     "check_int8",
     "check_intent",
     "check_metrics",
     "check_model",
     "check_packages",
+    "check_pgvector",
     "check_python",
     "check_readers",
+    "check_schema",
     "check_store",
     "check_token",
     "main",
     "run_checks",
+    "store_answers",
 ]
 
 
@@ -74,6 +87,11 @@ def run_checks(settings: Settings, embedder_factory: Callable | None = None) -> 
     model, embedder = check_model(embedder_factory or embedding.default_embedder)
     data = check_data_dir(settings.data_dir)
     token = check_token(settings.discord_token)
+    store = (
+        check_database(settings, embedder)  # the data folder keeps the bot's own files
+        if settings.database_url
+        else [check_store(settings, embedder, data_usable=data.status != FAIL)]
+    )
     return [
         check_python(),
         check_packages(),
@@ -81,7 +99,7 @@ def run_checks(settings: Settings, embedder_factory: Callable | None = None) -> 
         check_int8(embedder),
         data,
         check_disk(settings.data_dir),
-        check_store(settings, embedder, data_usable=data.status != FAIL),
+        *store,
         token,
         check_intent(settings, token_ok=token.status == OK),
         check_commands(settings, token_ok=token.status == OK),
