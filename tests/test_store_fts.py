@@ -13,8 +13,8 @@ from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
 from archivist.models import Article, Paragraph
 from archivist.store import Store
+from archivist.store.integrity import fill_missing_fts
 from archivist.store.passages import collection_token
-from archivist.store.sqlite import fill_missing_fts
 
 WORDS = (
     "harbour ferry strike council budget school museum glass roof vineyard river market "

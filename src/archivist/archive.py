@@ -22,10 +22,12 @@ from archivist.models import (
     ReadResult,
     StoredArticle,
 )
-from archivist.pg_index import open_postgres
+from archivist.pg_index import PgIndexes, open_postgres
 from archivist.ranking import ANALYSIS_VERSION, Ranker, SearchConfig, validate_question
 from archivist.ranking import stored_analysis as passage_stems
 from archivist.store import ArticleHint, SourceCount, Store
+from archivist.store.pg_reads import stored_vector_bytes
+from archivist.store.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +242,8 @@ class Archive:
     def stats(self, *, collection: str | None = None) -> ArchiveStats:
         """Counts of one collection (all when None) and the sizes behind them."""
         counts = self.store.stats(collection)
+        if isinstance(self.indexes, PgIndexes):
+            return self._pg_stats(self.indexes.store, counts, collection)
         if collection is None and isinstance(self.indexes, IndexCache):
             # every collection: as the cache knows them, without opening each index in turn
             indexed, index_bytes = self.indexes.totals(self.store.collections())
@@ -258,6 +262,25 @@ class Archive:
             db_bytes=sum(
                 p.stat().st_size for p in self.store_dir.glob(DB_NAME + "*") if p.is_file()
             ),
+            model=self.embedder.name,
+        )
+
+    def _pg_stats(
+        self, store: PostgresStore, counts: dict[str, Any], collection: str | None
+    ) -> ArchiveStats:
+        """PostgreSQL: the store is the index, every passage's row holds its vector (the
+        column is NOT NULL and `dim` wide); sizes as `ArchiveStats` documents them."""
+        db_bytes, hnsw_bytes = store.size_bytes()
+        # an HNSW index spans a partition of many collections: it is counted in the total only
+        vectors = counts["passages"] * stored_vector_bytes(self.embedder.dim)
+        return ArchiveStats(
+            articles=counts["articles"],
+            passages=counts["passages"],
+            sources=counts["sources"],
+            last_added_at=counts["last_added_at"],
+            indexed=counts["passages"],
+            index_bytes=vectors + (hnsw_bytes if collection is None else 0),
+            db_bytes=db_bytes,
             model=self.embedder.name,
         )
 

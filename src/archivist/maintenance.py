@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from archivist.errors import ArchivistError
-from archivist.store.sqlite import fill_missing_fts
+from archivist.index_cache import IndexCache
 
 if TYPE_CHECKING:
     from archivist.archive import Archive
@@ -43,45 +43,30 @@ class CheckReport:
 
 
 def check(archive: Archive, repair: bool = False) -> CheckReport:
-    """Every passage in SQLite is in FAISS and in FTS and nothing else is; every article has
-    passages; every vector has the model's dimension; no article is stored twice."""
+    """Every passage is in the vector index and in the full text and nothing else is; every
+    article has passages; every vector has the model's dimension; no article is stored twice.
+
+    The same on either store: the questions are the store's (`store.integrity` for SQLite,
+    `pg_reads` for PostgreSQL), and the index is FAISS's files on SQLite, the vector column
+    on PostgreSQL (every passage's vector, of the model's dimension)."""
     store = archive.store
     report = CheckReport()
-    db = store.db
-    dim_bytes = archive.embedder.dim * 4
-    orphans = db.execute(
-        "SELECT a.collection, a.id FROM articles a WHERE NOT EXISTS"
-        " (SELECT 1 FROM passages p WHERE p.article = a.pk)"
-    ).fetchall()
+    dim = archive.embedder.dim
+    orphans = store.orphan_articles()
     for collection, article_id in orphans:
         report.problems.append(f"{collection}: article {article_id} has no passages")
-    bad_vectors = db.execute(
-        "SELECT count(*) FROM passages WHERE vector IS NULL OR length(vector) != ?", [dim_bytes]
-    ).fetchone()[0]
-    if bad_vectors:
-        report.problems.append(f"{bad_vectors} passages have no vector of {dim_bytes} bytes")
-    stray_passages = db.execute(
-        "SELECT count(*) FROM passages p"
-        " WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.pk = p.article)"
-    ).fetchone()[0]
-    if stray_passages:
-        report.problems.append(f"{stray_passages} passages belong to no article")
-    duplicates = db.execute(
-        "SELECT count(*) FROM (SELECT collection, content_hash FROM articles"
-        " GROUP BY collection, content_hash HAVING count(*) > 1)"
-    ).fetchone()[0]
-    if duplicates:
-        report.problems.append(f"{duplicates} articles are stored more than once")
-    all_fts = {r[0] for r in db.execute("SELECT rowid FROM passages_fts")}
-    all_passages = {r[0] for r in db.execute("SELECT id FROM passages")}
-    fts_extra = sorted(all_fts - all_passages)
-    if fts_extra:
-        report.problems.append(f"{len(fts_extra)} full-text rows have no passage")
+    counted = (
+        (store.count_bad_vectors(dim), f"passages have no vector of {dim} dimensions"),
+        (store.count_stray_passages(), "passages belong to no article"),
+        (store.count_duplicate_articles(), "articles are stored more than once"),
+        (store.count_stray_fts(), "full-text rows have no passage"),
+        (store.count_fts_drift(), "full-text term counts disagree with the passages"),
+    )
+    report.problems += [f"{n} {what}" for n, what in counted if n]
 
-    for collection in sorted(set(store.collections()) | _indexed_collections(archive)):
+    for collection in _collections(archive):
         stored = store.passage_ids(collection)
-        index = archive.index_unchecked(collection)
-        indexed = index.ids()
+        indexed = _indexed_ids(archive, collection)
         fts = store.fts_ids(collection)
         missing_index = np.setdiff1d(stored, indexed)
         extra_index = np.setdiff1d(indexed, stored)
@@ -106,39 +91,40 @@ def check(archive: Archive, repair: bool = False) -> CheckReport:
             )
 
     if repair and report.problems:
-        _repair(archive, [int(i) for i in fts_extra], bool(orphans))
+        _repair(archive)
         report.repaired = True
     return report
 
 
-def _indexed_collections(archive: Archive) -> set[str]:
-    out = set()
-    for sidecar in (archive.store_dir / "index").glob("*.json"):
-        try:
-            out.add(json.loads(sidecar.read_text())["collection"])
-        except (OSError, ValueError, KeyError):
-            continue
-    return out
+def _faiss(archive: Archive) -> IndexCache | None:
+    """The FAISS files (SQLite); None when the store is its own index (PostgreSQL)."""
+    return archive.indexes if isinstance(archive.indexes, IndexCache) else None
 
 
-def _repair(archive: Archive, fts_extra: list[int], has_orphans: bool) -> None:
-    store = archive.store
-    with store.transaction() as db:
-        for rowid in fts_extra:
-            db.execute("DELETE FROM passages_fts WHERE rowid = ?", [rowid])
-        fill_missing_fts(db)  # with the collection's token: a row without one is never found
-        if has_orphans:  # an article without passages cannot be found; it cannot be half-stored
-            db.execute(
-                "DELETE FROM articles WHERE NOT EXISTS"
-                " (SELECT 1 FROM passages p WHERE p.article = articles.pk)"
-            )
-        db.execute(
-            "DELETE FROM passages WHERE NOT EXISTS"
-            " (SELECT 1 FROM articles a WHERE a.pk = passages.article)"
-        )
-    for collection in sorted(set(store.collections()) | _indexed_collections(archive)):
-        archive.index_unchecked(collection).rebuild(store)
-    log.info("repaired the archive from SQLite")
+def _collections(archive: Archive) -> list[str]:
+    """The stored collections, and those with an index file (left by a deleted one)."""
+    names = set(archive.store.collections())
+    if _faiss(archive) is not None:
+        for sidecar in (archive.store_dir / "index").glob("*.json"):
+            try:
+                names.add(json.loads(sidecar.read_text())["collection"])
+            except (OSError, ValueError, KeyError):
+                continue
+    return sorted(names)
+
+
+def _indexed_ids(archive: Archive, collection: str) -> np.ndarray:
+    if _faiss(archive) is not None:
+        return archive.index_unchecked(collection).ids()
+    return archive.store.vector_ids(collection, archive.embedder.dim)
+
+
+def _repair(archive: Archive) -> None:
+    archive.store.repair_integrity()
+    if _faiss(archive) is not None:
+        for collection in _collections(archive):
+            archive.index_unchecked(collection).rebuild(archive.store)
+    log.info("repaired the archive from its store")
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -174,11 +160,17 @@ def export_jsonl(archive: Archive, collection: str, out: TextIO) -> int:
 
 # -- backup ----------------------------------------------------------------------------------
 def backup(archive: Archive, destination: Path) -> Path:
-    """A consistent copy while the archive is in use: `VACUUM INTO` plus the index files.
+    """A consistent copy while the archive is in use: `VACUUM INTO` plus the index files
+    (SQLite only: a PostgreSQL archive is the database's to back up).
 
     The copied indexes may trail the database by the writes in flight; they are reconciled
     against it when the backup is opened.
     """
+    if _faiss(archive) is None:
+        raise ArchivistError(
+            "backup copies a SQLite archive; a PostgreSQL one is backed up by the database"
+            " (pg_dump), or copied into a data folder by migrate"
+        )
     destination = Path(destination)
     if destination.exists() and any(destination.iterdir()):
         raise ArchivistError(f"{destination} is not empty; back up into a new folder")

@@ -256,9 +256,13 @@ class ArchiveStats:
     passages: int
     sources: int
     last_added_at: str | None
-    indexed: int  # vectors in the index files
+    indexed: int  # vectors in the index: FAISS's files (SQLite), the vector column (PostgreSQL)
+    # SQLite: the FAISS files' size on disk. PostgreSQL: the vectors as stored (8 + 4 x dim
+    # bytes each), plus, for every collection together, the HNSW index's partitions
     index_bytes: int
-    db_bytes: int  # the whole database, every collection
+    # the whole database, every collection. SQLite: archive.db with its WAL; PostgreSQL: every
+    # table of the archive's schema with its indexes and TOAST (pg_total_relation_size)
+    db_bytes: int
     model: str
 
     def to_json(self) -> dict[str, int | str | None]:

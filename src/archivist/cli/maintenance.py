@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from archivist.cli.app import DEFAULT_COLLECTION, Context, cli, echo_json, guarded
+from archivist.cli.app import DEFAULT_COLLECTION, Context, cli, echo_json, fail, guarded
 
 
 @cli.command()
@@ -41,12 +41,13 @@ def reindex(obj: Context) -> None:
 
 
 @cli.command()
-@click.option("--repair", is_flag=True, help="Restore the invariants from SQLite.")
+@click.option("--repair", is_flag=True, help="Restore what can be from the stored articles.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @guarded
 def check(obj: Context, repair: bool, as_json: bool) -> None:
-    """Verify that SQLite, full-text search and the vector index agree."""
+    """Verify that the stored articles, full-text search and the vector index agree (on
+    PostgreSQL the index is the vectors' column: every passage has one of the model's size)."""
     from archivist.maintenance import check as run_check
 
     report = run_check(obj.archive, repair=repair)
@@ -67,7 +68,7 @@ def check(obj: Context, repair: bool, as_json: bool) -> None:
         for name, counts in report.collections.items():
             click.echo(f"{name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
         click.echo(
-            "OK: SQLite, full-text search and the vector index agree."
+            "OK: the stored articles, full-text search and the vector index agree."
             if ok
             else "Problems found: run `archivist check --repair`."
         )
@@ -94,8 +95,16 @@ def export(obj: Context, output: Any, collection: str) -> None:
 @click.pass_obj
 @guarded
 def backup(obj: Context, destination: Path) -> None:
-    """A consistent copy of the archive (safe while the bot runs), usable as a --data-dir."""
+    """A consistent copy of the archive (safe while the bot runs), usable as a --data-dir.
+
+    SQLite only. A PostgreSQL archive ($ARCHIVIST_DATABASE_URL) is backed up by the database
+    (pg_dump), or copied into a data folder with `archivist migrate --from URL --to DIR`."""
     from archivist.maintenance import backup as run_backup
 
+    if obj.settings.database_url:  # before opening the archive: nothing to load to refuse
+        fail(
+            "backup copies a SQLite archive; back up PostgreSQL with pg_dump, or copy it into"
+            " a data folder with `archivist migrate --from $ARCHIVIST_DATABASE_URL --to DIR`"
+        )
     run_backup(obj.archive, destination)
     click.echo(f"Backed up to {destination}: use it with --data-dir {destination}.")

@@ -38,6 +38,12 @@ def as_array(value: Any) -> np.ndarray:
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, np.float32)
 
 
+def stored_vector_bytes(dim: int) -> int:
+    """A `vector(dim)` as pgvector stores it, never compressed (its type's storage is external):
+    a varlena header, int16 dimensions, int16 unused, then the float32s."""
+    return 8 + 4 * dim
+
+
 def _vectors(rows: list[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     if not rows:
@@ -239,8 +245,11 @@ class PgReads(PgConnections):
         return known["passages"]
 
     def fts_ids(self, collection: str) -> np.ndarray:
-        """Every passage is in the full text (its tsvector is in its row)."""
-        return self.passage_ids(collection)
+        """The collection's passages in the full text: their tsvector (in their own row)
+        holds their terms, or they have none to hold."""
+        ids = self.passage_ids(collection)
+        missing = [r[0] for r in self.unindexed_passages(collection)]
+        return np.setdiff1d(ids, missing) if missing else ids
 
     # -- vectors -------------------------------------------------------------------------------
     def passage_ids(self, collection: str) -> np.ndarray:
@@ -279,3 +288,85 @@ class PgReads(PgConnections):
         ):
             last = rows[-1][0]
             yield _vectors(rows, dim)
+
+    # -- integrity (`maintenance.check`; SQLite's in `integrity`) --------------------------------
+    def orphan_articles(self) -> list[tuple[str, str]]:
+        """(collection, article id) of the articles without a passage."""
+        rows = self._rows(
+            "SELECT a.collection, a.id FROM articles a WHERE NOT EXISTS"
+            " (SELECT 1 FROM passages p WHERE p.article = a.pk) ORDER BY a.pk",
+            [],
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def count_bad_vectors(self, dim: int) -> int:
+        """Passages without a vector of `dim` dimensions."""
+        return self._count("passages WHERE vector IS NULL OR vector_dims(vector) != %s", [dim])
+
+    def count_stray_passages(self) -> int:
+        """Passages whose article is gone (the foreign key should see to it that there are none)."""
+        return self._count(
+            "passages p WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.pk = p.article)"
+        )
+
+    def count_duplicate_articles(self) -> int:
+        """Texts stored more than once in one collection."""
+        return self._count(
+            "(SELECT 1 FROM articles GROUP BY collection, content_hash HAVING count(*) > 1) d"
+        )
+
+    def count_stray_fts(self) -> int:
+        """Full-text rows without their passage: none, each tsvector is in its passage's row."""
+        return 0
+
+    def count_fts_drift(self) -> int:
+        """The counts bm25 reads (`term_docs`, `fts_stats`: FTS5 keeps its own) that disagree
+        with the passages' tsvectors: the terms off, and 1 if the totals are."""
+        terms = self._count(
+            '(SELECT u.lexeme COLLATE "C" AS term, count(*) AS docs FROM passages p,'
+            " unnest(p.fts) AS u GROUP BY 1) held FULL JOIN term_docs d ON d.term = held.term"
+            " WHERE coalesce(held.docs, 0) != coalesce(d.docs, 0)"
+        )
+        totals = self._count(
+            "fts_stats f, (SELECT count(*) AS n, coalesce(sum(tokens), 0) AS t FROM passages) p"
+            " WHERE f.rows != p.n OR f.tokens != p.t"
+        )
+        return terms + totals
+
+    def vector_ids(self, collection: str, dim: int) -> np.ndarray:
+        """The collection's passages with a vector of `dim` dimensions, by id: the index."""
+        rows = self._rows(
+            "SELECT id FROM passages WHERE collection = %s AND vector_dims(vector) = %s"
+            " ORDER BY id",
+            [collection, dim],
+        )
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def unindexed_passages(self, collection: str | None = None) -> list[Any]:
+        """(id, collection, title, heading, text) of the passages missing from the full text:
+        an empty tsvector although their text has terms (of `collection`, or of all)."""
+        sql = (
+            "SELECT p.id, p.collection, a.title, p.heading, p.text FROM passages p"
+            " JOIN articles a ON a.pk = p.article WHERE p.fts = ''::tsvector"
+        )
+        if collection is not None:
+            rows = self._rows(sql + " AND p.collection = %s ORDER BY p.id", [collection])
+        else:
+            rows = self._rows(sql + " ORDER BY p.id", [])
+        return [r for r in rows if pg_text.tsvector(r[2], r[3], r[4])[1]]
+
+    def _count(self, relation: str, params: Sequence[Any] = ()) -> int:
+        return int(self._rows(f"SELECT count(*) FROM {relation}", params)[0][0])
+
+    # -- sizes (`Archive.stats`) -----------------------------------------------------------------
+    def size_bytes(self) -> tuple[int, int]:
+        """(the archive's tables with their indexes and TOAST: every table of its schema, the
+        vector index's partitions: 0 without one)."""
+        rows = self._rows(
+            "SELECT (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            " WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace),"
+            " (SELECT coalesce(sum(pg_relation_size(t.relid)), 0)"
+            " FROM pg_partition_tree(to_regclass('passages_vector')) t)",
+            [],
+        )
+        return int(rows[0][0]), int(rows[0][1])

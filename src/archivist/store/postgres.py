@@ -45,6 +45,19 @@ def _count_terms(db: PgDb, term_sets: Sequence[set[str]], rows: int, tokens: int
     db.execute_pg("UPDATE fts_stats SET rows = rows + %s, tokens = tokens + %s", [rows, tokens])
 
 
+def _recount_terms(db: PgDb) -> None:
+    """Inside a write transaction: the counts bm25 reads, made again from the tsvectors."""
+    db.execute_pg("DELETE FROM term_docs")
+    db.execute_pg(
+        "INSERT INTO term_docs (term, docs) SELECT u.lexeme, count(*)"
+        " FROM passages p, unnest(p.fts) AS u GROUP BY u.lexeme"
+    )
+    db.execute_pg(
+        "UPDATE fts_stats SET rows = (SELECT count(*) FROM passages),"
+        " tokens = (SELECT coalesce(sum(tokens), 0) FROM passages)"
+    )
+
+
 def _text(value: str | None) -> str | None:
     """PostgreSQL's text takes no NUL (SQLite's does); the readers drop them, callers of the
     library may not."""
@@ -226,3 +239,32 @@ class PostgresStore(PgReads):
                     -sum(int(p[1]) for p in passages),
                 )
         return sorted(int(p[0]) for p in passages), generations
+
+    def repair_integrity(self) -> None:
+        """In one transaction: passages without an article go, then articles without
+        passages; passages missing from the full text get their tsvector again; the counts
+        bm25 reads are made again from the tsvectors. Every collection's generation moves,
+        so other processes drop the counts they keep. A vector cannot be repaired here (the
+        column's type holds the dimension): `check` reports it."""
+        with self.transaction() as db:
+            db.execute_pg(
+                "DELETE FROM passages p"
+                " WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.pk = p.article)"
+            )
+            db.execute_pg(
+                "DELETE FROM articles a"
+                " WHERE NOT EXISTS (SELECT 1 FROM passages p WHERE p.article = a.pk)"
+            )
+            refilled = []
+            for pid, collection, title, heading, text in self.unindexed_passages():
+                fts, _, count = pg_text.tsvector(title, heading, text)
+                refilled.append((fts, count, collection, pid))
+            if refilled:
+                with db.conn.cursor() as cursor:
+                    cursor.executemany(
+                        "UPDATE passages SET fts = %s::tsvector, tokens = %s"
+                        " WHERE collection = %s AND id = %s",
+                        refilled,
+                    )
+            _recount_terms(db)
+            db.execute_pg("UPDATE collection_state SET generation = generation + 1")

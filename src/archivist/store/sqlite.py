@@ -1,7 +1,8 @@
 """SQLite (through sqlite-utils): articles, passages with their vectors, and FTS5. The truth.
 
 `Store` is the one interface; its reads live beside it (`articles`, `lookup`, `passages`), its
-writes here, where each batch is one transaction that decides duplicates itself.
+checks and repair in `integrity`, its writes here, where each batch is one transaction that
+decides duplicates itself.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlite_utils
 
 from archivist.store import migrations
 from archivist.store.articles import ArticleReads
+from archivist.store.integrity import Integrity
 from archivist.store.lookup import ArticleLookup
 from archivist.store.passages import PassageReads, collection_token
 from archivist.store.rows import Inserted, NewArticle, now_iso
@@ -40,19 +42,6 @@ def _next_passage_id(db: sqlite_utils.Database) -> int:
         " coalesce((SELECT max(id) FROM passages), 0) + 1)"
     ).fetchone()
     return int(row[0])
-
-
-def fill_missing_fts(db: sqlite_utils.Database) -> int:
-    """Inside a write transaction: index the passages the full text lacks, each with its
-    collection's token (a row without one is never found): `maintenance`'s repair."""
-    db.conn.create_function("collection_token", 1, collection_token, deterministic=True)
-    cursor = db.execute(
-        "INSERT INTO passages_fts (rowid, title, heading, text, coll)"
-        " SELECT p.id, a.title, coalesce(p.heading, ''), p.text, collection_token(p.collection)"
-        " FROM passages p JOIN articles a ON a.pk = p.article"
-        " WHERE p.id NOT IN (SELECT rowid FROM passages_fts)"
-    )
-    return int(cursor.rowcount)
 
 
 def _insert_article(
@@ -113,7 +102,7 @@ def _insert_article(
     )
 
 
-class Store(ArticleReads, ArticleLookup, PassageReads):
+class Store(ArticleReads, ArticleLookup, PassageReads, Integrity):
     """The archive's SQLite file, migrated to the newest schema (feed tables included) at open."""
 
     def __init__(self, path: Path) -> None:

@@ -1,0 +1,144 @@
+"""The `archivist` command on SQLite and on PostgreSQL (`ARCHIVIST_DATABASE_URL`): ingest, ask,
+list, show, delete, stats, check and export print the same JSON and text on both (issue 16's
+"Done when"); only what legitimately differs is set aside (times, sizes, float noise)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES
+from pg import TEMPLATE, pg_server, pg_url
+
+from archivist.archive import Archive
+from archivist.cli import cli
+from archivist.config import Settings
+from archivist.embedding import HashingEmbedder
+
+FIXTURES = (pg_server, pg_url)  # pytest finds them by their names in this module
+QUESTIONS = ["When did the Ley Bridge reopen?", "storm flood", "Who set the marathon record?"]
+TIMES = ("added_at", "last_added_at")
+SIZES = ("db_bytes", "index_bytes")
+
+
+def backend_archive(settings: Settings) -> Archive:
+    """The archive the settings name (a folder, or `ARCHIVIST_DATABASE_URL`), on the fake model.
+
+    The shipped ranking (hybrid), not rrf as in test_cli: rrf ranks by position, and the fake
+    model's many exactly-orthogonal passages (cosine 0) tie, in an order FAISS and pgvector
+    need not share."""
+    return Archive(
+        settings.data_dir,
+        limits=settings.limits,
+        embedder=HashingEmbedder(),
+        database_url=settings.database_url,
+    )
+
+
+def runner_for(data_dir: Path, database_url: str | None):  # type: ignore[no-untyped-def]
+    env = {"ARCHIVIST_DATABASE_URL": database_url or ""}
+
+    def invoke(*args: str) -> Any:
+        return CliRunner().invoke(
+            cli, ["--data-dir", str(data_dir), *args], obj=backend_archive, env=env
+        )
+
+    return invoke
+
+
+def _json(result: Any) -> Any:
+    """The command's JSON, or how it failed (compared as any other output)."""
+    if result.exit_code != 0:
+        return {"exit_code": result.exit_code, "output": result.output}
+    return json.loads(result.stdout)
+
+
+def _without(value: Any, keys: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [_without(v, keys) for v in value]
+    return value
+
+
+def _session(run: Any) -> dict[str, Any]:
+    """Every command of the contract, in the order a member would run them."""
+    out: dict[str, Any] = {
+        "ingest": _json(run("ingest", str(SAMPLES), "--json")),
+        "again": _json(run("ingest", str(SAMPLES), "--json")),
+        "ask": [_json(run("ask", q, "--json")) for q in QUESTIONS],
+        "ask_k": _json(run("ask", "storm", "--k", "8", "--json")),
+    }
+    listed = _json(run("list", "--json", "--limit", "50"))
+    out["list"] = listed
+    out["show"] = _json(run("show", listed[-1]["id"], "--json"))
+    out["show_text"] = run("show", listed[-1]["id"]).output
+    out["stats"] = _json(run("stats", "--json"))
+    out["check"] = _json(run("check", "--json"))
+    out["check_text"] = run("check").output
+    out["export"] = run("export").stdout
+    out["delete"] = run("delete", listed[0]["id"]).output
+    out["after_delete"] = _json(run("ask", QUESTIONS[0], "--json"))
+    out["stats_after"] = _json(run("stats", "--json"))
+    out["check_after"] = _json(run("check", "--json"))
+    out["missing"] = run("show", listed[0]["id"]).stderr
+    return out
+
+
+def _scores(value: Any) -> list[float]:
+    if isinstance(value, dict):
+        own = [float(value["score"])] if "score" in value else []
+        return own + [s for k, v in value.items() if k != "score" for s in _scores(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _scores(v)]
+    return []
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory, pg_server) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Both sessions, once for the module's tests (each is a minute of CLI runs)."""
+    import psycopg
+
+    name = "cli_backends"
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    try:
+        root = tmp_path_factory.mktemp("cli")
+        sqlite = _session(runner_for(root / "sqlite", None))
+        postgres = _session(runner_for(root / "pg", pg_server.url(name)))
+        yield sqlite, postgres
+    finally:
+        with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_every_command_prints_the_same_on_both_backends(sessions):
+    sqlite, postgres = sessions
+    assert sqlite["ask"][0]["hits"] and sqlite["check"]["ok"], "the session finds something"
+    # the same passages in the same order; scores within float noise (bm25 summed in another
+    # order differs in the sixth decimal)
+    assert _scores(postgres) == pytest.approx(_scores(sqlite), abs=1e-4)
+    for key in sqlite:
+        expected = _without(sqlite[key], ("score", *TIMES, *SIZES))
+        assert _without(postgres[key], ("score", *TIMES, *SIZES)) == expected, key
+
+
+def test_stats_sizes_are_measured_on_both_backends(sessions):
+    """The sizes differ by engine (files against relations), but neither is left at 0."""
+    for session in sessions:
+        for stats in (session["stats"], session["stats_after"]):
+            assert stats["db_bytes"] > 0 and stats["index_bytes"] > 0, stats
+            assert set(stats) == set(sessions[0]["stats"])
+
+
+def test_backup_of_a_postgresql_archive_says_what_to_use_instead(tmp_path, pg_url):
+    run = runner_for(tmp_path / "d", pg_url)
+    result = run("backup", str(tmp_path / "bk"))
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+    assert "pg_dump" in result.stderr and "archivist migrate --from" in result.stderr
+    assert not (tmp_path / "bk").exists()
+    assert "pg_dump" in run("backup", "--help").output
