@@ -1,5 +1,10 @@
 """The store's one way of keeping a read for a while: values that move slowly and cost a
-query each (term counts, the passage total), shared by every thread of the process."""
+query each (term counts, the passage total), shared by every thread of the process.
+
+Kept values follow the collections' generations (`TtlCache.follow`): another process's write
+(or this one's) to a collection empties the cache the next time that collection's generation is
+read, so a question never ranks with counts from before a write it can already see. The TTL
+bounds the rest: writes to collections this process has not looked at since."""
 
 from __future__ import annotations
 
@@ -11,15 +16,21 @@ from typing import Generic, TypeVar
 K = TypeVar("K")
 V = TypeVar("V")
 
+MAX_FOLLOWED = 100_000  # collections whose generation is remembered; past it, forget them all
+
 
 class TtlCache(Generic[K, V]):
-    """Values kept `ttl_s` seconds each; emptied whole when it holds more than `max_items`
-    (cheaper than tracking which are oldest, and rare)."""
+    """Values kept `ttl_s` seconds each, and until a followed collection's generation moves;
+    emptied whole when it holds more than `max_items` (cheaper than tracking which are oldest,
+    and rare)."""
 
     def __init__(self, ttl_s: float, max_items: int) -> None:
         self.ttl_s = ttl_s
         self.max_items = max_items
         self._items: dict[K, tuple[V, float]] = {}
+        self._seen: dict[str, int] = {}  # collection -> the generation the values are after
+        self._epoch = 0  # moves on every emptying
+        self._reading = threading.local()  # this thread's epoch at its last get_many
         self._lock = threading.Lock()
 
     def get_many(self, keys: Iterable[K]) -> tuple[dict[K, V], list[K]]:
@@ -28,6 +39,7 @@ class TtlCache(Generic[K, V]):
         fresh: dict[K, V] = {}
         stale: list[K] = []
         with self._lock:
+            self._reading.epoch = self._epoch
             for key in keys:
                 hit = self._items.get(key)
                 if hit is not None and now - hit[1] < self.ttl_s:
@@ -37,9 +49,33 @@ class TtlCache(Generic[K, V]):
         return fresh, stale
 
     def put_many(self, values: dict[K, V]) -> None:
+        """Keep values this thread read after its last `get_many`; dropped if the cache was
+        emptied meanwhile, since the read may have started before the write that emptied it."""
         now = time.monotonic()
         with self._lock:
+            if getattr(self._reading, "epoch", None) != self._epoch:
+                return
             if len(self._items) > self.max_items:
                 self._items.clear()
             for key, value in values.items():
                 self._items[key] = (value, now)
+
+    def follow(self, collection: str, generation: int) -> bool:
+        """Called with a collection's generation as just read (or just written): empties the
+        cache when it moved since last followed, or is the first seen of this collection (its
+        writes may have landed after the values were read). Whether it emptied."""
+        with self._lock:
+            if self._seen.get(collection) == generation:
+                return False
+            if len(self._seen) >= MAX_FOLLOWED:
+                self._seen.clear()
+            self._seen[collection] = generation
+            self._items.clear()
+            self._epoch += 1
+            return True
+
+    def clear(self) -> None:
+        """Forget every value (a write whose collection is not known, a repair)."""
+        with self._lock:
+            self._items.clear()
+            self._epoch += 1
