@@ -61,6 +61,7 @@ REUSED = {
     test_bot_metrics: (
         "test_healthz_is_ok_once_ready",
         "test_metrics_move_with_an_ask_and_an_upload_and_hold_no_question",
+        "test_feeds_are_gauged_by_state",
     ),
 }
 
