@@ -18,6 +18,7 @@ import test_feeds
 import test_feeds_cli
 import test_feeds_parsing
 import test_feeds_scheduler
+import test_hostile_inputs
 import test_ingest
 import test_ranking
 import test_store
@@ -36,6 +37,7 @@ REUSED = (
     test_feeds_cli,
     test_feeds_parsing,
     test_feeds_scheduler,
+    test_hostile_inputs,
     test_ingest,
     test_ranking,
     test_store,
