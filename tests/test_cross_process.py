@@ -23,7 +23,7 @@ from pg import pg_server, pg_url
 
 from archivist import feeds
 from archivist.archive import Archive
-from archivist.community import ServerSettings
+from archivist.community import CommunityError, ServerSettings
 from archivist.embedding import HashingEmbedder
 from archivist.errors import ArticleNotFound
 from archivist.ingest import EMBED_BATCH_ARTICLES
@@ -290,3 +290,31 @@ def test_counts_follow_generations_and_a_read_from_before_a_write_is_not_kept():
     counts.put_many({"harbour": 1})  # ...and the first one's read, perhaps from before, comes
     assert counts.get_many(["ferri", "harbour"]) == ({}, ["ferri", "harbour"])
     assert counts.follow("g2", 1)  # a collection first seen: its writes may be newer
+
+
+# -- watched channels --------------------------------------------------------------------------
+def test_channels_one_process_watches_are_watched_by_the_other(a_and_b):
+    a, b = a_and_b
+    assert b.settings_table.watched.channels(G) == []
+    assert a.settings_table.watched.set(G, 5, True)
+    assert b.settings_table.watched.set(G, 6, True)  # B's change keeps A's
+    assert not b.settings_table.watched.set(G, 5, True)  # A watches it already
+    assert a.settings_table.watched.set("g2", 9, True)
+    assert b.settings_table.watched.channels(G) == [5, 6]
+    assert b.settings_table.watched.every() == {G: {5, 6}, "g2": {9}}
+
+    assert a.settings_table.watched.set(G, 5, False)
+    assert a.settings_table.watched.set("g2", 9, False)
+    assert b.settings_table.watched.channels(G) == [6]
+    assert b.settings_table.watched.every() == {G: {6}}
+
+
+@pytest.mark.parametrize(("channel", "watched"), [("5", True), (0, True), (True, True), (5, "yes")])
+def test_a_bad_channel_is_refused_in_one_line_and_nothing_changes(a_and_b, channel, watched):
+    a, b = a_and_b
+    a.settings_table.watched.set(G, 7, True)
+    with pytest.raises(CommunityError) as caught:
+        a.settings_table.watched.set(G, channel, watched)
+    message = str(caught.value)
+    assert str(channel if watched is True else watched) in message and "\n" not in message
+    assert b.settings_table.watched.every() == {G: {7}}

@@ -15,6 +15,7 @@ needs only the `?` placeholders translated (`store.pg_connection`).
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import secrets
 import unicodedata
@@ -33,6 +34,8 @@ SHARE_PERIODS = (7, 30)
 QUESTION_CHARS_MAX = 1_000
 SOURCE_CHARS_MAX = 100
 ANSWER_ID = re.compile(r"[0-9a-z]{1,32}")
+WATCHED_KEY = "watched_channels:"  # + the collection: its watched channel ids, in meta
+WATCHED_MAX = 500  # channels one server may watch (Discord allows 500 channels a server)
 
 
 class CommunityError(ArchivistError):
@@ -175,10 +178,12 @@ def checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
 class ServerSettingsTable:
     """Each server's settings, read from the store each time: another process (a shard, a
     machine, the CLI) may have changed them. One read by primary key, as cheap as the
-    generation read a kept copy would need to stay right (docs in `community`)."""
+    generation read a kept copy would need to stay right (docs in `community`). `watched`:
+    the channels each server has the bot watch."""
 
     def __init__(self, store: Connections) -> None:
         self.store = store
+        self.watched = WatchedChannels(store)
 
     def get(self, collection: str) -> ServerSettings:
         row = self.store.db.execute(
@@ -206,6 +211,73 @@ class ServerSettingsTable:
                 [collection, *values, now_iso()],
             )
         return new
+
+
+class WatchedChannels:
+    """The channels where each server's plain questions are answered, in the store, so that
+    every process of a deployment (on another machine too) watches the same ones, and two
+    changes made at once both stay.
+
+    Kept in the store's meta table, a row a server (`WATCHED_KEY` + collection: a JSON list of
+    ids), so no migration is needed for it; `every` reads all servers' in one query, for a
+    process that keeps a copy where a read per message would be too many (the bot)."""
+
+    def __init__(self, store: Connections) -> None:
+        self.store = store
+
+    def channels(self, collection: str) -> list[int]:
+        """The server's watched channel ids, smallest first."""
+        row = self.store.db.execute(
+            "SELECT value FROM meta WHERE key = ?", [WATCHED_KEY + collection]
+        ).fetchone()
+        return _channel_ids(row[0]) if row else []
+
+    def every(self) -> dict[str, frozenset[int]]:
+        """Each server's watched channels (a server watching none has no row)."""
+        # a range on the key rather than LIKE, whose `_` matches any character
+        rows = self.store.db.execute(
+            "SELECT key, value FROM meta WHERE key > ? AND key < ?",
+            [WATCHED_KEY, WATCHED_KEY[:-1] + chr(ord(WATCHED_KEY[-1]) + 1)],
+        ).fetchall()
+        return {r[0][len(WATCHED_KEY) :]: frozenset(_channel_ids(r[1])) for r in rows}
+
+    def set(self, collection: str, channel_id: int, watched: bool) -> bool:
+        """Watch or unwatch a channel; whether anything changed."""
+        channel = _channel_id(channel_id)
+        if not isinstance(watched, bool):
+            raise CommunityError(f"watched is true or false, not “{shown(str(watched))}”")
+        with self.store.transaction() as db:
+            # read under the write lock: another process's change a moment ago stays
+            row = db.execute(
+                "SELECT value FROM meta WHERE key = ?", [WATCHED_KEY + collection]
+            ).fetchone()
+            ids = set(_channel_ids(row[0])) if row else set()
+            if (channel in ids) == watched:
+                return False
+            if watched and len(ids) >= WATCHED_MAX:
+                raise CommunityError(
+                    f"this server already watches {WATCHED_MAX} channels; unwatch one first"
+                )
+            (ids.add if watched else ids.discard)(channel)
+            if not ids:
+                db.execute("DELETE FROM meta WHERE key = ?", [WATCHED_KEY + collection])
+            else:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [WATCHED_KEY + collection, json.dumps(sorted(ids))],
+                )
+        return True
+
+
+def _channel_id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise CommunityError(f"a channel id is a positive whole number, not “{shown(str(value))}”")
+    return value
+
+
+def _channel_ids(value: str) -> list[int]:
+    return sorted(int(i) for i in json.loads(value))
 
 
 def _excluded(names: tuple[str, ...]) -> str:
