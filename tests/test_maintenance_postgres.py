@@ -145,3 +145,27 @@ def test_backup_refuses_a_postgresql_archive_and_leaves_nothing(fake_archive, tm
         backup(fake_archive, tmp_path / "bk")
     assert "\n" not in str(refused.value)
     assert not Path(tmp_path / "bk").exists()
+
+
+def _miscount_sqlite(archive: Archive) -> None:
+    with archive.store.transaction() as db:  # a full-text row without its passage
+        db.execute("INSERT INTO passages_fts (rowid, title, text) VALUES (999999, 'Lavrov', 'x')")
+
+
+def _miscount_postgres(archive: Archive) -> None:
+    with archive.store.transaction() as db:
+        db.execute_pg("UPDATE term_docs SET docs = docs + 3 WHERE term = 'lavrov'")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_repair_forgets_the_term_counts_kept_before_it(both, backend):
+    sqlite, postgres = both
+    archive, miscount = (
+        (sqlite, _miscount_sqlite) if backend == "sqlite" else (postgres, _miscount_postgres)
+    )
+    right = archive.store.doc_freqs(["lavrov"])
+    archive.store.doc_freq_cache.clear()
+    miscount(archive)
+    assert archive.store.doc_freqs(["lavrov"]) != right  # and kept a while, as a question does
+    check(archive, repair=True)
+    assert archive.store.doc_freqs(["lavrov"]) == right

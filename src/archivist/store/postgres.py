@@ -244,8 +244,8 @@ class PostgresStore(PgReads):
         """In one transaction: passages without an article go, then articles without
         passages; passages missing from the full text get their tsvector again; the counts
         bm25 reads are made again from the tsvectors. Every collection's generation moves,
-        so other processes drop the counts they keep. A vector cannot be repaired here (the
-        column's type holds the dimension): `check` reports it."""
+        so other processes drop the counts they keep, as this one does. A vector cannot be
+        repaired here (the column's type holds the dimension): `check` reports it."""
         with self.transaction() as db:
             db.execute_pg(
                 "DELETE FROM passages p"
@@ -268,3 +268,5 @@ class PostgresStore(PgReads):
                     )
             _recount_terms(db)
             db.execute_pg("UPDATE collection_state SET generation = generation + 1")
+        self.doc_freq_cache.clear()
+        self.total_cache.clear()
