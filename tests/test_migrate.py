@@ -74,8 +74,9 @@ def fill(archive: Archive) -> None:
     )
     feeds = FeedTable(archive.store)
     gone = feeds.insert("g2", "Old feed", "https://old.example/rss", "member-7")
-    feeds.delete(gone)  # the kept feed's id is 2: a copy must keep it
     feed = feeds.insert("g2", "Harbour news", FEED_URL, "member-7", added_in="channel-1")
+    feeds.delete(gone)  # the kept feed's id is 2: a copy must keep it
+    assert feed.id == 2
     feeds.record(
         feed.id,
         [("item-1", "https://harbour.example/1", "stored", None), ("item-2", None, "failed", "x")],
@@ -131,6 +132,7 @@ def snapshot(where: str | Path) -> dict[str, Any]:
             c: [dataclasses.asdict(a) for a in archive.recent(collection=c, limit=50)]
             for c in ("default", "g2")
         }
+        out["passages"] = {c: stored_passages(archive, c) for c in ("default", "g2")}
         feeds = FeedTable(archive.store)
         out["feeds"] = [(dataclasses.asdict(f), feeds.seen(f.id)) for f in feeds.feeds()]
         out["settings"] = dataclasses.asdict(archive.server_settings("g2"))
@@ -138,6 +140,16 @@ def snapshot(where: str | Path) -> dict[str, Any]:
     finally:
         archive.close()
     return out
+
+
+def stored_passages(archive: Archive, collection: str) -> list[Any]:
+    """Each passage's place, stored analysis and vector (as bytes), in the order stored."""
+    store, ids = archive.store, [int(i) for i in archive.store.passage_ids(collection)]
+    rows = store.passages_by_ids(ids, collection)
+    vectors = store.vectors_by_ids(ids, archive.embedder.dim, collection)
+    return [
+        (rows[i].article_id, rows[i].position, rows[i].stems, vectors[i].tobytes()) for i in ids
+    ]
 
 
 def scores(value: Any) -> list[float]:
@@ -198,6 +210,14 @@ def test_a_folder_into_postgresql_and_back_is_the_same_archive(tmp_path, source,
     assert_same(snapshot(pg_url), expected, 1e-4)
     check = run("check", "--json", where=tmp_path / "back")
     assert check.exit_code == 0 and json.loads(check.stdout)["ok"]
+    # the feed kept its id 2 in PostgreSQL, whose id sequence moved past it: new feeds fit
+    archive = open_archive(pg_url)
+    try:
+        feeds = FeedTable(archive.store)
+        added = [feeds.insert("g2", f"Feed {n}", f"https://new.example/{n}", None) for n in (1, 2)]
+    finally:
+        archive.close()
+    assert len({f.id for f in added} | {2}) == 3
 
 
 def test_progress_goes_to_stderr_and_the_summary_to_stdout(tmp_path, source):

@@ -344,11 +344,18 @@ def _restore_provenance(target: Store, collection: str, rows: Sequence[ArticleRo
     Every row of the batch, not only those stored now: a copy stopped between the two
     transactions is put right by the next run."""
     with target.transaction() as db:
-        for r in rows:
+        # one statement a slice, not one a row: a round trip costs ~3 ms to PostgreSQL here.
+        # Both engines name a VALUES list's columns column1, column2, ...
+        for part in _slices(rows, IN_LIST // 4):
             db.execute(
-                "UPDATE articles SET added_at = ?, added_by = ?"
-                " WHERE collection = ? AND id = ? AND content_hash = ?",
-                [r.added_at, r.added_by, collection, r.id, r.content_hash],
+                "UPDATE articles SET added_at = v.column3, added_by = v.column4"
+                f" FROM (VALUES {', '.join(['(?, ?, ?, ?)'] * len(part))}) AS v"
+                " WHERE articles.collection = ? AND articles.id = v.column1"
+                " AND articles.content_hash = v.column2",
+                [
+                    *(x for r in part for x in (r.id, r.content_hash, r.added_at, r.added_by)),
+                    collection,
+                ],
             )
 
 
