@@ -19,7 +19,7 @@ import test_bot_community
 import test_bot_feeds
 import test_bot_messages
 import test_bot_metrics
-from discord_emu.harness import running_bot
+from discord_emu.harness import article, running_bot
 from pg import TEMPLATE, pg_server, pg_url
 from test_bot_metrics import get, metrics_on, run
 
@@ -96,6 +96,38 @@ def on_postgres(pg_url, monkeypatch):
 
     monkeypatch.setattr(archivist.archive, "Archive", PostgresArchive)
     return pg_url
+
+
+# ---- an answer read back from PostgreSQL --------------------------------------------------------
+
+
+def test_an_answer_names_its_title_source_and_date_by_slash_command_and_mention(tmp_path):
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            await h.seed([article("harbour", 4, source="Coast Weekly"), article("wind")])
+            (stored,) = h.archive.recent(collection=h.guild.id, source="Coast Weekly")
+            assert stored.date == "2024-05-14"
+            wanted = (stored.title, f"Coast Weekly · 2024-05-14 · id {stored.id}")
+            rec = await h.command("ask", {"question": "what will the harbour ferry be?"})
+            asked = await h.emu.send_message(
+                h.guild.channel_id, h.member, "what will the harbour ferry be?", mention_bot=True
+            )
+            reply = await h.emu.wait_until(
+                lambda: next(
+                    (
+                        m
+                        for m in h.emu.bot_messages(asked["channel_id"])
+                        if m.get("message_reference", {}).get("message_id") == asked["id"]
+                    ),
+                    None,
+                ),
+                10,
+            )
+            return wanted, [rec.original["embeds"][0], reply["embeds"][0]]
+
+    wanted, embeds = run(scenario())
+    for embed in embeds:
+        assert (embed["title"], embed["footer"]["text"]) == (f"1. {wanted[0]}", wanted[1])
 
 
 # ---- /healthz asks PostgreSQL itself ------------------------------------------------------------
