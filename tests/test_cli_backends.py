@@ -72,9 +72,12 @@ def _session(run: Any) -> dict[str, Any]:
         "again": _json(run("ingest", str(SAMPLES), "--json")),
         "ask": [_json(run("ask", q, "--json")) for q in QUESTIONS],
         "ask_k": _json(run("ask", "storm", "--k", "8", "--json")),
+        "ask_source": _json(run("ask", "comet", "--source", "SCIENCE-desk", "--json")),
+        "ask_since": _json(run("ask", "comet telescope", "--since", "2026-10-01", "--json")),
     }
     listed = _json(run("list", "--json", "--limit", "50"))
     out["list"] = listed
+    out["list_source"] = _json(run("list", "--json", "--source", "science-desk"))
     out["show"] = _json(run("show", listed[-1]["id"], "--json"))
     out["show_text"] = run("show", listed[-1]["id"]).output
     out["stats"] = _json(run("stats", "--json"))
@@ -119,6 +122,7 @@ def sessions(tmp_path_factory, pg_server) -> Iterator[tuple[dict[str, Any], dict
 def test_every_command_prints_the_same_on_both_backends(sessions):
     sqlite, postgres = sessions
     assert sqlite["ask"][0]["hits"] and sqlite["check"]["ok"], "the session finds something"
+    assert sqlite["ask_source"]["hits"] and sqlite["list_source"], "the filters keep something"
     # the same passages in the same order; scores within float noise (bm25 summed in another
     # order differs in the sixth decimal)
     assert _scores(postgres) == pytest.approx(_scores(sqlite), abs=1e-4)
@@ -142,3 +146,24 @@ def test_backup_of_a_postgresql_archive_says_what_to_use_instead(tmp_path, pg_ur
     assert "pg_dump" in result.stderr and "archivist migrate --from" in result.stderr
     assert not (tmp_path / "bk").exists()
     assert "pg_dump" in run("backup", "--help").output
+
+
+def test_check_and_repair_through_the_cli_on_postgresql(tmp_path, pg_url):
+    import psycopg
+
+    run = runner_for(tmp_path / "d", pg_url)
+    assert run("ingest", str(SAMPLES)).exit_code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE passages SET fts = ''::tsvector WHERE id = (SELECT min(id) FROM passages)"
+        )
+    found = run("check")
+    assert found.exit_code == 1
+    assert "default: 1 passages missing from full-text search" in found.output.splitlines()
+    assert found.output.endswith("Problems found: run `archivist check --repair`.\n")
+    repaired = _json(run("check", "--repair", "--json"))
+    assert repaired["ok"] and repaired["repaired"]
+    assert "repaired: default: 1 passages missing from full-text search" in repaired["problems"]
+    counts = repaired["collections"]["default"]
+    assert counts["fts"] == counts["indexed"] == counts["passages"]
+    assert _json(run("check", "--json"))["problems"] == []
