@@ -1,10 +1,14 @@
 """The store's one way of keeping a read for a while: values that move slowly and cost a
 query each (term counts, the passage total), shared by every thread of the process.
 
-Kept values follow the collections' generations (`TtlCache.follow`): another process's write
-(or this one's) to a collection empties the cache the next time that collection's generation is
-read, so a question never ranks with counts from before a write it can already see. The TTL
-bounds the rest: writes to collections this process has not looked at since."""
+Kept values follow the collections' generations (`TtlCache.follow`): after another process's
+write (or this one's) to a collection, seen when that collection's generation is next read,
+every count under `RECOUNTED_UNDER` is read again, so a question never ranks with the rare
+words' counts from before a write it can already see (a new article's own words are rare: a
+count kept at 0 would hide it from idf). Larger counts are kept to their TTL: recounting one
+walks its whole posting list (~1 ms per 20,000 passages, every common word of every question),
+and a batch moves it by a few percent at most. The TTL bounds the rest too: writes to
+collections this process has not looked at since."""
 
 from __future__ import annotations
 
@@ -17,19 +21,21 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 MAX_FOLLOWED = 100_000  # collections whose generation is remembered; past it, forget them all
+# a batch (32 articles, a few hundred passages) moves a count this large by ~3% at most
+RECOUNTED_UNDER = 10_000
 
 
 class TtlCache(Generic[K, V]):
-    """Values kept `ttl_s` seconds each, and until a followed collection's generation moves;
-    emptied whole when it holds more than `max_items` (cheaper than tracking which are oldest,
-    and rare)."""
+    """Values kept `ttl_s` seconds each, and counts under `RECOUNTED_UNDER` only until a
+    followed collection's generation moves; emptied whole when it holds more than `max_items`
+    (cheaper than tracking which are oldest, and rare)."""
 
     def __init__(self, ttl_s: float, max_items: int) -> None:
         self.ttl_s = ttl_s
         self.max_items = max_items
         self._items: dict[K, tuple[V, float]] = {}
         self._seen: dict[str, int] = {}  # collection -> the generation the values are after
-        self._epoch = 0  # moves on every emptying
+        self._epoch = 0  # moves whenever counts are forgotten
         self._reading = threading.local()  # this thread's epoch at its last get_many
         self._lock = threading.Lock()
 
@@ -49,8 +55,8 @@ class TtlCache(Generic[K, V]):
         return fresh, stale
 
     def put_many(self, values: dict[K, V]) -> None:
-        """Keep values this thread read after its last `get_many`; dropped if the cache was
-        emptied meanwhile, since the read may have started before the write that emptied it."""
+        """Keep values this thread read after its last `get_many`; dropped if a write was seen
+        meanwhile (`follow`), since the read may have started before that write."""
         now = time.monotonic()
         with self._lock:
             if getattr(self._reading, "epoch", None) != self._epoch:
@@ -61,21 +67,25 @@ class TtlCache(Generic[K, V]):
                 self._items[key] = (value, now)
 
     def follow(self, collection: str, generation: int) -> bool:
-        """Called with a collection's generation as just read (or just written): empties the
-        cache when it moved since last followed, or is the first seen of this collection (its
-        writes may have landed after the values were read). Whether it emptied."""
+        """Called with a collection's generation as just read (or just written): forgets the
+        small counts when it moved since last followed, or is the first seen of this
+        collection (its writes may have landed after the counts were read). Whether it did."""
         with self._lock:
             if self._seen.get(collection) == generation:
                 return False
             if len(self._seen) >= MAX_FOLLOWED:
                 self._seen.clear()
             self._seen[collection] = generation
-            self._items.clear()
+            self._items = {k: hit for k, hit in self._items.items() if _large(hit[0])}
             self._epoch += 1
             return True
 
     def clear(self) -> None:
-        """Forget every value (a write whose collection is not known, a repair)."""
+        """Forget every value (after a repair, say: counts of any size may have moved)."""
         with self._lock:
             self._items.clear()
             self._epoch += 1
+
+
+def _large(value: object) -> bool:
+    return isinstance(value, int) and value >= RECOUNTED_UNDER
