@@ -96,15 +96,15 @@ def check(archive: Archive, repair: bool = False) -> CheckReport:
     return report
 
 
-def _faiss(archive: Archive) -> IndexCache | None:
-    """The FAISS files (SQLite); None when the store is its own index (PostgreSQL)."""
-    return archive.indexes if isinstance(archive.indexes, IndexCache) else None
+def _has_index_files(archive: Archive) -> bool:
+    """FAISS files beside the store (SQLite); else the store is its own index (PostgreSQL)."""
+    return isinstance(archive.indexes, IndexCache)
 
 
 def _collections(archive: Archive) -> list[str]:
     """The stored collections, and those with an index file (left by a deleted one)."""
     names = set(archive.store.collections())
-    if _faiss(archive) is not None:
+    if _has_index_files(archive):
         for sidecar in (archive.store_dir / "index").glob("*.json"):
             try:
                 names.add(json.loads(sidecar.read_text())["collection"])
@@ -114,14 +114,14 @@ def _collections(archive: Archive) -> list[str]:
 
 
 def _indexed_ids(archive: Archive, collection: str) -> np.ndarray:
-    if _faiss(archive) is not None:
+    if _has_index_files(archive):
         return archive.index_unchecked(collection).ids()
     return archive.store.vector_ids(collection, archive.embedder.dim)
 
 
 def _repair(archive: Archive) -> None:
     archive.store.repair_integrity()
-    if _faiss(archive) is not None:
+    if _has_index_files(archive):
         for collection in _collections(archive):
             archive.index_unchecked(collection).rebuild(archive.store)
     log.info("repaired the archive from its store")
@@ -166,7 +166,7 @@ def backup(archive: Archive, destination: Path) -> Path:
     The copied indexes may trail the database by the writes in flight; they are reconciled
     against it when the backup is opened.
     """
-    if _faiss(archive) is None:
+    if not _has_index_files(archive):
         raise ArchivistError(
             "backup copies a SQLite archive; a PostgreSQL one is backed up by the database"
             " (pg_dump), or copied into a data folder by migrate"
