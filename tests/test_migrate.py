@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +268,35 @@ def test_a_stopped_copy_finishes_when_run_again(tmp_path, source, kind, request)
     assert third.ok and (third.copied, third.skipped) == (0, articles)
     assert third.tables["feeds"] == 1
     assert_same(snapshot(target), expected, 1e-6 if kind == "folder" else 1e-4)
+
+
+def test_a_copy_killed_after_its_first_batch_finishes_when_run_again(tmp_path, source, pg_url):
+    """A real kill (SIGKILL, no clean-up): the target holds whole batches only."""
+    expected, counts = snapshot(source), counts_of(source)
+    command = [sys.executable, "-m", "archivist.cli", "migrate", "--batch", "1"]
+    process = subprocess.Popen(
+        [*command, "--from", str(source), "--to", pg_url],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        process.kill()
+    finally:
+        process.wait(timeout=60)
+    assert first.startswith("articles of default: 1/"), first
+    assert process.returncode == -signal.SIGKILL
+    partial = counts_of(pg_url)
+    assert 1 <= partial["default"]["articles"] < counts["default"]["articles"], "killed mid-copy"
+
+    again = migrate(str(source), pg_url, batch=1)
+    assert again.ok, again.check.problems
+    assert again.skipped == partial["default"]["articles"] + partial["g2"]["articles"]
+    assert again.collections == counts
+    assert_same(snapshot(pg_url), expected, 1e-4)
 
 
 def test_an_article_id_the_target_uses_for_another_text_fails_the_copy(tmp_path, source):
