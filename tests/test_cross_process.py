@@ -39,7 +39,6 @@ import json, sys
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
 from archivist.models import Article, Paragraph
-from archivist.store.cache import RECOUNTED_UNDER, TtlCache
 
 job = json.loads(sys.argv[1])
 archive = Archive(job["data_dir"], embedder=HashingEmbedder(), database_url=job["url"])
