@@ -20,7 +20,7 @@ from archivist.chunking import split_sentences
 from archivist.embedding import Embedder
 from archivist.index import VectorIndex
 from archivist.models import Answer, Hit, StoryCopy
-from archivist.ranking import dates
+from archivist.ranking import dates, feedback
 from archivist.ranking.analysis import analyse_ahead
 from archivist.ranking.copies import Story, distinct_stories, story_copy
 from archivist.ranking.features import candidate_features
@@ -81,6 +81,9 @@ class Ranked:
     # every candidate's sentences and how likely each holds the answer: a highlight by the
     # passage's words for any candidate a page may show (split into sentences only then)
     sentence_odds: dict[int, tuple[Sequence[str], Sequence[float]]] = field(default_factory=dict)
+    # the first stage's best score, when a later pass re-scored the candidates: `answered` is
+    # decided on it (the rule's threshold is fitted on first-stage scores)
+    signal: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,10 @@ class Candidates:
     sentences: list[Sequence[str]]
     coverage: list[list[float]]
     answering: list[list[float]]
+    # the candidates' stored vectors, read for the cosines the index did not give (a row of
+    # zeros for the others: `read` holds the rows that are real)
+    vectors: np.ndarray
+    read: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,8 @@ class Ranker:
         self.config = config
         # the hybrid's preference for the period a question names (0: none); `ranking.dates`
         self.date_boost = dates.DATE_BOOST
+        # the hybrid's second look for a question whose first pass is weak (None: none)
+        self.feedback: feedback.Feedback | None = feedback.Feedback()
         self._newest: dict[str, tuple[int, date | None]] = {}  # collection -> (generation, day)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -232,7 +241,20 @@ class Ranker:
         for i, pid in enumerate(ids):
             if pid in cosine:
                 features[i, 0] = cosine[pid]
-        return Candidates(ids, rows, features, sentences, coverage, answering)
+        read = frozenset(i for i, pid in enumerate(ids) if pid in vectors)
+        return Candidates(ids, rows, features, sentences, coverage, answering, matrix, read)
+
+    def candidate_vectors(self, retrieval: Retrieval, table: Candidates) -> np.ndarray:
+        """Every candidate's stored vector (those `candidates` did not need, read now)."""
+        unread = [pid for i, pid in enumerate(table.ids) if i not in table.read]
+        if not unread:
+            return table.vectors
+        found = self.store.vectors_by_ids(unread, len(retrieval.vector), retrieval.collection)
+        matrix = table.vectors.copy()
+        for i, pid in enumerate(table.ids):
+            if pid in found:
+                matrix[i] = found[pid]
+        return matrix
 
     # -- ranking -------------------------------------------------------------------------------
     def rank(self, retrieval: Retrieval, depth: int, config: SearchConfig | None = None) -> Ranked:
@@ -257,6 +279,16 @@ class Ranker:
             return Ranked([], [], {})
         features, sentences, coverage = table.features, table.sentences, table.coverage
         scores, order = first_stage(features, cfg)
+        signal = None
+        # the sentence stage re-scores the best few on its own scale: the two are not mixed
+        second_look = None if cfg.rerank else self.feedback
+        if (
+            second_look is not None
+            and feedback.is_weak(features, order[0], second_look)
+            and not self._names_period(retrieval)
+        ):
+            signal = float(scores[order[0]])
+            scores, order = self._feedback(retrieval, table, scores, second_look)
         # second stage: the best few re-scored with the vectors of their likeliest sentences
         top = order[: cfg.rerank]
         pools = {i: likeliest_sentences(sentences[i], coverage[i], cfg.sentence_pool) for i in top}
@@ -293,7 +325,18 @@ class Ranker:
             # collapsed copies and a named period bring later candidates onto the page: their
             # highlight by their words too, never a second model call (the slowest asks' tail)
             {pid: (sentences[i], table.answering[i]) for i, pid in enumerate(table.ids)},
+            signal,
         )
+
+    def _feedback(
+        self, retrieval: Retrieval, table: Candidates, scores: np.ndarray, cfg: feedback.Feedback
+    ) -> tuple[np.ndarray, list[int]]:
+        """The candidates re-scored by their cosine with the question moved toward the best
+        of them (`ranking.feedback`), and their new order."""
+        vectors = self.candidate_vectors(retrieval, table)
+        moved = feedback.moved_question(retrieval.vector, vectors, scores, cfg)
+        scores = feedback.rescored(scores, vectors, moved, cfg)
+        return scores, list(np.argsort(-scores, kind="stable"))
 
     # -- the answer ----------------------------------------------------------------------------
     def answer(
@@ -316,6 +359,8 @@ class Ranker:
         ranked = self.rank(retrieval, offset + k, cfg)
         # decided before the date preference: a date orders the hits, never answers a question
         best_score = ranked.scores[0] if ranked.scores else 0.0
+        if ranked.signal is not None:
+            best_score = ranked.signal
         if cfg.mode == "hybrid":
             self._prefer_period(retrieval, ranked)
         stories = distinct_stories(
@@ -375,6 +420,15 @@ class Ranker:
         if missing:
             known.update(self.store.passages_by_ids(missing, collection))
         return {pid: known[pid] for pid in ids if pid in known}
+
+    def _names_period(self, retrieval: Retrieval) -> bool:
+        """Whether the date preference will re-order this question's hits: the feedback pass
+        then stays out (its re-scoring would drown the preference's small boost; the date's
+        words are what the passages lack, not a paraphrase)."""
+        if not self.date_boost:
+            return False
+        reference = self._reference_day(retrieval)
+        return dates.question_period(retrieval.question, reference) is not None
 
     def _prefer_period(self, retrieval: Retrieval, ranked: Ranked) -> None:
         """`ranked` re-ordered in place to prefer the period the question names, if any."""
