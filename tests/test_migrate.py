@@ -230,6 +230,8 @@ def test_progress_goes_to_stderr_and_the_summary_to_stdout(tmp_path, source):
     assert f"articles of default: 4/{default} (4 copied, 0 already there)" in result.stderr
     assert "articles of g2: 4/5 (4 copied, 0 already there)" in result.stderr
     assert "articles of g2: 5/5 (5 copied, 0 already there)" in result.stderr
+    assert "feed_items: 2/2 (2 copied, 0 already there)" in result.stderr
+    assert "indexes: 2/2\n" in result.stderr  # built from the copied vectors
     assert "g2: 5 articles, 10 passages" in result.stdout
     assert f"{default + 5} articles copied, 0 already there" in result.stdout
     assert result.stdout.rstrip().endswith("and check agrees.")

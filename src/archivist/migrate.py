@@ -258,19 +258,19 @@ def held_hashes(store: Store, collection: str, digests: Sequence[str]) -> set[st
 
 @dataclass(frozen=True)
 class Step:
-    """A step of the copy done: a batch of a collection's articles, or a table."""
+    """A step done: a batch of a collection's articles, a table, or a collection's index."""
 
-    part: str  # "articles of <collection>", or a table's name
+    part: str  # "articles of <collection>", a table's name, or "indexes"
     done: int
     total: int
-    copied: int
-    skipped: int
+    copied: int | None = None  # None: a step that copies nothing (an index built, checked)
+    skipped: int = 0
 
     def line(self) -> str:
-        return (
-            f"{self.part}: {self.done}/{self.total}"
-            f" ({self.copied} copied, {self.skipped} already there)"
-        )
+        done = f"{self.part}: {self.done}/{self.total}"
+        if self.copied is None:
+            return done
+        return f"{done} ({self.copied} copied, {self.skipped} already there)"
 
 
 Progress = Callable[[Step], None]
@@ -499,10 +499,17 @@ def _copy_feeds(source: Store, target: Store, batch: int, progress: Progress) ->
 # ---- the whole ---------------------------------------------------------------------------
 
 
-def _verify(source: Store, archive: Archive, collections: list[str], report: MigrateReport) -> None:
+def _verify(
+    source: Store,
+    archive: Archive,
+    collections: list[str],
+    report: MigrateReport,
+    progress: Progress,
+) -> None:
     """Indexes from the copied vectors, `check`, and the counts of each collection compared."""
-    for collection in collections:
+    for done, collection in enumerate(collections, 1):
         archive.checked_index(collection)  # a missing FAISS file is built from the store
+        progress(Step("indexes", done, len(collections)))
     found = check(archive)
     found.problems = report.check.problems + found.problems
     report.check = found
@@ -530,7 +537,7 @@ def _run(
     )
     for table in TABLES:
         report.tables[table[0]] = _copy_table(source, target, table, batch, progress)
-    _verify(source, archive, collections, report)
+    _verify(source, archive, collections, report, progress)
 
 
 def migrate(
