@@ -50,8 +50,9 @@ def store_answers(store: Any, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
 
 @contextmanager
 def connection(url: str, timeout_s: float) -> Iterator[Any]:
-    """A connection of its own (not the store's: one of those may hang on a server gone
-    silent), each of its waits bounded by `timeout_s`; every failure one ArchivistError line."""
+    """A connection of its own (the store's may hang on a server gone silent): connecting and
+    each statement's work bounded by `timeout_s` (a server that stops answering mid-statement
+    is not: the caller bounds its own wait); every failure one ArchivistError line."""
     try:
         import psycopg
     except ImportError as exc:
