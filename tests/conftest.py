@@ -20,9 +20,10 @@ SAMPLES = ROOT / "data" / "samples"
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path, monkeypatch):
-    """No test touches the real ./data store or a developer's DISCORD_TOKEN."""
+    """No test touches the real ./data store, a developer's DISCORD_TOKEN or their database."""
     monkeypatch.setenv("ARCHIVIST_DATA", str(tmp_path / "data"))
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.delenv("ARCHIVIST_DATABASE_URL", raising=False)
 
 
 def need(path: Path) -> Path:
