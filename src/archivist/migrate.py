@@ -171,9 +171,10 @@ def _open_source(where: Location) -> tuple[Store, str, int]:
         raise MigrateError(f"{where} is not an archive ({_first_line(exc)})") from None
 
 
-def _open_target(
-    where: Location, model: tuple[str, int], limits: Limits | None, scratch: Path
-) -> Archive:
+def _open_target(where: Location, model: tuple[str, int]) -> Store:
+    """The target's store for the copy, its model recorded first (a stopped copy is known by
+    it). A database gets no vector index yet: pgvector builds one faster over the loaded rows
+    than row by row; the `Archive` opened to verify the copy makes it."""
     if where.url is None and where.folder.exists() and not where.folder.is_dir():
         raise MigrateError(f"{where} is a file, not a data folder")
     held = _model(_pg_meta(where, where.url) if where.url else _sqlite_meta(where))
@@ -182,6 +183,18 @@ def _open_target(
             f"{where} holds vectors of {held[0]} ({held[1]} dimensions), not of the source's "
             f"{model[0]} ({model[1]}): migrate into a new archive"
         )
+    name, dim = model
+    store = cast("Store", PostgresStore(where.url, dim, hnsw=False)) if where.url else None
+    store = store or Store(where.db_file)
+    if held is None:  # as `Archive` records its model in a new archive
+        store.set_meta("embedder", name)
+        store.set_meta("dim", str(dim))
+    return store
+
+
+def _open_archive(
+    where: Location, model: tuple[str, int], limits: Limits | None, scratch: Path
+) -> Archive:
     # a database's archive gets an empty folder: `check` would count a data folder's indexes
     folder = scratch if where.url else where.folder
     return Archive(folder, embedder=StoredModel(*model), limits=limits, database_url=where.url)
@@ -525,19 +538,16 @@ def _verify(
             )
 
 
-def _run(
-    source: Store, archive: Archive, dim: int, batch: int, report: MigrateReport, progress: Progress
+def _copy(
+    source: Store, target: Store, dim: int, batch: int, report: MigrateReport, progress: Progress
 ) -> None:
-    target = archive.store
-    collections = sorted(source.collections())
-    for collection in collections:
+    for collection in sorted(source.collections()):
         _copy_articles(source, target, collection, dim, batch, report, progress)
     report.tables["feeds"], report.tables["feed_items"] = _copy_feeds(
         source, target, batch, progress
     )
     for table in TABLES:
         report.tables[table[0]] = _copy_table(source, target, table, batch, progress)
-    _verify(source, archive, collections, report, progress)
 
 
 def migrate(
@@ -560,14 +570,20 @@ def migrate(
     if batch < 1:
         raise MigrateError(f"a batch holds at least one article, not {batch}")
     report = MigrateReport(str(src), str(dst))
-    store, name, dim = _open_source(src)
+    step = progress or (lambda done: None)
+    reader, name, dim = _open_source(src)
     try:
+        writer = _open_target(dst, (name, dim))
+        try:
+            _copy(reader, writer, dim, batch, report, step)
+        finally:
+            writer.close()
         with tempfile.TemporaryDirectory(prefix="archivist-migrate-") as scratch:
-            archive = _open_target(dst, (name, dim), limits, Path(scratch))
+            archive = _open_archive(dst, (name, dim), limits, Path(scratch))
             try:
-                _run(store, archive, dim, batch, report, progress or (lambda step: None))
+                _verify(reader, archive, sorted(reader.collections()), report, step)
             finally:
                 archive.close()
     finally:
-        store.close()
+        reader.close()
     return report
