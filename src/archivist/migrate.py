@@ -184,8 +184,10 @@ def _open_target(where: Location, model: tuple[str, int]) -> Store:
             f"{model[0]} ({model[1]}): migrate into a new archive"
         )
     name, dim = model
-    store = cast("Store", PostgresStore(where.url, dim, hnsw=False)) if where.url else None
-    store = store or Store(where.db_file)
+    if where.url:
+        store = cast("Store", PostgresStore(where.url, dim, hnsw=False))
+    else:
+        store = Store(where.db_file)
     if held is None:  # as `Archive` records its model in a new archive
         store.set_meta("embedder", name)
         store.set_meta("dim", str(dim))
