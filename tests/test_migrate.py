@@ -323,6 +323,20 @@ def test_an_article_id_the_target_uses_for_another_text_fails_the_copy(tmp_path,
     assert report["collections"]["g2"]["articles"] == 5  # four copied, and the other one
 
 
+def test_a_target_holding_more_than_the_source_fails_the_comparison(tmp_path, source):
+    target = tmp_path / "copy"
+    archive = open_archive(target)
+    try:
+        assert archive.add_articles([("extra", g2_article(42))], collection="g2").added
+    finally:
+        archive.close()
+
+    result = run("migrate", "--from", str(source), "--to", str(target))
+    assert result.exit_code == 1
+    assert "g2: the source holds 5 articles and 10 passages, the target 6 and 12" in result.stdout
+    assert result.stdout.rstrip().endswith("Problems found: the copy does not match its source.")
+
+
 # -- refusals --------------------------------------------------------------------------------------
 def refused(*args: str) -> str:
     result = run("migrate", *args)
