@@ -93,6 +93,7 @@ class ArchivistTree(app_commands.CommandTree):
 
 
 def watched_path(settings: Settings) -> Path:
+    """Where earlier versions kept the watched channels (imported into the store once)."""
     return Path(settings.data_dir) / "bot" / "watched.json"
 
 
@@ -133,7 +134,7 @@ class ArchivistBot(commands.AutoShardedBot):
         self.ask_cooldown = app_commands.Cooldown(*ask_cooldown)
         self.ask_cooldown_spec = ask_cooldown
         self.upload_cooldown_spec = upload_cooldown
-        self.watched = WatchedChannels(watched_path(settings))
+        self.watched = WatchedChannels(archive, watched_path(settings))
         self._inflight: set[asyncio.Future] = set()
         # the tasks of the commands admitted: a stop lets them finish (within the grace)
         self._answering: set[asyncio.Task] = set()
@@ -150,6 +151,7 @@ class ArchivistBot(commands.AutoShardedBot):
         if self.settings.discord_gateway_url:
             self._pin_gateway(self.settings.discord_gateway_url)
         await self.offload(self.watched.load)
+        self.watched.start(self.offload)  # another process's /channel watch, within a minute
         if self.settings.metrics_addr:
             self.metrics_server = MetricsServer(self, self.settings.metrics_addr)
             await self.metrics_server.start()
@@ -249,6 +251,7 @@ class ArchivistBot(commands.AutoShardedBot):
             log.info("stopping: new interactions get the restarting reply")
             if self.feeds is not None:  # a running poll stops between items
                 await self.feeds.stop()
+            await self.watched.stop()
             await self._let_running_work_finish()
             for executor in (self.questions, self.intake):
                 executor.shutdown(wait=False, cancel_futures=True)

@@ -5,9 +5,16 @@ under someone else's message. Through the real discord.py client and the local e
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
+from discord_emu.emulator import DiscordEmulator
 from discord_emu.harness import article, message_text, running_bot
 from discord_emu.payloads import FORUM_CHANNEL
+
+import archivist.archive
+import bot.watch
+from archivist.embedding import HashingEmbedder
 
 # answered by the test embedder's cosine rule (a shorter "free lunch?" is not)
 LUNCH = "Will every primary school pupil get a free hot lunch?"
@@ -138,3 +145,118 @@ def test_replies_and_mentions_are_questions_only_when_asked(tmp_path):
             assert "School lunches" in message_text(await reply_to(h, check))
 
     run(scenario())
+
+
+# ---- the watched channels live in the store, shared by every bot process ------------------------
+
+
+async def only_session_left(emu) -> None:
+    """Wait until one bot process is connected: the emulator sends a server's events to the
+    first process connected for its shard, so the other takes over once the first is gone."""
+    await emu.wait_until(lambda: len([s for s in emu.sessions if s.identified]) == 1, 10)
+
+
+def test_a_watch_made_in_one_bot_process_is_followed_by_another(tmp_path):
+    async def scenario():
+        emu = await DiscordEmulator().start()
+        try:
+            async with running_bot(tmp_path, emulator=emu) as a:
+                async with running_bot(tmp_path, emulator=emu) as b:  # a second process
+                    await a.seed([article("library"), article("school")])
+                    ch = a.guild.channel_id
+                    await watch(a, ch)
+                    assert not b.bot.watched.is_watched(int(b.guild.id), int(ch))  # not yet
+                    await b.bot.offload(b.bot.watched.refresh)  # what its timer does
+                    assert b.bot.watched.is_watched(int(b.guild.id), int(ch))
+                    await a.bot.close()
+                    await only_session_left(emu)
+                    asked = await emu.send_message(ch, b.member, LUNCH)
+                    assert "School lunches" in message_text(await reply_to(b, asked))
+        finally:
+            await emu.stop()
+
+    run(scenario())
+
+
+def test_two_bot_processes_changes_to_one_server_both_stay(tmp_path):
+    async def scenario():
+        emu = await DiscordEmulator().start()
+        try:
+            async with running_bot(tmp_path, emulator=emu) as a:
+                async with running_bot(tmp_path, emulator=emu) as b:
+                    first = a.guild.channel_id
+                    second = await emu.create_channel(a.guild, "questions")
+                    await watch(a, first)  # b's copy does not have it: it writes all the same
+                    await a.bot.close()
+                    await only_session_left(emu)
+                    await watch(b, second)
+                    listed = message_text((await b.command("channel list", admin=True)).reply)
+                    stored = b.archive.settings_table.watched.channels(b.guild.id)
+                    return first, second, listed, stored
+        finally:
+            await emu.stop()
+
+    first, second, listed, stored = run(scenario())
+    assert f"<#{first}>" in listed and f"<#{second}>" in listed
+    assert stored == sorted([int(first), int(second)])
+
+
+def test_the_bot_follows_the_store_on_its_own_and_stops_following_when_it_stops(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(bot.watch, "REFRESH_S", 0.05)
+
+    async def scenario():
+        async with running_bot(tmp_path) as h:
+            assert h.bot.watched.following
+            ch = int(h.guild.channel_id)
+            # another process (the CLI, a machine) writes to the store
+            await asyncio.to_thread(h.archive.settings_table.watched.set, h.guild.id, ch, True)
+            await h.emu.wait_until(lambda: h.bot.watched.is_watched(int(h.guild.id), ch), 10)
+            await h.bot.close()
+            assert not h.bot.watched.following
+
+    run(scenario())
+
+
+def legacy_file(data_dir, content) -> Path:
+    path = data_dir / "bot" / "watched.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+    return path
+
+
+def test_an_old_watched_json_is_imported_once_and_kept_as_imported(tmp_path):
+    async def scenario():
+        emu = await DiscordEmulator().start()
+        guild = emu.add_guild("Alpha")
+        already = 888  # watched in the store before the upgrade (by another machine)
+        archive = archivist.archive.Archive(tmp_path, embedder=HashingEmbedder())
+        try:
+            archive.settings_table.watched.set(guild.id, already, True)
+            path = legacy_file(
+                tmp_path, {guild.id: [int(guild.channel_id)], "4242": [5, 6], "77": []}
+            )
+            async with running_bot(tmp_path, emulator=emu, archive=archive) as h:
+                await h.seed([article("school")])
+                listed = message_text((await h.command("channel list", admin=True)).reply)
+                asked = await emu.send_message(guild.channel_id, h.member, LUNCH)
+                answer = message_text(await reply_to(h, asked))
+                unwatched = await h.command("channel unwatch", admin=True)
+                assert "no longer answer" in message_text(unwatched.reply)
+            files = sorted(p.name for p in path.parent.iterdir())
+            # a restart does not import the renamed file again: the unwatch stays
+            async with running_bot(tmp_path, emulator=emu, archive=archive) as h:
+                after = message_text((await h.command("channel list", admin=True)).reply)
+            stored = archive.settings_table.watched.every()
+            return guild.channel_id, listed, answer, files, after, stored
+        finally:
+            archive.close()
+            await emu.stop()
+
+    channel, listed, answer, files, after, stored = run(scenario())
+    assert f"<#{channel}>" in listed and "<#888>" in listed  # the file's and the store's
+    assert "School lunches" in answer
+    assert files == ["watched.json.imported"]
+    assert f"<#{channel}>" not in after and "<#888>" in after
+    assert stored["4242"] == frozenset({5, 6}) and "77" not in stored

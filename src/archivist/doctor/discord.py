@@ -7,13 +7,16 @@ import base64
 import binascii
 import json
 import re
+import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 from archivist.config import Settings
 from archivist.doctor.report import FAIL, OK, WARN, Check, one_line
+from archivist.errors import ArchivistError
 
 _TOKEN_PART = re.compile(r"^[A-Za-z0-9_-]+$")
 DISCORD_API = "https://discord.com/api/v10"  # DISCORD_API_BASE replaces it (a proxy, the tests)
@@ -74,12 +77,13 @@ def check_intent(settings: Settings, token_ok: bool) -> Check:
     when some channel is watched)."""
     try:
         watched = _watched_channels(settings)
-    except (OSError, ValueError) as exc:
+    except (ArchivistError, OSError, ValueError, sqlite3.Error) as exc:
         return Check(
             "intent",
             WARN,
             f"the watched channels cannot be read ({one_line(exc)})",
-            "run /channel watch again in those channels; the file is rewritten",
+            "see the store or database line; an old bot/watched.json the message names: "
+            "correct it or run /channel watch again in its channels, then delete it",
         )
     if not watched:
         return Check("intent", OK, "Message Content not needed: no channel is watched")
@@ -156,15 +160,51 @@ def _bot_commands(settings: Settings) -> list[dict[str, Any]]:
 
 
 def _watched_channels(settings: Settings) -> int:
+    """The channels watched in the store, and those an old watched.json names that the bot's
+    next start imports (an upgraded machine's channels count before that start too)."""
     from bot.app import watched_path
+    from bot.watch import legacy_channels
 
-    path = watched_path(settings)
+    watched = {server: set(ids) for server, ids in _stored_watched(settings).items()}
+    for server, ids in legacy_channels(watched_path(settings)).items():
+        watched.setdefault(server, set()).update(ids)
+    return sum(len(ids) for ids in watched.values())
+
+
+def _stored_watched(settings: Settings) -> dict[str, frozenset[int]]:
+    """Every server's watched channels, read on a read-only connection of the doctor's own:
+    opening the archive could write (migrations, a new store)."""
+    from archivist.archive import DB_NAME
+
+    if settings.database_url:
+        from archivist.doctor.database import DOCTOR_TIMEOUT_S, connection
+        from archivist.store.pg_connection import PgDb
+
+        with connection(settings.database_url, DOCTOR_TIMEOUT_S) as conn:
+            if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+                return {}  # no archive yet
+            return _every_watched(PgDb(conn))
+    path = settings.store_dir / DB_NAME
     if not path.exists():
-        return 0
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a JSON object")
-    return sum(len(ids) for ids in data.values())
+        return {}
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        return _every_watched(conn)
+    finally:
+        conn.close()
+
+
+def _every_watched(db: Any) -> dict[str, frozenset[int]]:
+    from archivist.community import WatchedChannels
+    from archivist.store.connection import Connections
+
+    # its reads go through `store.db` alone: the doctor's connection stands in for the store
+    return WatchedChannels(cast(Connections, _ReadOnly(db))).every()
+
+
+@dataclass(frozen=True)
+class _ReadOnly:
+    db: Any  # one connection taking `?` placeholders (sqlite3's, or PgDb)
 
 
 def _discord_get(settings: Settings, path: str) -> tuple[int, Any]:
