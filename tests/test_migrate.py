@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ def run(*args: str, where: str | Path | None = None) -> Any:
 
 def open_archive(where: str | Path, embedder: Any = None) -> Archive:
     url = str(where) if str(where).startswith("postgresql://") else None
-    folder = Path(where) if url is None else Path("unused-by-postgresql")
+    # a database's archive keeps nothing in its folder: one that is never made
+    folder = Path(where) if url is None else Path(tempfile.gettempdir()) / "unused-by-postgresql"
     return Archive(folder, embedder=embedder or HashingEmbedder(), database_url=url)
 
 
@@ -61,7 +63,7 @@ def g2_article(n: int) -> Article:
             Paragraph(f"Dredging the harbour will cost {n} million crowns.", heading="Costs"),
         ),
         source="Harbour Gazette",
-        date=f"2024-03-{n + 10:02d}",
+        date=f"2024-03-{n % 28 + 1:02d}",
         url=f"https://harbour.example/{n}",
         category="local",
         agency="HG",
