@@ -19,6 +19,7 @@ import test_bot_community
 import test_bot_feeds
 import test_bot_messages
 import test_bot_metrics
+import test_bot_watch
 from discord_emu.harness import article, running_bot
 from pg import TEMPLATE, pg_server, pg_url
 from test_bot_metrics import get, metrics_on, run
@@ -29,7 +30,8 @@ from archivist.embedding import HashingEmbedder
 
 FIXTURES = (pg_server, pg_url, metrics_on)  # pytest finds them by their names in this module
 # upload, /ask and a mention, /recent, /article, /stats, /delete, votes and /insights, /settings,
-# feeds, autocomplete, /healthz and /metrics: the bot's every kind of store read and write
+# feeds, autocomplete, /healthz and /metrics, watched channels: the bot's every kind of store read
+# and write
 REUSED = {
     test_bot_commands: (
         "test_ask_answers_with_buttons_more_results_and_article",
@@ -62,6 +64,12 @@ REUSED = {
         "test_healthz_is_ok_once_ready",
         "test_metrics_move_with_an_ask_and_an_upload_and_hold_no_question",
         "test_feeds_are_gauged_by_state",
+    ),
+    test_bot_watch: (
+        "test_a_watch_made_in_one_bot_process_is_followed_by_another",
+        "test_two_bot_processes_changes_to_one_server_both_stay",
+        "test_an_old_watched_json_is_imported_once_and_kept_as_imported",
+        "test_the_doctor_counts_the_channels_watched_in_the_store",
     ),
 }
 

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
+import pytest
 from discord_emu.emulator import DiscordEmulator
 from discord_emu.harness import article, message_text, running_bot
 from discord_emu.payloads import FORUM_CHANNEL
 
 import archivist.archive
 import bot.watch
+from archivist.config import Settings
+from archivist.doctor import WARN, check_intent
 from archivist.embedding import HashingEmbedder
 
 # answered by the test embedder's cosine rule (a shorter "free lunch?" is not)
@@ -260,3 +264,49 @@ def test_an_old_watched_json_is_imported_once_and_kept_as_imported(tmp_path):
     assert files == ["watched.json.imported"]
     assert f"<#{channel}>" not in after and "<#888>" in after
     assert stored["4242"] == frozenset({5, 6}) and "77" not in stored
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ("{not json", " is not JSON (JSONDecodeError)"),
+        ({"1234": [5, "six"]}, ": server 1234: “six” is not a channel id"),
+        ({"the news": [5]}, ": “the news” is not a server id"),
+        ([5, 6], " is not a JSON object of server ids"),
+    ],
+)
+def test_an_old_watched_json_that_cannot_be_read_is_kept_and_named_in_one_line(
+    tmp_path, caplog, content, named
+):
+    path = legacy_file(tmp_path, content)
+    before = path.read_bytes()
+    archive = archivist.archive.Archive(tmp_path, embedder=HashingEmbedder())
+    try:
+        watched = bot.watch.WatchedChannels(archive, path)
+        with caplog.at_level(logging.INFO, logger="archivist.bot.watch"):
+            watched.load()  # the bot still starts
+        stored = archive.settings_table.watched.every()
+    finally:
+        archive.close()
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "archivist.bot.watch"]
+    assert logged == f"watched channels not imported (the file is kept): {path}{named}"
+    assert path.read_bytes() == before and stored == {}  # nothing of it half imported
+    assert watched.channels(1234) == []
+
+
+def test_the_doctor_counts_the_channels_watched_in_the_store(tmp_path):
+    archive = archivist.archive.Archive(tmp_path, embedder=HashingEmbedder())
+    try:
+        for channel in (11, 12):
+            archive.settings_table.watched.set("1234", channel, True)
+        database_url = getattr(archive.store, "url", None)  # PostgreSQL's, in test_bot_postgres
+    finally:
+        archive.close()
+    legacy_file(tmp_path, {"1234": [12, 13]})  # not imported yet: the bot's next start does
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    check = check_intent(settings, token_ok=False)
+    assert (check.status, check.detail) == (
+        WARN,
+        "3 watched channels; not checked without a usable token",
+    )
+    assert (tmp_path / "bot" / "watched.json").exists()  # the doctor writes nothing
