@@ -160,7 +160,9 @@ async def only_session_left(emu) -> None:
     await emu.wait_until(lambda: len([s for s in emu.sessions if s.identified]) == 1, 10)
 
 
-def test_a_watch_made_in_one_bot_process_is_followed_by_another(tmp_path):
+def test_a_watch_made_in_one_bot_process_is_followed_by_another(tmp_path, monkeypatch):
+    monkeypatch.setattr(bot.watch, "REFRESH_S", 3600.0)  # only the refresh called below
+
     async def scenario():
         emu = await DiscordEmulator().start()
         try:
