@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import test_archive
-import test_community
+import test_copies
+import test_dates
 import test_feeds
 import test_feeds_cli
 import test_feeds_parsing
@@ -32,7 +33,8 @@ from archivist.embedding import HashingEmbedder
 FIXTURES = (pg_server, pg_url)  # pytest finds them by their names in this module
 REUSED = (
     test_archive,
-    test_community,
+    test_copies,
+    test_dates,
     test_feeds,
     test_feeds_cli,
     test_feeds_parsing,

@@ -242,11 +242,7 @@ class Ingest:
         self, collection: str, inserted: Inserted, report: IngestReport
     ) -> None:
         """Articles just stored whose body an earlier article holds under another headline or
-        source (a wire story): stored all the same, and said so. On SQLite only: PostgreSQL
-        has no index on passage openings yet (`store/pg_migrations.py`), and without one each
-        look-up would read the collection's every passage."""
-        if not isinstance(self.store, Store):
-            return
+        source (a wire story): stored all the same, and said so."""
         for item, ids in inserted.stored:
             existing = self._earlier_copy(collection, item, ids[0])
             if existing is not None:

@@ -172,7 +172,23 @@ def ensure_vector_index(db: PgDb, dim: int) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_create_tables, m002_feeds, m003_community]
+def m004_passage_openings(db: PgDb, dim: int) -> None:
+    """Passages by their opening (SQLite's m007): an article whose body is already stored under
+    another headline or source is found by a seek a passage, not a read of the collection."""
+    from archivist.store.passages import OPENING_CHARS
+
+    db.execute_pg(
+        "CREATE INDEX IF NOT EXISTS passages_opening"
+        f" ON passages (collection, substr(text, 1, {OPENING_CHARS}))"
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    m001_create_tables,
+    m002_feeds,
+    m003_community,
+    m004_passage_openings,
+]
 
 
 def apply(db: PgDb, dim: int, migrations: list[Migration] = MIGRATIONS) -> None:

@@ -13,7 +13,12 @@ from archivist.models import Passage, StoredArticle
 from archivist.store import pg_text
 from archivist.store.cache import TtlCache
 from archivist.store.lookup import HINT_WORDS_MAX, _like_escape, _like_part, _word_start
-from archivist.store.passages import DOC_FREQ_MAX_TERMS, DOC_FREQ_TTL_S, TOTAL_TTL_S
+from archivist.store.passages import (
+    DOC_FREQ_MAX_TERMS,
+    DOC_FREQ_TTL_S,
+    OPENING_CHARS,
+    TOTAL_TTL_S,
+)
 from archivist.store.pg_connection import PgConnections
 from archivist.store.rows import ArticleHint, PassageRow, SourceCount
 
@@ -80,6 +85,18 @@ class PgReads(PgConnections):
             sql += f" AND {SAME_SOURCE}"
             params.append(source)
         return int(self._rows(sql, params)[0][0])
+
+    def articles_opening(self, collection: str, openings: Sequence[str], before: int) -> list[str]:
+        """As SQLite's (`store.passages`): a seek each on `passages_opening` (m004)."""
+        if not openings:
+            return []
+        rows = self._rows(
+            "SELECT a.id FROM passages p JOIN articles a ON a.pk = p.article"
+            f" WHERE p.collection = %s AND substr(p.text, 1, {OPENING_CHARS}) = ANY(%s)"
+            " AND p.id < %s LIMIT 200",
+            [collection, list(openings), before],
+        )
+        return [r[0] for r in rows]
 
     def get(self, collection: str, article_id: str) -> StoredArticle | None:
         rows = self._rows(
