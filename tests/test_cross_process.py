@@ -124,19 +124,12 @@ def hits(answer: Any) -> list[tuple[str, int, float]]:
     return [(h.article_id, h.position, round(h.score, 5)) for h in answer.hits]
 
 
-# PostgreSQL's questions read no generation before their term counts: pg_index's
-# `PgIndexes.checked` is to follow it as `IndexCache.checked` does (see the P5 report)
-PG_COUNTS_PENDING = pytest.mark.xfail(
-    strict=True, reason="PgIndexes.checked does not yet make the kept counts follow generations"
-)
 SEED = [article(f"seed{i}", topic) for i, topic in enumerate(["harbour", "railway", "museum"])]
 QUESTION = "What did the zeppelin hangar committee agree?"
 
 
 # -- asking after another process's ingest -------------------------------------------------------
-def test_b_answers_from_an_article_another_process_stored(shared, request):
-    if shared.url is not None:
-        request.applymarker(PG_COUNTS_PENDING)
+def test_b_answers_from_an_article_another_process_stored(shared):
     b = shared.open("b")
     try:
         b.add_articles(as_articles(SEED), collection=G)
