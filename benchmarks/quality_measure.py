@@ -29,7 +29,7 @@ from quality_report import format_out, format_set
 from archivist.archive import Archive
 from archivist.embedding import default_embedder
 from archivist.ranking import SearchConfig
-from archivist.ranking.features import FEATURES
+from archivist.ranking.features import RANKING_FEATURES
 from archivist.ranking.highlights import likeliest_sentences
 
 Say = Callable[[str], None]
@@ -129,7 +129,8 @@ def gather_features(
             best.append(
                 float(np.max(archive.embedder.encode(pooled) @ retrieval.vector)) if pooled else 0.0
             )
-        features = np.hstack([table.features, np.array(best, np.float32)[:, None]])
+        ranking = table.features[:, :RANKING_FEATURES]  # the rest are the answered rule's inputs
+        features = np.hstack([ranking, np.array(best, np.float32)[:, None]])
         labels = np.array([table.rows[p].article_id == question.gold for p in table.ids])
         out.append((features, labels))
     return out
@@ -146,7 +147,7 @@ def fit(say: Say = say_out) -> tuple[tuple[float, ...], tuple[float, ...]]:
     samples = gather_features(archive, asked, vectors)
     embedder.save()
     archive.close()
-    first = fit_listwise([(x[:, : len(FEATURES)], y) for x, y in samples])
+    first = fit_listwise([(x[:, :RANKING_FEATURES], y) for x, y in samples])
     second = fit_listwise(samples)
     first_t = tuple(round(float(w), 2) for w in first)
     second_t = tuple(round(float(w), 2) for w in second)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from archivist.ranking.analysis import passage_analysis, stem_string
-from archivist.ranking.lexical import QueryTerms
 from archivist.store import PassageRow
+
+if TYPE_CHECKING:  # lexical imports the model, which reads FEATURES from here
+    from archivist.ranking.lexical import QueryTerms
 
 # In this order (the columns of `candidate_features`):
 FEATURES = (
@@ -21,11 +26,38 @@ FEATURES = (
     # its best sentence: within an article the title's words say nothing about which passage
     # answers (news: the lead restates the topic; issue 15)
     "untitled_sentence",
+    # what the answered rule reads (`model.answer_log_odds`), weighted 0 by the combiner:
+    # the highest idf among the question's terms that the passage (title and heading included)
+    # lacks, over the idf of a term no passage holds (a near miss: the right company, but the
+    # event's rare word is nowhere in the passage)
+    "rarest_missing",
+    # 1 when the question names a year the passage's text, title and date do not (2010 World
+    # Cup, 2016 election: asked of an archive that ends earlier)
+    "year_missing",
+    # the share of the question's idf weight in terms no stored passage holds, and how many
+    # content terms the question has: the same for every candidate of a question
+    "unseen",
+    "terms",
 )
+RANKING_FEATURES = 6  # the first columns, the combiner's; the rest are the answered rule's
 # The second stage adds the best cosine between the question and one of the passage's sentences.
 
 # below 1 the matched words are in most passages (a tiny archive): the bm25 ratio would be noise
 BM25_FLOOR = 1.0
+
+YEAR = re.compile(r"^(?:18|19|20)\d\d$")
+
+
+def unseen_idf(terms: QueryTerms) -> float:
+    """The idf `lexical.query_terms` gives a term that no passage holds."""
+    return math.log(2.0 * terms.total + 2.0)
+
+
+def question_features(terms: QueryTerms) -> tuple[float, float]:
+    """`unseen` and `terms` of FEATURES: the share of the question's weight in terms no
+    passage holds, and the number of its content terms."""
+    top = unseen_idf(terms) - 1e-9
+    return sum(w for w in terms.idf.values() if w >= top) / terms.weight, float(len(terms.idf))
 
 
 def coverage(terms: QueryTerms, present: set[str] | frozenset[str]) -> float:
@@ -86,6 +118,9 @@ def candidate_features(
     pairs = {f" {a} {b} " for a, b in zip(terms.stems, terms.stems[1:], strict=False)}
     idf = [(f" {s} ", w) for s, w in terms.idf.items()]
     weight = terms.weight
+    rarest = unseen_idf(terms)
+    years = [f" {s} " for s in terms.stems if YEAR.match(s)]
+    unseen, count = question_features(terms)
     cosines = vectors @ question_vector if len(rows) else np.zeros(0)
     all_sentences: list[Sequence[str]] = []
     all_coverage: list[list[float]] = []
@@ -110,6 +145,8 @@ def candidate_features(
             idf, present, title, analysis.sentence_stems, per_sentence, weight
         )
         all_answering.append([u + 0.01 * c for u, c in zip(untitled, per_sentence, strict=False)])
+        missing = [w for s, w in idf if s not in body and s not in around]
+        dated = stem_string(row.date) if years and row.date else ""
         out[i] = (
             float(cosines[i]),
             lexical.get(row.id, 0.0) / best_bm25,
@@ -117,5 +154,9 @@ def candidate_features(
             sum(w for s, w in idf if s in body or s in around) / weight,
             sum(1 for pair in pairs if pair in body) / len(pairs) if pairs else 0.0,
             max(untitled, default=0.0),
+            max(missing, default=0.0) / rarest,
+            float(any(y not in body and y not in around and y not in dated for y in years)),
+            unseen,
+            count,
         )
     return out, all_sentences, all_coverage, all_answering
