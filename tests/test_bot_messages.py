@@ -73,6 +73,8 @@ def test_watched_channel_answers_questions_only(tmp_path):
             )
             await h.wait_done(watch)
             assert watch.ephemeral and "I now answer questions" in message_text(watch.original)
+            watched = h.archive.settings_table.watched
+            assert watched.channels(str(h.guild.id)) == [int(news)]  # in the store, for all
             q = await h.emu.send_message(
                 news, h.member, "Will every primary school pupil get a free hot lunch?"
             )
@@ -94,8 +96,8 @@ def test_watched_channel_answers_questions_only(tmp_path):
                 m.get("message_reference", {}).get("message_id") for m in h.emu.bot_messages(news)
             }
             assert statement["id"] not in replied_to and later["id"] not in replied_to
-            # the watch list survives a restart
-            assert (tmp_path / "bot" / "watched.json").exists()
+            # the unwatch reached the store, which every process (and a restart) reads
+            assert watched.channels(str(h.guild.id)) == []
             # plain members cannot watch
             refused = await h.command("channel watch")
             assert refused.ephemeral and "Manage Server" in refused.original["content"]
