@@ -53,6 +53,22 @@ def unseen_idf(terms: QueryTerms) -> float:
     return math.log(2.0 * terms.total + 2.0)
 
 
+def rarest_lacking(by_rarity: Sequence[tuple[str, float]], held: set[str], around: str) -> float:
+    """The idf of the rarest of the question's terms (" stem ", idf; rarest first) that neither
+    the passage (`held`: those it holds) nor its title and heading (`around`) hold; 0 if none."""
+    for term, idf in by_rarity:
+        if term not in held and term not in around:
+            return idf
+    return 0.0
+
+
+def year_missing(year: str, body: str, around: str, day: str | None) -> bool:
+    """Whether a passage (its stems `body`, its title's and heading's `around`) and its
+    article's date (ISO) lack a `year` the question names."""
+    word = f" {year} "
+    return word not in body and word not in around and year not in (day or "")
+
+
 def question_features(terms: QueryTerms) -> tuple[float, float]:
     """`unseen` and `terms` of FEATURES: the share of the question's weight in terms no
     passage holds, and the number of its content terms."""
@@ -119,7 +135,8 @@ def candidate_features(
     idf = [(f" {s} ", w) for s, w in terms.idf.items()]
     weight = terms.weight
     rarest = unseen_idf(terms)
-    years = [f" {s} " for s in terms.stems if YEAR.match(s)]
+    by_rarity = sorted(idf, key=lambda term: -term[1])
+    years = [s for s in terms.stems if YEAR.match(s)]
     unseen, count = question_features(terms)
     cosines = vectors @ question_vector if len(rows) else np.zeros(0)
     all_sentences: list[Sequence[str]] = []
@@ -145,8 +162,7 @@ def candidate_features(
             idf, present, title, analysis.sentence_stems, per_sentence, weight
         )
         all_answering.append([u + 0.01 * c for u, c in zip(untitled, per_sentence, strict=False)])
-        missing = [w for s, w in idf if s not in body and s not in around]
-        dated = stem_string(row.date) if years and row.date else ""
+        lacked = rarest_lacking(by_rarity, {s for s, _ in present}, around)
         out[i] = (
             float(cosines[i]),
             lexical.get(row.id, 0.0) / best_bm25,
@@ -154,8 +170,8 @@ def candidate_features(
             sum(w for s, w in idf if s in body or s in around) / weight,
             sum(1 for pair in pairs if pair in body) / len(pairs) if pairs else 0.0,
             max(untitled, default=0.0),
-            max(missing, default=0.0) / rarest,
-            float(any(y not in body and y not in around and y not in dated for y in years)),
+            lacked / rarest,
+            float(bool(years) and any(year_missing(y, body, around, row.date) for y in years)),
             unseen,
             count,
         )
