@@ -41,6 +41,7 @@ from archivist.models import Article, Paragraph, Passage
 from archivist.pg_index import VECTOR_INDEX_ENV
 from archivist.store import NewArticle
 
+PARTS = ("quality", "ask", "ingest", "readers")
 HYBRID = "hybrid (shipped)"
 MODES = (HYBRID, "bm25 (FTS5)", "dense")
 # questions of each set (0: all), questions asked at each archive size, articles uploaded;
@@ -194,9 +195,9 @@ def side_by_side(
                 )
                 tops[name][backend] = (hits[0].article_id, hits[0].position) if hits else None
         for name, top in tops.items():
-            counts[name] += len(set(top.values())) > 1
-        if len(set(tops[HYBRID].values())) > 1:
-            differ.append(why_different(archives, retrievals, q.text, tops[HYBRID]))
+            if len(set(top.values())) > 1:
+                counts[name] += 1
+                differ.append({"mode": name, **why_different(archives, retrievals, q.text, top)})
     return {"outcomes": outcomes, "first_hit_differs": differ, "differ_by_mode": counts}
 
 
@@ -510,7 +511,7 @@ def main() -> None:
     parser.add_argument("role", nargs="?", default="run", choices=["run", "reader", "writer"])
     parser.add_argument("args", nargs="*", help="a reader's or writer's arguments (internal)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
-    parser.add_argument("--parts", default="quality,ask,ingest,readers")
+    parser.add_argument("--parts", default=",".join(PARTS))
     opts = parser.parse_args()
     if opts.role == "reader":
         reader(opts.args[0], *map(Path, opts.args[1:]))
@@ -547,7 +548,9 @@ def main() -> None:
         pg.close()
     results["load_after"] = os.getloadavg()
     results["peak_rss_mb"] = round(peak_rss_mb())
-    name = "perf_backends-quick" if opts.quick else "perf_backends"
+    name = "perf_backends" + ("-quick" if opts.quick else "")
+    if set(parts) != set(PARTS):  # a partial run keeps the whole run's results
+        name += "-" + "-".join(parts)
     print(save_result(name, results))
     print(table(results))
 
