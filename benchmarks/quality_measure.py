@@ -129,8 +129,7 @@ def gather_features(
             best.append(
                 float(np.max(archive.embedder.encode(pooled) @ retrieval.vector)) if pooled else 0.0
             )
-        ranking = table.features[:, :RANKING_FEATURES]  # the rest are the answered rule's inputs
-        features = np.hstack([ranking, np.array(best, np.float32)[:, None]])
+        features = np.hstack([table.features, np.array(best, np.float32)[:, None]])
         labels = np.array([table.rows[p].article_id == question.gold for p in table.ids])
         out.append((features, labels))
     return out
@@ -147,8 +146,11 @@ def fit(say: Say = say_out) -> tuple[tuple[float, ...], tuple[float, ...]]:
     samples = gather_features(archive, asked, vectors)
     embedder.save()
     archive.close()
+    # the combiner's columns; FEATURES' others are the answered rule's (`fit_answered.py`)
     first = fit_listwise([(x[:, :RANKING_FEATURES], y) for x, y in samples])
-    second = fit_listwise(samples)
+    second = fit_listwise(
+        [(np.hstack([x[:, :RANKING_FEATURES], x[:, -1:]]), y) for x, y in samples]
+    )
     first_t = tuple(round(float(w), 2) for w in first)
     second_t = tuple(round(float(w), 2) for w in second)
     say(f"FIRST_STAGE_WEIGHTS = {first_t}\nSECOND_STAGE_WEIGHTS = {second_t}")
