@@ -90,12 +90,12 @@ class Postgres:
 
     def database(self, name: str) -> str:
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
         with psycopg.connect(self.admin, autocommit=True) as conn:
             # the C collation: text compares byte-wise, as SQLite's does
             conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE 'C' ENCODING 'UTF8'")
-        head, _, query = self.admin.partition("?")
-        return head.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+        return str(make_conninfo(self.admin, dbname=name))
 
     def close(self) -> None:
         self.server.cleanup()
