@@ -25,10 +25,19 @@ def features_with_coverage(*shares: float) -> np.ndarray:
 
 
 def test_a_first_pass_is_weak_when_its_best_candidate_holds_little_of_the_question():
-    cfg = feedback.Feedback(weak_coverage=0.6)
+    cfg = feedback.Feedback(weak_coverage=0.6, weak_cosine=0.6)
     features = features_with_coverage(0.9, 0.3)
     assert not feedback.is_weak(features, 0, cfg)
     assert feedback.is_weak(features, 1, cfg)
+
+
+def test_a_first_pass_with_a_close_candidate_is_not_weak():
+    cfg = feedback.Feedback(weak_coverage=0.6, weak_cosine=0.6)
+    features = features_with_coverage(0.3, 0.2)
+    features[1, FEATURES.index("dense")] = 0.7  # any candidate: the vector side is sure
+    assert not feedback.is_weak(features, 0, cfg)
+    features[1, FEATURES.index("dense")] = 0.5
+    assert feedback.is_weak(features, 0, cfg)
 
 
 def test_the_question_moves_toward_the_best_candidates_by_their_scores():
@@ -83,7 +92,7 @@ def test_a_weak_question_is_reordered_and_answered_as_without_feedback(ranker):
     # "staff" and "wages" are in no passage: the best candidate holds under half the question
     question = "How many staff and what wages at the Leipzig parcel centre?"
     retrieval = ranker.retrieve(question, "c")
-    cfg = feedback.Feedback(weak_coverage=0.99, weight=100.0)
+    cfg = feedback.Feedback(weak_coverage=0.99, weak_cosine=1.01, weight=100.0)
     ranker.feedback = None
     before = ranker.rank(retrieval, 5)
     answer_before = ranker.scored_answer(retrieval, 5)
@@ -111,14 +120,14 @@ def test_feedback_waits_for_the_sentence_stage(ranker):
     from archivist.ranking import SearchConfig
 
     retrieval = ranker.retrieve("How many staff and what wages at the Leipzig parcel centre?", "c")
-    ranker.feedback = feedback.Feedback(weak_coverage=0.99, weight=100.0)
+    ranker.feedback = feedback.Feedback(weak_coverage=0.99, weak_cosine=1.01, weight=100.0)
     assert ranker.rank(retrieval, 5, SearchConfig(rerank=2)).signal is None
 
 
 def test_a_question_naming_a_period_keeps_the_date_preference_instead(ranker):
     """The date preference's small boost would drown in the feedback's re-scoring."""
     retrieval = ranker.retrieve("How many staff and what wages at the Leipzig centre in 2003?", "c")
-    ranker.feedback = feedback.Feedback(weak_coverage=0.99, weight=100.0)
+    ranker.feedback = feedback.Feedback(weak_coverage=0.99, weak_cosine=1.01, weight=100.0)
     assert ranker.rank(retrieval, 5).signal is None
     ranker.date_boost = 0.0  # no preference: the feedback runs
     assert ranker.rank(retrieval, 5).signal is not None
