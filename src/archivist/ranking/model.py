@@ -26,7 +26,11 @@ MODES = ("hybrid", "rrf", "bm25", "dense")
 # news question weighs as 10 SQuAD ones: listwise softmax regression on standardized features,
 # given back on the raw scale, so no scaler ships); checked on both held-out halves
 # (docs/benchmarks.md). Title coverage and the two lists' ranks were tried as features and
-# added nothing; so did answer-type cues and article-level evidence on the news set.
+# added nothing; so did answer-type cues and article-level evidence on the news set. Later
+# (fit_dump.py's candidates), 21 more inputs (per-question z-scores and ranks, the article's
+# best and second cosine and candidate count, position, lead, neighbours' cosine, title
+# coverage) lost as linear features (news test hit@1 0.522-0.594 vs 0.604 on the same
+# candidates) and in a small LightGBM lambdarank (0.575-0.609; SQuAD unchanged): not shipped.
 FIRST_STAGE_WEIGHTS = (14.72, 0.67, 1.88, 3.77, 2.34, 1.52)
 # SQuAD tune half only, before `untitled_sentence` (weighted 0 here: not refitted, the stage is
 # off by default), the last weight the best sentence cosine's
