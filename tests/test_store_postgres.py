@@ -6,6 +6,7 @@ by side: the same corpus gives the same full-text candidates, bm25 scores and co
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,9 @@ from archivist.archive import Archive
 from archivist.config import load_settings
 from archivist.embedding import HashingEmbedder
 from archivist.errors import ArchivistError, ConfigError
-from archivist.models import Article, Paragraph
+from archivist.models import Article, Paragraph, Passage
 from archivist.ranking.lexical import fts_query, lookup_keys, question_terms
+from archivist.store import NewArticle, content_hash
 
 FIXTURES = (pg_server, pg_url)  # pytest finds them by their names in this module
 
@@ -79,6 +81,79 @@ def test_the_same_text_twice_is_a_duplicate_and_a_deleted_id_is_not_handed_out_a
     archive.store.delete_article("g1", ferry)
     add(archive, "g1", FERRY)
     assert not first & set(archive.store.passage_ids("g1").tolist())
+
+
+def new_article(archive: Archive, article: Article, article_id: str) -> NewArticle:
+    texts = [p.text for p in article.paragraphs]
+    return NewArticle(
+        article,
+        article_id,
+        content_hash(article),
+        [Passage(i, t) for i, t in enumerate(texts)],
+        archive.embedder.encode(texts),
+        article_id,
+    )
+
+
+def test_a_batch_is_decided_in_order_as_if_stored_one_by_one(archive):
+    """The same text twice in a batch: the second is a duplicate of the first; an id given
+    twice: the second is taken; what the collection held before counts as well."""
+    (held,) = add(archive, "g1", MUSEUM)
+    batch = [
+        new_article(archive, FERRY, "ferry"),
+        new_article(archive, FERRY, "ferry-again"),
+        new_article(archive, BUDGET, "ferry"),
+        new_article(archive, MUSEUM, "museum-again"),
+        new_article(archive, BUDGET, held),
+        new_article(archive, BUDGET, "budget"),
+    ]
+    inserted = archive.store.insert_articles("g1", batch, "tester")
+    assert [(i.article_id, len(ids)) for i, ids in inserted.stored] == [("ferry", 1), ("budget", 1)]
+    assert [(i.article_id, was) for i, was in inserted.duplicates] == [
+        ("ferry-again", "ferry"),
+        ("museum-again", held),
+    ]
+    assert [i.article_id for i in inserted.taken] == ["ferry", held]
+    (ferry_ids,), (budget_ids,) = (ids for _, ids in inserted.stored)
+    assert ferry_ids < budget_ids  # ids handed out in the batch's order
+    assert [a.id for a in archive.store.recent("g1", 5)] == ["budget", "ferry", held]
+    got = archive.store.get("g1", "ferry")
+    assert got is not None and got.title == FERRY.title
+
+
+def round_trips(archive: Archive, write) -> int:  # type: ignore[no-untyped-def]
+    """The client-server round trips `write()` makes on this thread's connection: each ends
+    with the server's ReadyForQuery (counted in libpq's trace of the protocol)."""
+    from psycopg import pq
+
+    pgconn = archive.store.db.conn.pgconn
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            write()
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        return sum(line.split("\t")[:3:2] == ["B", "ReadyForQuery"] for line in trace)
+
+
+def test_a_batch_costs_as_many_round_trips_as_one_article(tmp_path, pg_url):
+    # before: about five round trips an article (issue 16: 57 articles/s into PostgreSQL)
+    archive = open_archive(tmp_path, pg_url)
+    try:
+        one = [new_article(archive, FERRY, "one")]
+        many = [
+            new_article(archive, art(f"Story {n}", f"The {n} ferry ran late again."), f"n{n}")
+            for n in range(40)
+        ]
+        alone = round_trips(archive, lambda: archive.store.insert_articles("g1", one, None))
+        batch = round_trips(archive, lambda: archive.store.insert_articles("g1", many, None))
+        assert batch == alone > 0
+        assert archive.store.count_articles("g1") == 41
+        assert archive.store.count_passages("g1") == 41
+    finally:
+        archive.close()
 
 
 def test_every_read_keeps_to_its_collection(archive):
