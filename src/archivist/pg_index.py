@@ -11,6 +11,13 @@ sample of stored vectors, their exact top-k, and the smallest ef whose HNSW top-
 `CALIBRATION_TARGET` of it (`choose_ef`). It is made at the end of an ingest that has grown the
 collection `RECALIBRATE_GROWTH` times past the last one, and kept in the store's meta table,
 so every process searching the database uses it.
+
+Three ways to search, by ARCHIVIST_PG_VECTOR_INDEX (`open_postgres`): "hnsw" (the default)
+as above; "none", no vector index, each question scans the collection's vectors on half
+precision, exactly (for a pgvector that cannot build HNSW: this CPU); "faiss", no vector index
+in the database either: each process keeps a FAISS index per collection built from the stored
+vectors under `<data dir>/pg-index/<database>/` (`IndexCache`, as on SQLite), reconciled with
+the database at open and whenever the collection's generation moves (another process wrote).
 """
 
 from __future__ import annotations
