@@ -16,6 +16,7 @@ object; the questions' vectors come from the shared cache unless a part says oth
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -103,9 +104,9 @@ class Postgres:
 
 
 def on_postgres(url: str, embedder, name: str) -> Archive:
-    return Archive(
-        Path(tempfile.mkdtemp(prefix=f"perf-backends-{name}-")), embedder, database_url=url
-    )
+    folder = Path(tempfile.mkdtemp(prefix=f"perf-backends-{name}-"))
+    atexit.register(shutil.rmtree, folder, True)  # a database's archive keeps nothing there
+    return Archive(folder, embedder, database_url=url)
 
 
 def copy_into(src: Archive, dst: Archive, batch: int = 500) -> dict:
