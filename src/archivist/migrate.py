@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -30,13 +30,23 @@ from archivist.archive import DB_NAME, Archive
 from archivist.config import DATABASE_SCHEMES, Limits
 from archivist.errors import ArchivistError, ConfigError
 from archivist.maintenance import CheckReport, check
+from archivist.migrate_tables import (
+    IN_LIST,
+    TABLES,
+    ArticleRow,
+    article_rows,
+    copy_feeds,
+    copy_table,
+    held_hashes,
+    passage_ids_of,
+    slices,
+)
 from archivist.models import Article, Paragraph, Passage
 from archivist.store import NewArticle, Store
 from archivist.store.pg_connection import redacted
 from archivist.store.postgres import PostgresStore
 
 DEFAULT_BATCH = 200
-IN_LIST = 500  # ids bound in one `IN (...)`: SQLite takes a bounded number of parameters
 
 
 class MigrateError(ArchivistError):
@@ -202,72 +212,6 @@ def _open_archive(
     return Archive(folder, embedder=StoredModel(*model), limits=limits, database_url=where.url)
 
 
-# ---- reads the stores have no public method for (SQL both run: `store.db.execute`) ---------
-
-
-class ArticleRow(NamedTuple):
-    """An article as stored, with every column a copy keeps."""
-
-    pk: int
-    id: str
-    title: str
-    source: str | None
-    url: str | None
-    date: str | None
-    category: str | None
-    agency: str | None
-    content_hash: str
-    added_at: str
-    added_by: str | None
-
-
-def _slices(values: Sequence[Any], size: int = IN_LIST) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ",".join("?" * len(values))
-
-
-def article_rows(store: Store, collection: str, after_pk: int, limit: int) -> list[ArticleRow]:
-    """The collection's next `limit` articles in the order they were stored (an export's)."""
-    rows = store.db.execute(
-        f"SELECT {', '.join(ArticleRow._fields)} FROM articles"
-        " WHERE collection = ? AND pk > ? ORDER BY pk LIMIT ?",
-        [collection, after_pk, limit],
-    ).fetchall()
-    return [ArticleRow(*r) for r in rows]
-
-
-def passage_ids_of(store: Store, collection: str, pks: Sequence[int]) -> dict[int, list[int]]:
-    """Each article's passage ids (by article pk), in passage order."""
-    out: dict[int, list[int]] = {}
-    for part in _slices([int(pk) for pk in pks]):
-        for article, pid in store.db.execute(
-            f"SELECT article, id FROM passages WHERE collection = ? AND article IN ({_marks(part)})"
-            " ORDER BY article, position",
-            [collection, *part],
-        ).fetchall():
-            out.setdefault(int(article), []).append(int(pid))
-    return out
-
-
-def held_hashes(store: Store, collection: str, digests: Sequence[str]) -> set[str]:
-    """Which of `digests` (article content hashes) the collection already holds."""
-    held: set[str] = set()
-    for part in _slices(digests):
-        held.update(
-            r[0]
-            for r in store.db.execute(
-                "SELECT content_hash FROM articles WHERE collection = ?"
-                f" AND content_hash IN ({_marks(part)})",
-                [collection, *part],
-            ).fetchall()
-        )
-    return held
-
-
 # ---- progress and the report ---------------------------------------------------------------
 
 
@@ -361,7 +305,7 @@ def _restore_provenance(target: Store, collection: str, rows: Sequence[ArticleRo
     with target.transaction() as db:
         # one statement a slice, not one a row: a round trip costs ~3 ms to PostgreSQL here.
         # Both engines name a VALUES list's columns column1, column2, ...
-        for part in _slices(rows, IN_LIST // 4):
+        for part in slices(rows, IN_LIST // 4):
             db.execute(
                 "UPDATE articles SET added_at = v.column3, added_by = v.column4"
                 f" FROM (VALUES {', '.join(['(?, ?, ?, ?)'] * len(part))}) AS v"
@@ -407,110 +351,6 @@ def _copy_articles(
     report.skipped += skipped
 
 
-# ---- the other tables ----------------------------------------------------------------------
-
-
-def _settings_row(row: Sequence[Any]) -> list[Any]:
-    # SQLite keeps the two flags as 0/1, PostgreSQL as booleans: each store takes a bool
-    collection, role, source, threads, logging_on, announce, updated_at = row
-    return [collection, role, source, bool(threads), bool(logging_on), announce, updated_at]
-
-
-# (table, its columns, the key order read in); each row replaces the target's of the same key
-TABLES: tuple[tuple[str, str, str], ...] = (
-    ("meta", "key, value", "key"),
-    (
-        "server_settings",
-        "collection, admin_role_id, default_source, threads, question_logging,"
-        " announce_channel_id, updated_at",
-        "collection",
-    ),
-    ("answer_votes", "collection, answer_id, member_id, vote, voted_at", "collection, answer_id"),
-    (
-        "question_log",
-        "collection, answer_id, question, question_key, answered, asked_at",
-        "collection, answer_id",
-    ),
-)
-FEED_FIELDS = (
-    "collection, name, url, added_at, added_by, last_polled_at, last_error, failures,"
-    " next_poll_at, disabled_at, added_in"
-)
-ITEM_FIELDS = "key, link, status, attempts, error, seen_at"
-ITEM_UPSERT = (
-    f"INSERT INTO feed_items (feed, {ITEM_FIELDS})",
-    "ON CONFLICT (feed, key) DO UPDATE SET link = excluded.link, status = excluded.status,"
-    " attempts = excluded.attempts, error = excluded.error, seen_at = excluded.seen_at",
-)
-ROWS_A_STATEMENT = 100
-
-
-def _write_rows(target: Store, head: str, tail: str, rows: Sequence[Any], batch: int) -> None:
-    """`head VALUES (..), (..) tail`: a statement a hundred rows (a round trip costs ~3 ms to
-    PostgreSQL here), a transaction a batch. No two rows share a key: each came from a table
-    keyed by it, and PostgreSQL refuses a statement that upserts a key twice."""
-    for part in _slices(rows, batch):
-        with target.transaction() as db:
-            for chunk in _slices(part, ROWS_A_STATEMENT):
-                values = ", ".join(f"({_marks(row)})" for row in chunk)
-                db.execute(f"{head} VALUES {values} {tail}".rstrip(), [x for r in chunk for x in r])
-
-
-def _copy_table(
-    source: Store, target: Store, table: tuple[str, str, str], batch: int, progress: Progress
-) -> int:
-    name, columns, order = table
-    rows = source.db.execute(f"SELECT {columns} FROM {name} ORDER BY {order}").fetchall()
-    if name == "server_settings":
-        rows = [_settings_row(r) for r in rows]
-    _write_rows(target, f"INSERT OR REPLACE INTO {name} ({columns})", "", rows, batch)
-    progress(Step(name, len(rows), len(rows), len(rows), 0))
-    return len(rows)
-
-
-def _upsert_feed(target: Store, row: Sequence[Any]) -> int:
-    """The target's id of the source's feed `row` (id first): the same feed (collection and
-    URL) brought up to date, or a new one under the source's id when that is free."""
-    source_id, values = int(row[0]), list(row[1:])
-    fields = [f.strip() for f in FEED_FIELDS.split(",")]
-    with target.transaction() as db:
-        found = db.execute(
-            "SELECT id FROM feeds WHERE collection = ? AND url = ?", [values[0], values[2]]
-        ).fetchone()
-        if found is not None:
-            assignments = ", ".join(f"{f} = ?" for f in fields)
-            db.execute(f"UPDATE feeds SET {assignments} WHERE id = ?", [*values, found[0]])
-            return int(found[0])
-        if db.execute("SELECT 1 FROM feeds WHERE id = ?", [source_id]).fetchone() is None:
-            # members name a feed by its id (`feed remove 3`): it stays the same where it can
-            db.execute(
-                f"INSERT INTO feeds (id, {FEED_FIELDS}) VALUES (?, {_marks(fields)})",
-                [source_id, *values],
-            )
-            if isinstance(target, PostgresStore):  # its id sequence must pass the ids given
-                db.execute(
-                    "SELECT setval(pg_get_serial_sequence('feeds', 'id'), max(id)) FROM feeds"
-                )
-            return source_id
-        cursor = db.execute(f"INSERT INTO feeds ({FEED_FIELDS}) VALUES ({_marks(fields)})", values)
-        return int(cursor.lastrowid or 0)
-
-
-def _copy_feeds(source: Store, target: Store, batch: int, progress: Progress) -> tuple[int, int]:
-    feeds = source.db.execute(f"SELECT id, {FEED_FIELDS} FROM feeds ORDER BY id").fetchall()
-    items = 0
-    for row in feeds:
-        feed_id = _upsert_feed(target, row)
-        seen = source.db.execute(
-            f"SELECT {ITEM_FIELDS} FROM feed_items WHERE feed = ? ORDER BY key", [row[0]]
-        ).fetchall()
-        _write_rows(target, *ITEM_UPSERT, [[feed_id, *r] for r in seen], batch)
-        items += len(seen)
-    progress(Step("feeds", len(feeds), len(feeds), len(feeds), 0))
-    progress(Step("feed_items", items, items, items, 0))
-    return len(feeds), items
-
-
 # ---- the whole ---------------------------------------------------------------------------
 
 
@@ -545,11 +385,13 @@ def _copy(
 ) -> None:
     for collection in sorted(source.collections()):
         _copy_articles(source, target, collection, dim, batch, report, progress)
-    report.tables["feeds"], report.tables["feed_items"] = _copy_feeds(
-        source, target, batch, progress
-    )
+    feeds, items = copy_feeds(source, target, batch)
+    for name, copied in (("feeds", feeds), ("feed_items", items)):
+        report.tables[name] = copied
+        progress(Step(name, copied, copied, copied, 0))
     for table in TABLES:
-        report.tables[table[0]] = _copy_table(source, target, table, batch, progress)
+        copied = report.tables[table[0]] = copy_table(source, target, table, batch)
+        progress(Step(table[0], copied, copied, copied, 0))
 
 
 def migrate(

@@ -136,7 +136,3 @@ def main(
     cli.main(
         args=list(argv) if argv is not None else None, prog_name="archivist", obj=archive_factory
     )
-
-
-# `migrate` lives in its own module, which imports `cli` from this one: registered once `cli` is
-from archivist.cli import migrate as _migrate_command  # noqa: E402, F401
