@@ -1,6 +1,7 @@
 """The `archivist` command on SQLite and on PostgreSQL (`ARCHIVIST_DATABASE_URL`): ingest, ask,
-list, show, delete, stats, check and export print the same JSON and text on both (issue 16's
-"Done when"); only what legitimately differs is set aside (times, sizes, float noise)."""
+list, show, delete, stats, check, reindex and export print the same JSON and text on both
+(issue 16's "Done when"); only what legitimately differs is set aside (times, sizes, float
+noise)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,9 @@ def _session(run: Any) -> dict[str, Any]:
     out["stats"] = _json(run("stats", "--json"))
     out["check"] = _json(run("check", "--json"))
     out["check_text"] = run("check").output
+    reindexed = run("reindex")
+    out["reindex"] = (reindexed.exit_code, reindexed.output)
+    out["check_reindexed"] = _json(run("check", "--json"))
     out["export"] = run("export").stdout
     out["delete"] = run("delete", listed[0]["id"]).output
     out["after_delete"] = _json(run("ask", QUESTIONS[0], "--json"))
@@ -167,3 +171,32 @@ def test_check_and_repair_through_the_cli_on_postgresql(tmp_path, pg_url):
     counts = repaired["collections"]["default"]
     assert counts["fts"] == counts["indexed"] == counts["passages"]
     assert _json(run("check", "--json"))["problems"] == []
+
+
+def test_reindex_on_postgresql_analyses_old_passages_and_builds_no_index_it_was_told_not_to(
+    tmp_path, pg_url, monkeypatch
+):
+    # before: `reindex` died on PostgreSQL (its vector index has no `rebuild`)
+    import psycopg
+
+    monkeypatch.setenv("ARCHIVIST_PG_VECTOR_INDEX", "none")  # this CPU's pgvector: no HNSW
+    run = runner_for(tmp_path / "d", pg_url)
+    assert run("ingest", str(SAMPLES)).exit_code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE passages SET stems = NULL WHERE id IN (SELECT id FROM passages LIMIT 2)"
+        )
+        passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+    result = run("reindex")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"Reindexed {passages} passages.",
+        "Analysed 2 passages stored before analyses were kept.",
+    ]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM passages WHERE stems IS NULL").fetchone()[0] == 0
+        vector_indexes = conn.execute(
+            "SELECT count(*) FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'"
+        ).fetchone()[0]
+    assert vector_indexes == 0
+    assert run("reindex").output.splitlines() == [f"Reindexed {passages} passages."]

@@ -29,11 +29,18 @@ def stats(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 @guarded
 def reindex(obj: Context) -> None:
-    """Rebuild every vector index from the vectors stored in SQLite (and store the ranking's
-    analysis of passages stored before it was kept)."""
+    """Rebuild every vector index from the vectors stored in SQLite (on PostgreSQL: make its
+    vector index if it is missing), and store the ranking's analysis of passages stored before
+    it was kept."""
+    from archivist.store.postgres import PostgresStore
+
     archive = obj.archive
-    for collection in archive.store.collections():
-        archive.checked_index(collection).rebuild(archive.store)
+    store: object = archive.store
+    if isinstance(store, PostgresStore):  # its vectors are the index: no FAISS file to build
+        store.reindex()
+    else:
+        for collection in archive.store.collections():
+            archive.checked_index(collection).rebuild(archive.store)
     analysed = archive.analyse_stored()
     click.echo(f"Reindexed {archive.stats().indexed} passages.")
     if analysed:

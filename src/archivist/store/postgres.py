@@ -205,10 +205,19 @@ class PostgresStore(PgReads):
     def __init__(self, url: str, dim: int = 384, *, hnsw: bool = True) -> None:
         super().__init__(url)
         self.dim = dim
+        self.hnsw = hnsw
         with self.transaction() as db:
             pg_migrations.apply(db, dim)
             if hnsw:
                 pg_migrations.ensure_vector_index(db, dim)
+
+    def reindex(self) -> None:
+        """`archivist reindex` here: the database is its own vector index (the vectors are its
+        rows, nothing to rebuild from them), so the HNSW index is made if it is missing, when
+        this store indexes its vectors (`hnsw`; never where pgvector cannot build one)."""
+        if self.hnsw:
+            with self.transaction() as db:
+                pg_migrations.ensure_vector_index(db, self.dim)
 
     # -- meta --------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
