@@ -81,17 +81,18 @@ def tsvector(title: str, heading: str | None, text: str) -> tuple[str, set[str],
 def parse_match(match: str) -> tuple[str | None, list[str]]:
     """(a tsquery literal, its terms) for the ranking's FTS5 MATCH string: quoted terms OR'ed
     (`ranking.lexical.fts_query`). A term of several tokens is a phrase; bm25 counts its
-    tokens one by one (FTS5 would count the phrase)."""
+    tokens one by one (FTS5 would count the phrase). A token comes once for each phrase that
+    holds it: FTS5's bm25 sums over the phrases, so two words of one stem count twice."""
     parts: list[str] = []
-    wanted: dict[str, None] = {}
+    wanted: list[str] = []
     for quoted in _QUOTED.findall(match):
         tokens = [
             t for t in terms(quoted.replace('""', '"')) if len(t.encode()) <= MAX_LEXEME_BYTES
         ]
         if tokens:
             parts.append(" <-> ".join(map(_quote, tokens)))
-            wanted.update(dict.fromkeys(tokens))
-    return (" | ".join(parts) or None), list(wanted)
+            wanted.extend(dict.fromkeys(tokens))
+    return (" | ".join(parts) or None), wanted
 
 
 K1, B = 1.2, 0.75
