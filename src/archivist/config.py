@@ -178,15 +178,16 @@ def _addr_env(env: dict[str, str], name: str) -> str | None:
 DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 
-def database_url_env(env: Mapping[str, str]) -> str | None:
-    """ARCHIVIST_DATABASE_URL: empty for SQLite in the data directory, else a PostgreSQL URL."""
+def database_url_env(env: Mapping[str, str], name: str = "ARCHIVIST_DATABASE_URL") -> str | None:
+    """ARCHIVIST_DATABASE_URL (or the CLI's --database-url, `name`): empty for SQLite in the
+    data directory, else a PostgreSQL URL."""
     raw = env.get("ARCHIVIST_DATABASE_URL", "").strip()
     if not raw:
         return None
     if not raw.startswith(DATABASE_SCHEMES):
         shown = raw.split("://")[0] + "://…" if "://" in raw else raw[:40]
         raise ConfigError(
-            f"ARCHIVIST_DATABASE_URL must start with postgresql://, got {shown!r}"
+            f"{name} must start with postgresql://, got {shown!r}"
             " (leave it empty for SQLite in the data directory)"
         )
     return raw

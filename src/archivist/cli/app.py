@@ -3,6 +3,7 @@ it a fake embedder), and how core errors reach the terminal."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from archivist.config import Settings, load_settings
+from archivist.config import Settings, database_url_env, load_settings
 from archivist.errors import ArchivistError, ArticleNotFound, FeedNotFound, user_text
 
 if TYPE_CHECKING:
@@ -100,16 +101,25 @@ def guarded(func: Callable) -> Callable:
     default=None,
     help="Where the archive lives (default ./data, or $ARCHIVIST_DATA).",
 )
+@click.option(
+    "--database-url",
+    default=None,
+    metavar="postgresql://…",
+    help="The archive in this PostgreSQL database instead (default $ARCHIVIST_DATABASE_URL).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
 @click.version_option(package_name="archivist")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool) -> None:
     """Archivist: ask questions of stored news articles, offline."""
     # `obj`, when given (main's archive_factory, or a test runner's obj=), makes the archive
     factory: ArchiveFactory = ctx.obj if callable(ctx.obj) else open_archive
     settings_error = None
     try:
         settings = load_settings(data_dir)
+        if database_url is not None:  # the option over the environment
+            url = database_url_env({"ARCHIVIST_DATABASE_URL": database_url}, "--database-url")
+            settings = dataclasses.replace(settings, database_url=url)
     except ArchivistError as exc:
         if ctx.invoked_subcommand != "doctor":
             fail(user_text(exc), 2)
