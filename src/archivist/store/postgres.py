@@ -274,7 +274,9 @@ class PostgresStore(PgReads):
         self, collection: str, items: Sequence[NewArticle], added_by: str | None
     ) -> Inserted:
         """Store a batch in one transaction; duplicates decided under the write lock (see
-        `Store.insert_articles`)."""
+        `Store.insert_articles`). The same ~10 round trips for one article or thousands (a
+        round trip costs milliseconds to a loaded or distant server; there were ~5 an
+        article)."""
         inserted = Inserted([], (0, 0), [], [])
         with self.transaction() as db:
             fresh = _decide(items, db, collection, inserted) if items else []
