@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import test_archive_postgres
 from conftest import SAMPLES
@@ -17,8 +18,9 @@ from pg import pg_server, pg_url
 
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
-from archivist.errors import ConfigError
+from archivist.errors import ArchivistError, ConfigError
 from archivist.index import VectorIndex
+from archivist.maintenance import backup, check
 from archivist.pg_index import PG_INDEX_DIR, VECTOR_INDEX_ENV
 
 FIXTURES = (pg_server, pg_url)  # pytest finds them by their names in this module
@@ -115,3 +117,37 @@ def test_a_wrong_mode_is_one_line_naming_the_setting_and_its_values(tmp_path, mo
     assert "\n" not in message
     assert VECTOR_INDEX_ENV in message and repr(value) in message
     assert all(mode in message for mode in ("hnsw", "none", "faiss"))
+
+
+# -- maintenance: the database is the truth, the FAISS files are this process's cache ---------
+def test_backup_refuses_a_postgresql_archive_with_faiss_files(tmp_path, pg_url):
+    archive = _archive(tmp_path / "data", pg_url)
+    try:
+        archive.add_paths([SAMPLES], collection="g1")
+        archive.ask("When did the bridge reopen?", collection="g1")  # its index file made
+        with pytest.raises(ArchivistError, match="pg_dump") as refused:
+            backup(archive, tmp_path / "bk")
+        assert "\n" not in str(refused.value)
+        assert not (tmp_path / "bk").exists()
+    finally:
+        archive.close()
+
+
+def test_check_reads_the_faiss_files_where_they_are(tmp_path, pg_url):
+    archive = _archive(tmp_path / "data", pg_url)
+    try:
+        archive.add_paths([SAMPLES], collection="g1")
+        archive.ask("When did the bridge reopen?", collection="g1")
+        archive.indexes.save_dirty()
+        report = check(archive)
+        assert report.ok, report.problems
+        assert report.collections["g1"]["indexed"] == report.collections["g1"]["passages"] > 0
+        # an index file whose collection the database no longer holds is found
+        stale = archive.index_unchecked("gone")
+        dim = archive.embedder.dim
+        stale.add(np.array([10**9], dtype=np.int64), np.ones((1, dim), np.float32) / dim**0.5)
+        stale.save()
+        found = check(archive)
+        assert any(p.startswith("gone:") for p in found.problems), found.problems
+    finally:
+        archive.close()

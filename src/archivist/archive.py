@@ -57,7 +57,7 @@ class Archive:
             self.indexes = IndexCache(
                 self.store, self.store_dir / "index", self.embedder, limits.index_memory_mb
             )
-        else:  # PostgreSQL + pgvector (issue 16): the store searches its vectors, no FAISS file
+        else:  # PostgreSQL (issue 16): HNSW or a scan in the database, or FAISS of its vectors
             self.store, self.indexes = open_postgres(
                 database_url, self.embedder, self.data_dir, limits.index_memory_mb
             )

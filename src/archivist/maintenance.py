@@ -14,6 +14,7 @@ import numpy as np
 
 from archivist.errors import ArchivistError
 from archivist.index_cache import IndexCache
+from archivist.store import Store
 
 if TYPE_CHECKING:
     from archivist.archive import Archive
@@ -97,15 +98,16 @@ def check(archive: Archive, repair: bool = False) -> CheckReport:
 
 
 def _has_index_files(archive: Archive) -> bool:
-    """FAISS files beside the store (SQLite); else the store is its own index (PostgreSQL)."""
+    """FAISS files (SQLite's, or PostgreSQL's `faiss` mode, each process's cache of the
+    database's vectors); else the store is its own index (PostgreSQL's HNSW or scan)."""
     return isinstance(archive.indexes, IndexCache)
 
 
 def _collections(archive: Archive) -> list[str]:
     """The stored collections, and those with an index file (left by a deleted one)."""
     names = set(archive.store.collections())
-    if _has_index_files(archive):
-        for sidecar in (archive.store_dir / "index").glob("*.json"):
+    if isinstance(archive.indexes, IndexCache):
+        for sidecar in archive.indexes.directory.glob("*.json"):
             try:
                 names.add(json.loads(sidecar.read_text())["collection"])
             except (OSError, ValueError, KeyError):
@@ -166,7 +168,7 @@ def backup(archive: Archive, destination: Path) -> Path:
     The copied indexes may trail the database by the writes in flight; they are reconciled
     against it when the backup is opened.
     """
-    if not _has_index_files(archive):
+    if not isinstance(archive.store, Store):  # PostgreSQL, with FAISS files or without
         raise ArchivistError(
             "backup copies a SQLite archive; a PostgreSQL one is backed up by the database"
             " (pg_dump), or copied into a data folder by migrate"
