@@ -117,8 +117,13 @@ size), ranked by FTS5 without joining every match to its passage
 bm25, the share of the question's idf weight in the passage's best sentence and in title + heading +
 passage, and matched adjacent word pairs; the highlight is the sentence covering the most of the
 question. Weights: listwise softmax regression on the tune half (`benchmarks/quality.py --fit`).
-`answered`: the best passage's score at or above `ranking.model.FIRST_STAGE_ANSWER_SCORE`, fitted
-to answer 95% of the tune half's questions.
+`answered`: a logistic rule over the best candidate and the question
+(`ranking.model.ANSWER_WEIGHTS`: its score, margin, cosine, lexical shares, the rarest question
+word it lacks, a year it does not name, the question's words no passage holds), read off the best
+score anchored at `FIRST_STAGE_ANSWER_SCORE`; fitted (`benchmarks/fit_answered.py`) to answer 95%
+of both tune halves. When the first pass is weak (few question words matched and no close
+vector), the candidates are re-scored against the question vector moved toward the best five
+(`ranking.feedback`).
 
 **The sentence stage** (`SearchConfig(rerank=3)`, "hybrid + sentence stage") re-scores the
 best 3 with the best cosine among each one's 2 sentences sharing most words with the question.
