@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from archivist.config import Settings
-from archivist.doctor.report import FAIL, OK, WARN, Check, one_line
+from archivist.doctor.report import FAIL, OK, WARN, Check, one_line, store_verdict
 from archivist.errors import ArchivistError
 
 MIN_FREE_BYTES = 1024**3
@@ -122,15 +122,4 @@ def check_store(settings: Settings, embedder, data_usable: bool) -> Check:
             f"{settings.store_dir} cannot be read ({one_line(exc)})",
             "stop the bot and restore the latest backup (docs/deploy.md, Backups)",
         )
-    if not report.ok:
-        shown = "; ".join(report.problems[:3])
-        more = f" and {len(report.problems) - 3} more" if len(report.problems) > 3 else ""
-        return Check("store", FAIL, shown + more, repair)
-    articles = sum(c["articles"] for c in report.collections.values())
-    passages = sum(c["passages"] for c in report.collections.values())
-    return Check(
-        "store",
-        OK,
-        f"{articles} articles, {passages} passages in {len(report.collections)} collections; "
-        "`archivist check` passes",
-    )
+    return store_verdict(report, repair)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archivist.config import Settings
-from archivist.doctor.report import FAIL, OK, WARN, Check, one_line
+from archivist.doctor.report import FAIL, OK, WARN, Check, one_line, store_verdict
 from archivist.errors import ArchivistError, ConfigError
 from archivist.store import pg_migrations
 from archivist.store.pg_connection import redacted
@@ -223,21 +223,8 @@ def check_pg_store(settings: Settings, embedder: Any, schema: Check, fresh: bool
             archive.close()
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
         return Check("store", FAIL, one_line(exc), "see the message; docs/deploy.md has backups")
-    if not report.ok:
-        shown = "; ".join(report.problems[:3])
-        more = f" and {len(report.problems) - 3} more" if len(report.problems) > 3 else ""
-        return Check(
-            "store",
-            FAIL,
-            shown + more,
-            "stop the bot, run `archivist check --repair` with the bot's "
-            "ARCHIVIST_DATABASE_URL, start it",
-        )
-    articles = sum(c["articles"] for c in report.collections.values())
-    passages = sum(c["passages"] for c in report.collections.values())
-    return Check(
-        "store",
-        OK,
-        f"{articles} articles, {passages} passages in {len(report.collections)} collections; "
-        "`archivist check` passes",
+    return store_verdict(
+        report,
+        "stop the bot, run `archivist check --repair` with the bot's "
+        "ARCHIVIST_DATABASE_URL, start it",
     )

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from archivist.errors import library_reason
+
+if TYPE_CHECKING:
+    from archivist.maintenance import CheckReport
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -39,3 +43,19 @@ def print_report(checks: list[Check], as_json: bool) -> None:
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line of at most 200 characters, for a check's detail."""
     return library_reason(exc, 200)
+
+
+def store_verdict(report: CheckReport, repair: str) -> Check:
+    """The doctor's `store` line from `archivist check`'s report, on either store."""
+    if not report.ok:
+        shown = "; ".join(report.problems[:3])
+        more = f" and {len(report.problems) - 3} more" if len(report.problems) > 3 else ""
+        return Check("store", FAIL, shown + more, repair)
+    articles = sum(c["articles"] for c in report.collections.values())
+    passages = sum(c["passages"] for c in report.collections.values())
+    return Check(
+        "store",
+        OK,
+        f"{articles} articles, {passages} passages in {len(report.collections)} collections; "
+        "`archivist check` passes",
+    )
