@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from discord_emu.harness import article, articles_json, message_text, running_bot
+from discord_emu.harness import article, articles_json, message_text, reply_to, running_bot
 
 from archivist import logs
 from archivist.config import load_settings
@@ -133,17 +133,7 @@ def test_a_bug_answering_a_mention_or_storing_an_upload_shows_the_id_the_log_has
             asked = await h.emu.send_message(
                 h.guild.channel_id, h.member, "when does the library open?", mention_bot=True
             )
-            reply = await h.emu.wait_until(
-                lambda: next(
-                    (
-                        m
-                        for m in h.emu.bot_messages(asked["channel_id"])
-                        if m.get("message_reference", {}).get("message_id") == asked["id"]
-                    ),
-                    None,
-                ),
-                10,
-            )
+            reply = await reply_to(h, asked)
             wind = {"file": articles_json([article("wind")])}
             upload = await h.command("upload", wind, admin=True)
             final = await h.wait_final(upload, "Failed", timeout=30)

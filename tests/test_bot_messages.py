@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from discord_emu.harness import article, buttons, message_text, running_bot
+from discord_emu.harness import article, buttons, message_text, reply_to, running_bot
 
 
 def run(coro):
     return asyncio.run(coro)
-
-
-async def _reply_to(h, msg, timeout=10.0):
-    """The bot's reply to the user message `msg`."""
-    return await h.emu.wait_until(
-        lambda: next(
-            (
-                m
-                for m in h.emu.bot_messages(msg["channel_id"])
-                if m.get("message_reference", {}).get("message_id") == msg["id"]
-            ),
-            None,
-        ),
-        timeout,
-    )
 
 
 def test_mention_and_reply_to_an_answer(tmp_path):
@@ -34,7 +19,7 @@ def test_mention_and_reply_to_an_answer(tmp_path):
             asked = await h.emu.send_message(
                 ch, h.member, "what will the harbour ferry be?", mention_bot=True
             )
-            answer = await _reply_to(h, asked)
+            answer = await reply_to(h, asked)
             assert "Harbour ferry" in answer["embeds"][0]["title"]
             assert answer["allowed_mentions"] == {"parse": [], "replied_user": False}
             assert "Show article 1" in buttons(answer)
@@ -44,7 +29,7 @@ def test_mention_and_reply_to_an_answer(tmp_path):
                 "and when will the offshore wind turbines be built north of the bay?",
                 reply_to=answer,
             )
-            second = await _reply_to(h, follow)
+            second = await reply_to(h, follow)
             assert "Wind farm" in second["embeds"][0]["title"]
             # A plain message in an unwatched channel is left alone (and its content is not even
             # delivered without the Message Content intent... which this bot asks for).
@@ -78,7 +63,7 @@ def test_watched_channel_answers_questions_only(tmp_path):
             q = await h.emu.send_message(
                 news, h.member, "Will every primary school pupil get a free hot lunch?"
             )
-            answer = await _reply_to(h, q)
+            answer = await reply_to(h, q)
             assert "School lunches" in message_text(answer)
             statement = await h.emu.send_message(news, h.member, "I like the library.")
             unwatch = await h.emu.send_interaction(
@@ -156,7 +141,7 @@ def test_stored_everyone_never_pings_and_markdown_is_escaped(tmp_path):
             asked = await h.emu.send_message(
                 h.guild.channel_id, h.member, "@everyone harbour ferry?", mention_bot=True
             )
-            reply = await _reply_to(h, asked)
+            reply = await reply_to(h, asked)
             assert "@everyone" in reply["content"] and reply["mention_everyone"] is False
             # every message the bot sent carried allowed_mentions with parse: [] (else: 400)
             sent = [

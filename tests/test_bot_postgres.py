@@ -20,7 +20,7 @@ import test_bot_feeds
 import test_bot_messages
 import test_bot_metrics
 import test_bot_watch
-from discord_emu.harness import article, running_bot
+from discord_emu.harness import article, reply_to, running_bot
 from pg import TEMPLATE, pg_server, pg_url
 from test_bot_metrics import get, metrics_on, run
 
@@ -120,17 +120,7 @@ def test_an_answer_names_its_title_source_and_date_by_slash_command_and_mention(
             asked = await h.emu.send_message(
                 h.guild.channel_id, h.member, "what will the harbour ferry be?", mention_bot=True
             )
-            reply = await h.emu.wait_until(
-                lambda: next(
-                    (
-                        m
-                        for m in h.emu.bot_messages(asked["channel_id"])
-                        if m.get("message_reference", {}).get("message_id") == asked["id"]
-                    ),
-                    None,
-                ),
-                10,
-            )
+            reply = await reply_to(h, asked)
             return wanted, [rec.original["embeds"][0], reply["embeds"][0]]
 
     wanted, embeds = run(scenario())

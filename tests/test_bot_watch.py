@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from discord_emu.emulator import DiscordEmulator
-from discord_emu.harness import article, message_text, running_bot
+from discord_emu.harness import article, message_text, replies_to, reply_to, running_bot
 from discord_emu.payloads import FORUM_CHANNEL
 
 import archivist.archive
@@ -26,22 +26,6 @@ LUNCH = "Will every primary school pupil get a free hot lunch?"
 
 def run(coro):
     return asyncio.run(coro)
-
-
-async def reply_to(h, msg, timeout=10.0):
-    """The bot's reply to the user message `msg`, wherever it was posted."""
-    return await h.emu.wait_until(lambda: replies_to(h, msg), timeout)
-
-
-def replies_to(h, msg) -> dict | None:
-    return next(
-        (
-            m
-            for m in h.emu.bot_messages(msg["channel_id"])
-            if m.get("message_reference", {}).get("message_id") == msg["id"]
-        ),
-        None,
-    )
 
 
 async def watch(h, channel_id: str, option: str | None = None):

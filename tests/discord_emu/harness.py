@@ -323,3 +323,20 @@ async def running_bot(
         if own_emu:
             await emu.stop()
         discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+def replies_to(h: Any, msg: dict) -> dict | None:
+    """The bot's reply to the user message `msg` so far, wherever it was posted."""
+    return next(
+        (
+            m
+            for m in h.emu.bot_messages(msg["channel_id"])
+            if m.get("message_reference", {}).get("message_id") == msg["id"]
+        ),
+        None,
+    )
+
+
+async def reply_to(h: Any, msg: dict, timeout: float = 10.0) -> dict:
+    """The bot's reply to the user message `msg`, waited for."""
+    return await h.emu.wait_until(lambda: replies_to(h, msg), timeout)
