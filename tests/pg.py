@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +91,12 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
     yield pg_server.url(name)
     with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def without(value: Any, keys: tuple[str, ...]) -> Any:
+    """`value` (JSON-like) with `keys` left out at every depth: what may differ by backend."""
+    if isinstance(value, dict):
+        return {k: without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [without(v, keys) for v in value]
+    return value

@@ -25,7 +25,7 @@ import test_ranking
 import test_store
 import test_store_lookup
 from conftest import SAMPLES
-from pg import pg_server, pg_url
+from pg import pg_server, pg_url, without
 
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
@@ -108,16 +108,8 @@ TIMES = ("added_at",)
 SIZES = ("index_bytes", "db_bytes")
 
 
-def _without(value: Any, keys: tuple[str, ...]) -> Any:
-    if isinstance(value, dict):
-        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
-    if isinstance(value, list):
-        return [_without(v, keys) for v in value]
-    return value
-
-
 def _article(article: Any) -> dict[str, Any]:
-    return _without(
+    return without(
         {f: getattr(article, f) for f in article.__dataclass_fields__ if f != "passages"}
         | {"passages": [p.text for p in article.passages]},
         TIMES,
@@ -137,8 +129,8 @@ def _session(archive: Archive) -> dict[str, Any]:
     out["show"] = _article(archive.get(recent[-1].id, collection="g1"))
     out["delete"] = _article(archive.delete(recent[0].id, collection="g1"))
     out["after_delete"] = [archive.ask(q, collection="g1").to_json() for q in QUESTIONS[:3]]
-    out["stats"] = _without(archive.stats(collection="g1").to_json(), SIZES + ("last_added_at",))
-    out["stats_all"] = _without(archive.stats().to_json(), SIZES + ("last_added_at",))
+    out["stats"] = without(archive.stats(collection="g1").to_json(), SIZES + ("last_added_at",))
+    out["stats_all"] = without(archive.stats().to_json(), SIZES + ("last_added_at",))
     return out
 
 
@@ -155,7 +147,7 @@ def test_ingest_ask_list_show_delete_stats_are_the_same_on_postgresql(tmp_path: 
     # another order: 10.011814 against 10.011813)
     assert _scores(got) == pytest.approx(_scores(expected), abs=1e-4)
     for key in expected:
-        assert _without(got[key], ("score",)) == _without(expected[key], ("score",)), key
+        assert without(got[key], ("score",)) == without(expected[key], ("score",)), key
 
 
 def _scores(value: Any) -> list[float]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
-from pg import TEMPLATE, pg_server, pg_url
+from pg import TEMPLATE, pg_server, pg_url, without
 
 from archivist.archive import Archive
 from archivist.cli import cli
@@ -56,14 +56,6 @@ def _json(result: Any) -> Any:
     if result.exit_code != 0:
         return {"exit_code": result.exit_code, "output": result.output}
     return json.loads(result.stdout)
-
-
-def _without(value: Any, keys: tuple[str, ...]) -> Any:
-    if isinstance(value, dict):
-        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
-    if isinstance(value, list):
-        return [_without(v, keys) for v in value]
-    return value
 
 
 def _session(run: Any) -> dict[str, Any]:
@@ -131,8 +123,8 @@ def test_every_command_prints_the_same_on_both_backends(sessions):
     # order differs in the sixth decimal)
     assert _scores(postgres) == pytest.approx(_scores(sqlite), abs=1e-4)
     for key in sqlite:
-        expected = _without(sqlite[key], ("score", *TIMES, *SIZES))
-        assert _without(postgres[key], ("score", *TIMES, *SIZES)) == expected, key
+        expected = without(sqlite[key], ("score", *TIMES, *SIZES))
+        assert without(postgres[key], ("score", *TIMES, *SIZES)) == expected, key
 
 
 def test_stats_sizes_are_measured_on_both_backends(sessions):
