@@ -8,6 +8,7 @@ import socket
 
 import psycopg
 from pg import pg_server, pg_url
+from test_doctor import CHECKS as SQLITE_CHECKS
 from test_doctor import by_name, discord_api, doctor, fake_model
 
 from archivist.archive import Archive
@@ -16,22 +17,13 @@ from archivist.store import pg_migrations
 from archivist.store.pg_connection import redacted
 
 FIXTURES = (pg_server, pg_url, discord_api, doctor, fake_model)
+# SQLite's checks, with the database's three before its `store` line
 CHECKS = [
-    "python",
-    "packages",
-    "model",
-    "int8",
-    "data dir",
-    "disk",
+    *SQLITE_CHECKS[: SQLITE_CHECKS.index("store")],
     "database",
     "pgvector",
     "schema",
-    "store",
-    "token",
-    "intent",
-    "commands",
-    "metrics",
-    "readers",
+    *SQLITE_CHECKS[SQLITE_CHECKS.index("store") :],
 ]
 NEWEST = pg_migrations.MIGRATIONS[-1].__name__
 
