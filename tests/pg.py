@@ -100,3 +100,13 @@ def without(value: Any, keys: tuple[str, ...]) -> Any:
     if isinstance(value, list):
         return [without(v, keys) for v in value]
     return value
+
+
+def scores(value: Any) -> list[float]:
+    """Every `score` in `value` (JSON-like), depth first: compared apart, within float noise."""
+    if isinstance(value, dict):
+        own = [float(value["score"])] if "score" in value else []
+        return own + [s for k, v in value.items() if k != "score" for s in scores(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in scores(v)]
+    return []

@@ -25,7 +25,7 @@ import test_ranking
 import test_store
 import test_store_lookup
 from conftest import SAMPLES
-from pg import pg_server, pg_url, without
+from pg import pg_server, pg_url, scores, without
 
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
@@ -145,18 +145,9 @@ def test_ingest_ask_list_show_delete_stats_are_the_same_on_postgresql(tmp_path: 
     assert expected["ask"][0]["hits"], "the sample questions find something"
     # the same passages in the same order; scores within float noise (bm25 summed in
     # another order: 10.011814 against 10.011813)
-    assert _scores(got) == pytest.approx(_scores(expected), abs=1e-4)
+    assert scores(got) == pytest.approx(scores(expected), abs=1e-4)
     for key in expected:
         assert without(got[key], ("score",)) == without(expected[key], ("score",)), key
-
-
-def _scores(value: Any) -> list[float]:
-    if isinstance(value, dict):
-        own = [float(value["score"])] if "score" in value else []
-        return own + [s for k, v in value.items() if k != "score" for s in _scores(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _scores(v)]
-    return []
 
 
 def test_a_second_archive_on_the_same_database_sees_the_first_ones_writes(tmp_path, pg_url):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
-from pg import TEMPLATE, pg_server, pg_url, without
+from pg import TEMPLATE, pg_server, pg_url, scores, without
 
 from archivist.archive import Archive
 from archivist.cli import cli
@@ -88,15 +88,6 @@ def _session(run: Any) -> dict[str, Any]:
     return out
 
 
-def _scores(value: Any) -> list[float]:
-    if isinstance(value, dict):
-        own = [float(value["score"])] if "score" in value else []
-        return own + [s for k, v in value.items() if k != "score" for s in _scores(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _scores(v)]
-    return []
-
-
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory, pg_server) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Both sessions, once for the module's tests (each is a minute of CLI runs)."""
@@ -121,7 +112,7 @@ def test_every_command_prints_the_same_on_both_backends(sessions):
     assert sqlite["ask_source"]["hits"] and sqlite["list_source"], "the filters keep something"
     # the same passages in the same order; scores within float noise (bm25 summed in another
     # order differs in the sixth decimal)
-    assert _scores(postgres) == pytest.approx(_scores(sqlite), abs=1e-4)
+    assert scores(postgres) == pytest.approx(scores(sqlite), abs=1e-4)
     for key in sqlite:
         expected = without(sqlite[key], ("score", *TIMES, *SIZES))
         assert without(postgres[key], ("score", *TIMES, *SIZES)) == expected, key

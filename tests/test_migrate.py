@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
-from pg import pg_server, pg_url
+from pg import pg_server, pg_url, scores, without
 
 from archivist.archive import Archive
 from archivist.cli import cli
@@ -157,21 +157,8 @@ def stored_passages(archive: Archive, collection: str) -> list[Any]:
     ]
 
 
-def scores(value: Any) -> list[float]:
-    if isinstance(value, dict):
-        own = [float(value["score"])] if "score" in value else []
-        return own + [s for k, v in value.items() if k != "score" for s in scores(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in scores(v)]
-    return []
-
-
 def without_scores(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_scores(v) for k, v in value.items() if k != "score"}
-    if isinstance(value, list):
-        return [without_scores(v) for v in value]
-    return value
+    return without(value, ("score",))
 
 
 def assert_same(got: dict[str, Any], expected: dict[str, Any], tolerance: float) -> None:
