@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archivist.errors import ArchivistError, shown
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger("archivist.bot.watch")
 
@@ -172,12 +173,7 @@ class WatchedChannels:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
 
     async def _follow(self, run: Runner) -> None:
         while True:

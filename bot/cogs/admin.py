@@ -22,6 +22,7 @@ from bot import render
 from bot.app import UploadInterrupted
 from bot.cogs.browse import article_choices
 from bot.errors import UserError, log_unexpected, require_admin, warn_if_role_name
+from bot.tasks import cancel_and_wait
 from bot.views import NO_PINGS, delete_prompt, send_kwargs
 
 if TYPE_CHECKING:
@@ -78,11 +79,7 @@ class UploadProgress:
                     log.warning("could not show upload progress", exc_info=True)
 
     async def stop(self) -> None:
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
+        await cancel_and_wait(self.task)
 
 
 class Admin(commands.Cog):
