@@ -84,6 +84,9 @@ class Ranked:
     # the first stage's best score, when a later pass re-scored the candidates: `answered` is
     # decided on it (the rule's threshold is fitted on first-stage scores)
     signal: float | None = None
+    # the period the question names, which the date preference prefers (None: none, or no
+    # preference): read once an ask, for the feedback pass and the preference alike
+    period: dates.Period | None = None
 
 
 @dataclass(frozen=True)
@@ -279,13 +282,16 @@ class Ranker:
             return Ranked([], [], {})
         features, sentences, coverage = table.features, table.sentences, table.coverage
         scores, order = first_stage(features, cfg)
+        period = self._question_period(retrieval)
         signal = None
         # the sentence stage re-scores the best few on its own scale: the two are not mixed
         second_look = None if cfg.rerank else self.feedback
         if (
             second_look is not None
             and feedback.is_weak(features, order[0], second_look)
-            and not self._names_period(retrieval)
+            # the date's words are what the passages lack, not a paraphrase, and the feedback's
+            # re-scoring would drown the preference's small boost
+            and period is None
         ):
             signal = float(scores[order[0]])
             scores, order = self._feedback(retrieval, table, scores, second_look)
@@ -326,6 +332,7 @@ class Ranker:
             # highlight by their words too, never a second model call (the slowest asks' tail)
             {pid: (sentences[i], table.answering[i]) for i, pid in enumerate(table.ids)},
             signal,
+            period,
         )
 
     def _feedback(
@@ -421,21 +428,17 @@ class Ranker:
             known.update(self.store.passages_by_ids(missing, collection))
         return {pid: known[pid] for pid in ids if pid in known}
 
-    def _names_period(self, retrieval: Retrieval) -> bool:
-        """Whether the date preference will re-order this question's hits: the feedback pass
-        then stays out (its re-scoring would drown the preference's small boost; the date's
-        words are what the passages lack, not a paraphrase)."""
+    def _question_period(self, retrieval: Retrieval) -> dates.Period | None:
+        """The period the question names, by which the date preference will re-order its hits
+        (None when it names none, or without the preference)."""
         if not self.date_boost:
-            return False
-        reference = self._reference_day(retrieval)
-        return dates.question_period(retrieval.question, reference) is not None
+            return None
+        return dates.question_period(retrieval.question, self._reference_day(retrieval))
 
     def _prefer_period(self, retrieval: Retrieval, ranked: Ranked) -> None:
         """`ranked` re-ordered in place to prefer the period the question names, if any."""
-        if not self.date_boost or not ranked.ids:
-            return
-        period = dates.question_period(retrieval.question, self._reference_day(retrieval))
-        if period is None:
+        period = ranked.period
+        if not self.date_boost or not ranked.ids or period is None:
             return
         rows = self._rows(ranked.ids, ranked.rows, retrieval.collection)
         days = {pid: dates.article_day(row.date) for pid, row in rows.items()}
