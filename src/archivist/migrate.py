@@ -28,7 +28,7 @@ import numpy as np
 
 from archivist.archive import DB_NAME, Archive
 from archivist.config import DATABASE_SCHEMES, Limits
-from archivist.errors import ArchivistError, ConfigError
+from archivist.errors import ArchivistError
 from archivist.maintenance import CheckReport, check
 from archivist.migrate_tables import (
     IN_LIST,
@@ -43,7 +43,7 @@ from archivist.migrate_tables import (
 )
 from archivist.models import Article, Paragraph, Passage
 from archivist.store import NewArticle, Store
-from archivist.store.pg_connection import redacted
+from archivist.store.pg_connection import connect_plain, first_line, redacted
 from archivist.store.postgres import PostgresStore
 
 DEFAULT_BATCH = 200
@@ -102,11 +102,6 @@ def same_place(a: Location, b: Location) -> bool:
 # ---- what is there (read without creating or migrating anything) ---------------------------
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _sqlite_meta(where: Location) -> dict[str, str] | None:
     """The archive's meta; None when there is no store file, {} for a database without it."""
     if not where.db_file.is_file():
@@ -117,21 +112,14 @@ def _sqlite_meta(where: Location) -> dict[str, str] | None:
     except sqlite3.DatabaseError as exc:
         if "no such table" in str(exc):
             return {}
-        raise MigrateError(f"{where} is not an archive ({_first_line(exc)})") from None
+        raise MigrateError(f"{where} is not an archive ({first_line(exc)})") from None
 
 
 def _pg_meta(where: Location, url: str) -> dict[str, str]:
     """The database's archive meta ({} for a database that holds no archive)."""
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise ConfigError(
-            f"a postgresql:// database needs {exc.name}: pip install 'archivist[postgres]'"
-        ) from None
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=15)
-    except psycopg.Error as exc:
-        raise ConfigError(f"cannot connect to {where}: {_first_line(exc)}") from None
+    conn = connect_plain(url, connect_timeout=15)
+    import psycopg  # present: connect_plain checked
+
     with conn:
         try:
             found = conn.execute("SELECT to_regclass('meta')").fetchone()
@@ -139,7 +127,7 @@ def _pg_meta(where: Location, url: str) -> dict[str, str]:
                 return {}
             return dict(conn.execute("SELECT key, value FROM meta").fetchall())
         except psycopg.Error as exc:
-            raise MigrateError(f"{where} is not an archive ({_first_line(exc)})") from None
+            raise MigrateError(f"{where} is not an archive ({first_line(exc)})") from None
 
 
 def _model(meta: dict[str, str] | None) -> tuple[str, int] | None:
@@ -178,7 +166,7 @@ def _open_source(where: Location) -> tuple[Store, str, int]:
     try:
         return Store(where.db_file), name, dim
     except sqlite3.DatabaseError as exc:
-        raise MigrateError(f"{where} is not an archive ({_first_line(exc)})") from None
+        raise MigrateError(f"{where} is not an archive ({first_line(exc)})") from None
 
 
 def _open_target(where: Location, model: tuple[str, int]) -> Store:

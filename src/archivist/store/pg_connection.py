@@ -162,19 +162,34 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def connect(url: str) -> Any:
+def first_line(exc: BaseException) -> str:
+    """An error's first line (its type's name when it says nothing), for a one-line message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connect_plain(url: str, **options: Any) -> Any:
+    """An autocommit connection with nothing registered on it (`options` go to psycopg);
+    a missing driver or a refused connection is a ConfigError naming the URL without its
+    password."""
     try:
+        import pgvector.psycopg  # noqa: F401  (the store's connections need it too)
         import psycopg
-        from pgvector.psycopg import register_vector
     except ImportError as exc:
         raise ConfigError(
             f"a postgresql:// database needs {exc.name}: pip install 'archivist[postgres]'"
         ) from None
     try:
-        conn = psycopg.connect(url, autocommit=True)
+        return psycopg.connect(url, autocommit=True, **options)
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot connect to {redacted(url)}: {first}") from None
+        raise ConfigError(f"cannot connect to {redacted(url)}: {first_line(exc)}") from None
+
+
+def connect(url: str) -> Any:
+    conn = connect_plain(url)
+    import psycopg  # present: connect_plain checked
+    from pgvector.psycopg import register_vector
+
     try:
         register_vector(conn)
     except psycopg.ProgrammingError:  # a new database: the extension comes with migration 1
