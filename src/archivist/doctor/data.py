@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from archivist.config import Settings
-from archivist.doctor.report import FAIL, OK, WARN, Check, one_line, store_verdict
+from archivist.doctor.report import FAIL, OK, WARN, Check, checked_store, one_line
 from archivist.errors import ArchivistError
 
 MIN_FREE_BYTES = 1024**3
@@ -95,24 +95,17 @@ def check_disk(path: Path) -> Check:
 
 
 def check_store(settings: Settings, embedder, data_usable: bool) -> Check:
-    from archivist.archive import DB_NAME, Archive
-    from archivist.maintenance import check
+    from archivist.archive import DB_NAME
 
     if not data_usable:
         return Check("store", WARN, "not checked: the data folder is unusable", "see data dir")
     if not (settings.store_dir / DB_NAME).exists():
         return Check("store", OK, "no archive yet: created at the first start")
-    if embedder is None:
-        return Check("store", WARN, "not checked: the model does not load", "see the model line")
     repair = (
         f"stop the bot, run `archivist --data-dir {settings.data_dir} check --repair`, start it"
     )
     try:
-        archive = Archive(settings.data_dir, embedder=embedder, limits=settings.limits)
-        try:
-            report = check(archive)
-        finally:
-            archive.close()
+        return checked_store(settings, embedder, repair)
     except ArchivistError as exc:
         return Check("store", FAIL, str(exc), "see the message; docs/deploy.md has backups")
     except (sqlite3.DatabaseError, OSError) as exc:
@@ -122,4 +115,3 @@ def check_store(settings: Settings, embedder, data_usable: bool) -> Check:
             f"{settings.store_dir} cannot be read ({one_line(exc)})",
             "stop the bot and restore the latest backup (docs/deploy.md, Backups)",
         )
-    return store_verdict(report, repair)

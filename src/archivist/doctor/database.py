@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archivist.config import Settings
-from archivist.doctor.report import FAIL, OK, WARN, Check, one_line, store_verdict
+from archivist.doctor.report import FAIL, OK, WARN, Check, checked_store, one_line
 from archivist.errors import ArchivistError, ConfigError
 from archivist.store import pg_migrations
 from archivist.store.pg_connection import redacted
@@ -201,30 +201,15 @@ def check_schema(facts: DatabaseFacts) -> Check:
 def check_pg_store(settings: Settings, embedder: Any, schema: Check, fresh: bool) -> Check:
     """`archivist check` on the archive, opened as the bot opens it: only on a current schema
     (`schema`'s line ok), where opening writes nothing."""
-    from archivist.archive import Archive
-    from archivist.maintenance import check
-
     if fresh:
         return Check("store", OK, "no archive yet: created at the first start")
     if schema.status != OK:
         return Check("store", WARN, "not checked: see the schema line", "see the schema line")
-    if embedder is None:
-        return Check("store", WARN, "not checked: the model does not load", "see the model line")
+    repair = (
+        "stop the bot, run `archivist check --repair` with the bot's "
+        "ARCHIVIST_DATABASE_URL, start it"
+    )
     try:
-        archive = Archive(
-            settings.data_dir,
-            embedder=embedder,
-            limits=settings.limits,
-            database_url=settings.database_url,
-        )
-        try:
-            report = check(archive)
-        finally:
-            archive.close()
+        return checked_store(settings, embedder, repair)
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
         return Check("store", FAIL, one_line(exc), "see the message; docs/deploy.md has backups")
-    return store_verdict(
-        report,
-        "stop the bot, run `archivist check --repair` with the bot's "
-        "ARCHIVIST_DATABASE_URL, start it",
-    )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from archivist.errors import library_reason
 
 if TYPE_CHECKING:
+    from archivist.config import Settings
     from archivist.maintenance import CheckReport
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -43,6 +44,27 @@ def print_report(checks: list[Check], as_json: bool) -> None:
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line of at most 200 characters, for a check's detail."""
     return library_reason(exc, 200)
+
+
+def checked_store(settings: Settings, embedder: Any, repair: str) -> Check:
+    """The doctor's `store` line on either store: `archivist check` on the archive `settings`
+    describe, opened as the bot opens it (what opening or reading it raises, raised)."""
+    from archivist.archive import Archive
+    from archivist.maintenance import check
+
+    if embedder is None:
+        return Check("store", WARN, "not checked: the model does not load", "see the model line")
+    archive = Archive(
+        settings.data_dir,
+        embedder=embedder,
+        limits=settings.limits,
+        database_url=settings.database_url,
+    )
+    try:
+        report = check(archive)
+    finally:
+        archive.close()
+    return store_verdict(report, repair)
 
 
 def store_verdict(report: CheckReport, repair: str) -> Check:
