@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
 from archivist.errors import ArchivistError, ArticleNotFound, FeedNotFound, user_text
+
+if TYPE_CHECKING:
+    from bot.app import ArchivistBot
 
 log = logging.getLogger("archivist.bot")
 
@@ -68,13 +72,8 @@ async def require_admin(interaction: discord.Interaction) -> bool:
     if server_settings is not None and interaction.guild_id is not None:
         # the role /settings picked replaces ARCHIVIST_ADMIN_ROLE in its server; a server's
         # first look reads SQLite, so off the event loop like every other store read
-        offload = getattr(interaction.client, "offload", None)
-        collection = str(interaction.guild_id)
-        chosen = (
-            await offload(server_settings, collection)
-            if offload is not None
-            else server_settings(collection)
-        )
+        bot: ArchivistBot = interaction.client  # type: ignore[assignment]
+        chosen = await bot.offload(server_settings, str(interaction.guild_id))
         role_id = chosen.admin_role_id or role_id
     if not is_admin(interaction, role_id):
         role = interaction.guild.get_role(role_id) if interaction.guild and role_id else None
