@@ -92,7 +92,9 @@ class IndexCache:
     def checked(self, collection: str) -> VectorIndex:
         """The index, checked against the store on first use and after others' writes."""
         generation = self.store.generation(collection)
-        self._follow(collection, generation)
+        # the store's kept counts follow this read (the one a question makes): another
+        # process's write is in them from the next question on
+        self.store.follow_generation(collection, generation)
         with self._lock:
             entry, victims = self._use(collection)
         if entry is None or entry.synced != generation:
@@ -128,7 +130,7 @@ class IndexCache:
         """After our own write: stay in sync unless someone else wrote in between. A write is a
         use: an upload's index stays open while it runs."""
         before, after = generations
-        self._follow(collection, after)
+        self.store.follow_generation(collection, after)
         with self._lock:
             entry, victims = self._use(collection)
             if entry is not None:
@@ -137,12 +139,6 @@ class IndexCache:
                 entry.size = entry.index.memory_bytes()
                 victims += self._over_budget(keep=collection)
         self._let_go(victims)
-
-    def _follow(self, collection: str, generation: int) -> None:
-        """The store's kept counts follow the generation this read (the one read a question
-        makes): another process's write is in them from the next question on."""
-        self.store.doc_freq_cache.follow(collection, generation)
-        self.store.total_cache.follow(collection, generation)
 
     def as_loaded(self, collection: str) -> VectorIndex:
         """The index as it is (open, or loaded from its file without any check, not kept)."""

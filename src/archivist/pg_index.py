@@ -317,9 +317,7 @@ class PgIndexes:
     def checked(self, collection: str) -> PgVectorIndex:
         # the term counts the store keeps follow the collection's generation, as with FAISS
         # (`IndexCache.checked`): another process's writes are counted from the next question
-        generation = self.store.generation(collection)
-        self.store.doc_freq_cache.follow(collection, generation)
-        self.store.total_cache.follow(collection, generation)
+        self.store.follow_generation(collection, self.store.generation(collection))
         with self._lock:
             index = self._open.get(collection)
             if index is None:
@@ -332,8 +330,7 @@ class PgIndexes:
         return self.checked(collection)
 
     def note_write(self, collection: str, generations: tuple[int, int]) -> None:
-        self.store.doc_freq_cache.follow(collection, generations[1])
-        self.store.total_cache.follow(collection, generations[1])
+        self.store.follow_generation(collection, generations[1])
 
     def save_dirty(self) -> None:
         pass

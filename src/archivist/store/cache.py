@@ -87,5 +87,23 @@ class TtlCache(Generic[K, V]):
             self._epoch += 1
 
 
+class KeptCounts:
+    """What a store keeps of its counts (term document frequencies, the passage total), and
+    the two ways they go stale: a collection's generation moved, or a repair rewrote them."""
+
+    doc_freq_cache: TtlCache[str, int]
+    total_cache: TtlCache[str, int]
+
+    def follow_generation(self, collection: str, generation: int) -> None:
+        """The collection's generation as just read or written (`TtlCache.follow`)."""
+        self.doc_freq_cache.follow(collection, generation)
+        self.total_cache.follow(collection, generation)
+
+    def forget_counts(self) -> None:
+        """Forget every kept count (after a repair: counts of any size may have moved)."""
+        self.doc_freq_cache.clear()
+        self.total_cache.clear()
+
+
 def _large(value: object) -> bool:
     return isinstance(value, int) and value >= RECOUNTED_UNDER

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import sqlite_utils
 
-from archivist.store.cache import TtlCache
+from archivist.store.cache import KeptCounts
 from archivist.store.connection import Connections
 from archivist.store.passages import collection_token
 
@@ -33,11 +33,7 @@ def fill_missing_fts(db: sqlite_utils.Database) -> int:
     return int(cursor.rowcount)
 
 
-class Integrity(Connections):
-    # `PassageReads`' kept counts, which a repair outdates
-    doc_freq_cache: TtlCache[str, int]
-    total_cache: TtlCache[str, int]
-
+class Integrity(Connections, KeptCounts):  # `PassageReads`' kept counts: a repair outdates them
     def orphan_articles(self) -> list[tuple[str, str]]:
         """(collection, article id) of the articles without a passage."""
         rows = self.db.execute(
@@ -92,5 +88,4 @@ class Integrity(Connections):
             db.execute(f"DELETE FROM passages_fts WHERE {STRAY_FTS}")
             fill_missing_fts(db)
             db.execute(f"DELETE FROM articles AS a WHERE {ORPHAN_ARTICLES}")
-        self.doc_freq_cache.clear()
-        self.total_cache.clear()
+        self.forget_counts()

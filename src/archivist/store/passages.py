@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from archivist.store.cache import TtlCache
+from archivist.store.cache import KeptCounts, TtlCache
 from archivist.store.connection import Connections, chunks
 from archivist.store.rows import PassageRow
 
@@ -46,7 +46,7 @@ def _unpack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, vectors
 
 
-class PassageReads(Connections):
+class PassageReads(Connections, KeptCounts):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         # fts5vocab counts a term by walking its posting list, as slow for a common word as the

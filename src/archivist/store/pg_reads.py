@@ -11,7 +11,7 @@ import numpy as np
 
 from archivist.models import Passage, StoredArticle
 from archivist.store import pg_text
-from archivist.store.cache import TtlCache
+from archivist.store.cache import KeptCounts, TtlCache
 from archivist.store.lookup import HINT_WORDS_MAX, _like_escape, _like_part, _word_start
 from archivist.store.passages import (
     DOC_FREQ_MAX_TERMS,
@@ -56,7 +56,7 @@ def _vectors(rows: list[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.stack([as_array(r[1]) for r in rows])
 
 
-class PgReads(PgConnections):
+class PgReads(PgConnections, KeptCounts):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.doc_freq_cache: TtlCache[str, int] = TtlCache(DOC_FREQ_TTL_S, DOC_FREQ_MAX_TERMS)

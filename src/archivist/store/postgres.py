@@ -346,5 +346,4 @@ class PostgresStore(PgReads):
                     )
             _recount_terms(db)
             db.execute_pg("UPDATE collection_state SET generation = generation + 1")
-        self.doc_freq_cache.clear()
-        self.total_cache.clear()
+        self.forget_counts()
