@@ -38,9 +38,9 @@ from quality_data import load_squad, open_archive
 from quality_measure import Outcome, configurations, quality
 
 from archivist.archive import Archive
-from archivist.models import Article, Paragraph, Passage
+from archivist.migrate import _new_articles
+from archivist.migrate_tables import article_rows
 from archivist.pg_index import VECTOR_INDEX_ENV
-from archivist.store import NewArticle
 
 PARTS = ("quality", "ask", "ingest", "readers")
 HYBRID = "hybrid (shipped)"
@@ -110,35 +110,14 @@ def on_postgres(url: str, embedder, name: str) -> Archive:
 
 
 def copy_into(src: Archive, dst: Archive, batch: int = 500) -> dict:
-    """Every article of COLLECTION with its passages, vectors and stored analysis, through the
-    stores' API. The stored content digest is not public: the copy's is made from the article
-    id (only duplicate detection reads it, and no part measures that)."""
+    """Every article of COLLECTION with its passages, vectors, stored analysis and content
+    digest, read and made as `archivist migrate` copies them (its `_new_articles`)."""
     started = time.perf_counter()
-    parts: dict[str, list] = {}
-    for ids, vectors in src.store.iter_vectors(COLLECTION, src.embedder.dim):
-        rows = src.store.passages_by_ids(ids.tolist(), COLLECTION)
-        for pid, vector in zip(ids.tolist(), vectors, strict=True):
-            parts.setdefault(rows[pid].article_id, []).append((rows[pid], vector))
-    pending: list[NewArticle] = []
-    for article_id in src.store.article_ids(COLLECTION):
-        stored = src.store.get(COLLECTION, article_id)
-        own = sorted(parts.pop(article_id, []), key=lambda p: p[0].position)
-        if stored is None or not own:
-            continue
-        text = tuple(Paragraph(row.text) for row, _ in own)
-        fields = (stored.source, stored.date, stored.url, stored.category, stored.agency)
-        article = Article(stored.title, text, *fields, id=article_id)
-        passages = [Passage(row.position, row.text, row.heading) for row, _ in own]
-        vectors = np.stack([v for _, v in own]).astype(np.float32)
-        stems = [row.stems for row, _ in own]
-        pending.append(
-            NewArticle(article, article_id, f"copy:{article_id}", passages, vectors, "copy", stems)
-        )
-        if len(pending) >= batch:
-            dst.store.insert_articles(COLLECTION, pending, "copy")
-            pending = []
-    if pending:
-        dst.store.insert_articles(COLLECTION, pending, "copy")
+    after = -1
+    while rows := article_rows(src.store, COLLECTION, after, batch):
+        after = rows[-1].pk
+        items = _new_articles(src.store, COLLECTION, rows, src.embedder.dim)
+        dst.store.insert_articles(COLLECTION, items, "copy")
     took = time.perf_counter() - started
     return {"passages": dst.store.count_passages(COLLECTION), "copy_s": round(took, 1)}
 
