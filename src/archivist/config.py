@@ -178,10 +178,10 @@ def _addr_env(env: dict[str, str], name: str) -> str | None:
 DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 
-def database_url_env(env: Mapping[str, str], name: str = "ARCHIVIST_DATABASE_URL") -> str | None:
-    """ARCHIVIST_DATABASE_URL (or the CLI's --database-url, `name`): empty for SQLite in the
-    data directory, else a PostgreSQL URL."""
-    raw = env.get("ARCHIVIST_DATABASE_URL", "").strip()
+def database_url(raw: str, name: str = "ARCHIVIST_DATABASE_URL") -> str | None:
+    """A database URL as given by `name` (the setting, or the CLI's --database-url): empty
+    for SQLite in the data directory, else a PostgreSQL URL."""
+    raw = raw.strip()
     if not raw:
         return None
     if not raw.startswith(DATABASE_SCHEMES):
@@ -219,7 +219,7 @@ def load_settings(data_dir: str | Path | None = None, *, dotenv: bool = True) ->
         metrics_addr=_addr_env(env, "ARCHIVIST_METRICS_ADDR"),
         log_format=_log_format_env(env),
         shutdown_grace_s=_seconds_env(env, "ARCHIVIST_SHUTDOWN_GRACE_S", 20.0),
-        database_url=database_url_env(env),
+        database_url=database_url(env.get("ARCHIVIST_DATABASE_URL", "")),
         **_shards(env),
     )
 

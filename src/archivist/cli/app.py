@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from archivist.config import Settings, database_url_env, load_settings
+from archivist.config import Settings, load_settings
+from archivist.config import database_url as checked_database_url
 from archivist.errors import ArchivistError, ArticleNotFound, FeedNotFound, user_text
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, ver
     try:
         settings = load_settings(data_dir)
         if database_url is not None:  # the option over the environment
-            url = database_url_env({"ARCHIVIST_DATABASE_URL": database_url}, "--database-url")
+            url = checked_database_url(database_url, "--database-url")
             settings = dataclasses.replace(settings, database_url=url)
     except ArchivistError as exc:
         if ctx.invoked_subcommand != "doctor":
