@@ -12,7 +12,6 @@ from archivist.errors import ArchivistError
 from bot import render
 from bot.errors import require_admin
 from bot.views.common import (
-    EXPIRED,
     NO_PINGS,
     bot_of,
     button_label,
@@ -20,6 +19,7 @@ from bot.views.common import (
     fits,
     guarded,
     send_kwargs,
+    server_of,
     turn_page,
 )
 
@@ -73,14 +73,12 @@ class ShowArticle(discord.ui.DynamicItem[discord.ui.Button], template=r"archivis
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         async def work() -> None:
-            if interaction.guild_id is None:
-                await interaction.response.send_message(EXPIRED, ephemeral=True)
+            guild_id = await server_of(interaction)
+            if guild_id is None:
                 return
             check_cooldown(interaction, "browse")
             await interaction.response.defer(ephemeral=True, thinking=True)
-            reply = await article_reply(
-                bot_of(interaction), interaction.guild_id, self.article_id, 0
-            )
+            reply = await article_reply(bot_of(interaction), guild_id, self.article_id, 0)
             await interaction.followup.send(ephemeral=True, **send_kwargs(reply))
 
         await guarded(interaction, work)
@@ -106,8 +104,7 @@ class ArticlePage(
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         async def work() -> None:
-            if interaction.guild_id is None:
-                await interaction.response.send_message(EXPIRED, ephemeral=True)
+            if await server_of(interaction) is None:
                 return
             check_cooldown(interaction, "browse")
             await turn_page(
@@ -160,8 +157,7 @@ class RecentPage(
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         async def work() -> None:
-            if interaction.guild_id is None:
-                await interaction.response.send_message(EXPIRED, ephemeral=True)
+            if await server_of(interaction) is None:
                 return
             check_cooldown(interaction, "browse")
             source = render.parse_recent_source(interaction.message)
@@ -200,13 +196,13 @@ class ConfirmDelete(
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         async def work() -> None:
             bot = bot_of(interaction)
-            if interaction.guild_id is None:
-                await interaction.response.send_message(EXPIRED, ephemeral=True)
+            guild_id = await server_of(interaction)
+            if guild_id is None:
                 return
             await require_admin(interaction)  # the button is a command too
             await interaction.response.defer()
             article = await bot.offload(
-                bot.archive.delete, self.article_id, collection=str(interaction.guild_id)
+                bot.archive.delete, self.article_id, collection=str(guild_id)
             )
             await interaction.edit_original_response(
                 content=f"Deleted **{render.cut_escaped(article.title, 200)}** (`{article.id}`).",

@@ -37,6 +37,13 @@ async def guarded(interaction: discord.Interaction, work: Callable[[], Awaitable
         await report_error(interaction, error)
 
 
+async def server_of(interaction: discord.Interaction) -> int | None:
+    """The server a button was pressed in; outside one (None) the member is told it expired."""
+    if interaction.guild_id is None:
+        await interaction.response.send_message(EXPIRED, ephemeral=True)
+    return interaction.guild_id
+
+
 # Per bot, per kind of button: a cooldown mapping keyed by member. Buttons that run an ask or read
 # the archive cost what the commands cost, so they get the ask cooldown: "More results" its own
 # bucket, and the browsing buttons (show, pages) one between them, so reading an article page
