@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from archivist.store import Store
+from archivist.store.connection import chunks
 from archivist.store.postgres import PostgresStore
 
 IN_LIST = 500  # ids bound in one `IN (...)`: SQLite takes a bounded number of parameters
@@ -61,7 +62,7 @@ def article_rows(store: Store, collection: str, after_pk: int, limit: int) -> li
 def passage_ids_of(store: Store, collection: str, pks: Sequence[int]) -> dict[int, list[int]]:
     """Each article's passage ids (by article pk), in passage order."""
     out: dict[int, list[int]] = {}
-    for part in slices([int(pk) for pk in pks]):
+    for part in chunks(pks):
         for article, pid in store.db.execute(
             f"SELECT article, id FROM passages WHERE collection = ? AND article IN ({marks(part)})"
             " ORDER BY article, position",
