@@ -110,3 +110,10 @@ def scores(value: Any) -> list[float]:
     if isinstance(value, list):
         return [s for v in value for s in scores(v)]
     return []
+
+
+def is_fixture(value: Any) -> bool:
+    """Whether a module's `value` is a pytest fixture: for collecting its tests again elsewhere."""
+    return type(value).__name__ == "FixtureFunctionDefinition" or hasattr(
+        value, "_pytestfixturefunction"
+    )

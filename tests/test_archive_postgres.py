@@ -25,7 +25,7 @@ import test_ranking
 import test_store
 import test_store_lookup
 from conftest import SAMPLES
-from pg import pg_server, pg_url, scores, without
+from pg import is_fixture, pg_server, pg_url, scores, without
 
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
@@ -56,12 +56,6 @@ SQLITE_ONLY = {
 }
 
 
-def _is_fixture(value: Any) -> bool:
-    return type(value).__name__ == "FixtureFunctionDefinition" or hasattr(
-        value, "_pytestfixturefunction"
-    )
-
-
 def _reused() -> dict[str, Any]:
     """The modules' tests taking `fake_archive`, with the fixtures they define for themselves."""
     found = {}
@@ -75,7 +69,7 @@ def _reused() -> dict[str, Any]:
             and "fake_archive" in inspect.signature(test).parameters
         }
         if tests:
-            fixtures = {n: v for n, v in vars(module).items() if _is_fixture(v)}
+            fixtures = {n: v for n, v in vars(module).items() if is_fixture(v)}
             clash = {n for n in fixtures if n in found and found[n] is not fixtures[n]}
             assert not clash, f"{module.__name__} redefines fixtures {clash}"
             found |= fixtures | tests

@@ -21,7 +21,7 @@ import test_bot_messages
 import test_bot_metrics
 import test_bot_watch
 from discord_emu.harness import article, reply_to, running_bot
-from pg import TEMPLATE, pg_server, pg_url
+from pg import TEMPLATE, is_fixture, pg_server, pg_url
 from test_bot_metrics import get, metrics_on, run
 
 import archivist.archive
@@ -74,17 +74,11 @@ REUSED = {
 }
 
 
-def _is_fixture(value: Any) -> bool:
-    return type(value).__name__ == "FixtureFunctionDefinition" or hasattr(
-        value, "_pytestfixturefunction"
-    )
-
-
 def _reused() -> dict[str, Any]:
     """The chosen tests, with the fixtures their modules define for themselves."""
     found: dict[str, Any] = {}
     for module, names in REUSED.items():
-        found |= {n: v for n, v in vars(module).items() if _is_fixture(v)}
+        found |= {n: v for n, v in vars(module).items() if is_fixture(v)}
         found |= {name: getattr(module, name) for name in names}
     return found
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import test_archive_postgres
 from conftest import SAMPLES
-from pg import pg_server, pg_url
+from pg import is_fixture, pg_server, pg_url
 
 from archivist.archive import Archive
 from archivist.embedding import HashingEmbedder
@@ -28,17 +28,13 @@ FIXTURES = (pg_server, pg_url)  # pytest finds them by their names in this modul
 SUBSET = {"test_archive", "test_copies", "test_dates", "test_ingest", "test_ranking"}
 
 
-def _is_fixture(value: Any) -> bool:
-    return type(value).__name__ == "FixtureFunctionDefinition"
-
-
 def _from_postgres_tests() -> dict[str, Any]:
     """test_archive_postgres's fixtures, and its tests from SUBSET's modules and its own."""
     wanted = SUBSET | {test_archive_postgres.__name__}
     return {
         name: value
         for name, value in vars(test_archive_postgres).items()
-        if _is_fixture(value)
+        if is_fixture(value)
         or (name.startswith("test_") and callable(value) and value.__module__ in wanted)
     }
 
