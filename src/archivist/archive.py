@@ -67,7 +67,7 @@ class Archive:
             self.store, self.indexes.checked, self.embedder, search_config or SearchConfig()
         )
         self.settings_table = ServerSettingsTable(self.store)
-        self.feedback = Feedback(self.store, self.settings_table)
+        self.feedback = Feedback(self.store)
         self._check_embedder()
 
     @classmethod

@@ -295,9 +295,8 @@ def _settings_from(row: Any) -> ServerSettings:
 class Feedback:
     """Votes on answers and the question log, per collection."""
 
-    def __init__(self, store: Connections, settings: ServerSettingsTable) -> None:
+    def __init__(self, store: Connections) -> None:
         self.store = store
-        self.settings = settings
 
     def record_vote(self, collection: str, answer_id: str, member_id: str, vote: int) -> int | None:
         """A member's +1 or -1 on an answer, replacing their earlier one; returns the earlier
