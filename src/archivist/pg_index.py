@@ -170,10 +170,7 @@ class PgVectorIndex:
 
     @property
     def ntotal(self) -> int:
-        rows = self.store.db.execute_pg(
-            "SELECT count(*) FROM passages WHERE collection = %s", [self.collection]
-        ).fetchall()
-        return int(rows[0][0])
+        return self.store.count_passages(self.collection)
 
     def ids(self) -> np.ndarray:
         return self.store.passage_ids(self.collection)
