@@ -32,6 +32,20 @@ def need(path: Path) -> Path:
     return path
 
 
+def fake_model_archive(settings):  # type: ignore[no-untyped-def]
+    """The CLI's archive on the fast fake model (`cli`'s factory, passed as the runner's obj):
+    in the settings' folder, or in their database (`ARCHIVIST_DATABASE_URL`)."""
+    from archivist.archive import Archive
+    from archivist.embedding import HashingEmbedder
+
+    return Archive(
+        settings.data_dir,
+        limits=settings.limits,
+        embedder=HashingEmbedder(),
+        database_url=settings.database_url,
+    )
+
+
 @pytest.fixture
 def fake_archive(tmp_path):
     from archivist.archive import Archive

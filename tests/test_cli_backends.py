@@ -12,13 +12,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import SAMPLES
+from conftest import SAMPLES, fake_model_archive
 from pg import TEMPLATE, pg_server, pg_url, scores, without
 
-from archivist.archive import Archive
 from archivist.cli import cli
-from archivist.config import Settings
-from archivist.embedding import HashingEmbedder
 
 FIXTURES = (pg_server, pg_url)  # pytest finds them by their names in this module
 QUESTIONS = ["When did the Ley Bridge reopen?", "storm flood", "Who set the marathon record?"]
@@ -26,26 +23,16 @@ TIMES = ("added_at", "last_added_at")
 SIZES = ("db_bytes", "index_bytes")
 
 
-def backend_archive(settings: Settings) -> Archive:
-    """The archive the settings name (a folder, or `ARCHIVIST_DATABASE_URL`), on the fake model.
-
-    The shipped ranking (hybrid), not rrf as in test_cli: rrf ranks by position, and the fake
-    model's many exactly-orthogonal passages (cosine 0) tie, in an order FAISS and pgvector
-    need not share."""
-    return Archive(
-        settings.data_dir,
-        limits=settings.limits,
-        embedder=HashingEmbedder(),
-        database_url=settings.database_url,
-    )
-
-
 def runner_for(data_dir: Path, database_url: str | None):  # type: ignore[no-untyped-def]
+    """The CLI on the archive the settings name (a folder, or `ARCHIVIST_DATABASE_URL`), on the
+    fake model with the shipped ranking (hybrid), not rrf as in test_cli: rrf ranks by position,
+    and the fake model's many exactly-orthogonal passages (cosine 0) tie, in an order FAISS and
+    pgvector need not share."""
     env = {"ARCHIVIST_DATABASE_URL": database_url or ""}
 
     def invoke(*args: str) -> Any:
         return CliRunner().invoke(
-            cli, ["--data-dir", str(data_dir), *args], obj=backend_archive, env=env
+            cli, ["--data-dir", str(data_dir), *args], obj=fake_model_archive, env=env
         )
 
     return invoke

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from conftest import SAMPLES
+from conftest import SAMPLES, fake_model_archive
 from pg import pg_server, pg_url
-from test_cli_backends import backend_archive
 
 from archivist.cli import cli
 
@@ -16,7 +15,7 @@ FIXTURES = (pg_server, pg_url)  # pytest finds them by their names in this modul
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, list(args), obj=backend_archive, env=env or {})
+    return CliRunner().invoke(cli, list(args), obj=fake_model_archive, env=env or {})
 
 
 def test_the_option_puts_the_archive_in_postgresql(tmp_path, pg_url):

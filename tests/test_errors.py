@@ -8,12 +8,11 @@ import warnings
 
 import pytest
 from click.testing import CliRunner
+from conftest import fake_model_archive
 from discord import app_commands
 
 from archivist.archive import Archive
 from archivist.cli import cli
-from archivist.config import Settings
-from archivist.embedding import HashingEmbedder
 from archivist.errors import (
     ArticleNotFound,
     FeedNotFound,
@@ -23,11 +22,6 @@ from archivist.errors import (
 )
 from archivist.ranking import validate_question
 from bot.errors import user_message
-
-
-def fake_model_archive(settings: Settings) -> Archive:
-    """The CLI's archive on the fast fake model (`cli`'s factory, passed as the runner's obj)."""
-    return Archive(settings.data_dir, limits=settings.limits, embedder=HashingEmbedder())
 
 
 @pytest.fixture

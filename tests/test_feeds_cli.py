@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import fake_model_archive
 from feed_helpers import server
 from feed_server import Item
 
 from archivist import feeds
-from archivist.archive import Archive
-from archivist.config import Settings
-from archivist.embedding import HashingEmbedder
 from archivist.errors import FeedNotFound
 
 FIXTURES = (server,)  # pytest finds it by its name in this module
 
 
 # ---- the CLI -----------------------------------------------------------------------------------
-
-
-def fake_model_archive(settings: Settings) -> Archive:
-    """The CLI's archive on the fast fake model (`cli`'s factory, passed as the runner's obj)."""
-    return Archive(settings.data_dir, limits=settings.limits, embedder=HashingEmbedder())
 
 
 @pytest.fixture

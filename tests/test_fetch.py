@@ -6,6 +6,7 @@ import http.server
 import threading
 
 import pytest
+from conftest import fake_model_archive
 
 from archivist import fetch as fetch_module
 from archivist.config import Limits
@@ -225,14 +226,6 @@ def test_malformed_url_checks_keep_good_ones():
     assert url_problem("http://b\u00fccher.example/") is None
     assert url_problem("https://a_b.example.com.:8443/path with space?q=\u00e9") is None
     assert url_problem("http://[2001:db8::1]:80/") is None
-
-
-def fake_model_archive(settings):
-    """The CLI's archive on the fast fake model (`cli`'s factory, passed as the runner's obj)."""
-    from archivist.archive import Archive
-    from archivist.embedding import HashingEmbedder
-
-    return Archive(settings.data_dir, limits=settings.limits, embedder=HashingEmbedder())
 
 
 def test_cli_ingest_url_refuses_loopback_unless_allowed(server, tmp_path, monkeypatch):

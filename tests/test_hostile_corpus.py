@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
+from conftest import fake_model_archive
 from hostile_corpus import (
     EITHER,
     FEEDS,
@@ -26,10 +27,8 @@ from hostile_corpus import (
     seeded,
 )
 
-from archivist.archive import Archive
 from archivist.cli import cli
-from archivist.config import Limits, Settings
-from archivist.embedding import HashingEmbedder
+from archivist.config import Limits
 from archivist.errors import FeedError
 from archivist.feeds import add_feed, list_feeds, poll_all
 from archivist.maintenance import check
@@ -41,11 +40,6 @@ KEPT = ("articles", "passages", "sources", "last_added_at", "indexed")
 # a Python exception's name in a message ("ValueError: ...") is an internal leaking out
 EXCEPTION_NAME = re.compile(r"\b[A-Z]\w*(?:Error|Exception)\b")
 REPORT_LINE = re.compile(r"^(?:added|duplicate|failed|skipped) |^\d+ added, ")
-
-
-def fake_model_archive(settings: Settings) -> Archive:
-    """The CLI's archive on the fast fake model (`cli`'s factory, passed as the runner's obj)."""
-    return Archive(settings.data_dir, limits=settings.limits, embedder=HashingEmbedder())
 
 
 @pytest.fixture

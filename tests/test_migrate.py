@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import SAMPLES
+from conftest import SAMPLES, fake_model_archive
 from pg import pg_server, pg_url, scores, without
 
 from archivist.archive import Archive
 from archivist.cli import cli
-from archivist.config import Settings
 from archivist.embedding import HashingEmbedder
 from archivist.migrate import MigrateError, Step, migrate
 from archivist.models import Article, Paragraph
@@ -32,20 +31,13 @@ G2_QUESTIONS = ["ferry crossing timetable", "harbour dredging cost"]
 FEED_URL = "https://news.example/harbour.xml"
 
 
-def factory(settings: Settings) -> Archive:
-    return Archive(
-        settings.data_dir,
-        embedder=HashingEmbedder(),
-        limits=settings.limits,
-        database_url=settings.database_url,
-    )
-
-
 def run(*args: str, where: str | Path | None = None) -> Any:
     """The CLI on the fake embedder; `where`: the archive's folder or postgresql:// URL."""
     url = str(where) if str(where).startswith("postgresql://") else ""
     data = ["--data-dir", str(where)] if where is not None and not url else []
-    return CliRunner().invoke(cli, [*data, *args], obj=factory, env={"ARCHIVIST_DATABASE_URL": url})
+    return CliRunner().invoke(
+        cli, [*data, *args], obj=fake_model_archive, env={"ARCHIVIST_DATABASE_URL": url}
+    )
 
 
 def open_archive(where: str | Path, embedder: Any = None) -> Archive:
