@@ -104,9 +104,7 @@ def dump(name: str, limit: int | None, out: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fit_dump", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--set", required=True, choices=("news", "squad", "squad-tune", "squad-test")
-    )
+    parser.add_argument("--set", required=True, choices=SETS)
     parser.add_argument("--limit", type=int, default=None, help="SQuAD: only this many questions")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
