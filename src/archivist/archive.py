@@ -245,15 +245,21 @@ class Archive:
         """Counts of one collection (all when None) and the sizes behind them."""
         counts = self.store.stats(collection)
         if isinstance(self.indexes, PgIndexes):
-            return self._pg_stats(self.indexes.store, counts, collection)
-        if collection is None and isinstance(self.indexes, IndexCache):
-            # every collection: as the cache knows them, without opening each index in turn
-            indexed, index_bytes = self.indexes.totals(self.store.collections())
+            indexed, index_bytes, db_bytes = self._pg_sizes(
+                self.indexes.store, counts["passages"], collection
+            )
         else:
-            collections = [collection] if collection else self.store.collections()
-            indexes = [self.checked_index(c) for c in collections]
-            indexed = sum(i.ntotal for i in indexes)
-            index_bytes = sum(i.file_bytes() for i in indexes)
+            if collection is None and isinstance(self.indexes, IndexCache):
+                # every collection: as the cache knows them, without opening each index in turn
+                indexed, index_bytes = self.indexes.totals(self.store.collections())
+            else:
+                collections = [collection] if collection else self.store.collections()
+                indexes = [self.checked_index(c) for c in collections]
+                indexed = sum(i.ntotal for i in indexes)
+                index_bytes = sum(i.file_bytes() for i in indexes)
+            db_bytes = sum(
+                p.stat().st_size for p in self.store_dir.glob(DB_NAME + "*") if p.is_file()
+            )
         return ArchiveStats(
             articles=counts["articles"],
             passages=counts["passages"],
@@ -261,30 +267,20 @@ class Archive:
             last_added_at=counts["last_added_at"],
             indexed=indexed,
             index_bytes=index_bytes,
-            db_bytes=sum(
-                p.stat().st_size for p in self.store_dir.glob(DB_NAME + "*") if p.is_file()
-            ),
-            model=self.embedder.name,
-        )
-
-    def _pg_stats(
-        self, store: PostgresStore, counts: dict[str, Any], collection: str | None
-    ) -> ArchiveStats:
-        """PostgreSQL: the store is the index, every passage's row holds its vector (the
-        column is NOT NULL and `dim` wide); sizes as `ArchiveStats` documents them."""
-        db_bytes, hnsw_bytes = store.size_bytes()
-        # an HNSW index spans a partition of many collections: it is counted in the total only
-        vectors = counts["passages"] * stored_vector_bytes(self.embedder.dim)
-        return ArchiveStats(
-            articles=counts["articles"],
-            passages=counts["passages"],
-            sources=counts["sources"],
-            last_added_at=counts["last_added_at"],
-            indexed=counts["passages"],
-            index_bytes=vectors + (hnsw_bytes if collection is None else 0),
             db_bytes=db_bytes,
             model=self.embedder.name,
         )
+
+    def _pg_sizes(
+        self, store: PostgresStore, passages: int, collection: str | None
+    ) -> tuple[int, int, int]:
+        """PostgreSQL's (indexed, index bytes, database bytes): the store is the index, every
+        passage's row holds its vector (the column is NOT NULL and `dim` wide); sizes as
+        `ArchiveStats` documents them."""
+        db_bytes, hnsw_bytes = store.size_bytes()
+        # an HNSW index spans a partition of many collections: it is counted in the total only
+        vectors = passages * stored_vector_bytes(self.embedder.dim)
+        return passages, vectors + (hnsw_bytes if collection is None else 0), db_bytes
 
     # -- members: votes, the question log, server settings (`community`) -------------------
     def record_vote(self, collection: str, answer_id: str, member_id: str, vote: int) -> int | None:
