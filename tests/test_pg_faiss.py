@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 import test_archive_postgres
-from conftest import SAMPLES
+from click.testing import CliRunner
+from conftest import SAMPLES, fake_model_archive
 from pg import is_fixture, pg_server, pg_url
 
 from archivist.archive import Archive
+from archivist.cli import cli
 from archivist.embedding import HashingEmbedder
 from archivist.errors import ArchivistError, ConfigError
 from archivist.index import VectorIndex
@@ -147,3 +149,34 @@ def test_check_reads_the_faiss_files_where_they_are(tmp_path, pg_url):
         assert any(p.startswith("gone:") for p in found.problems), found.problems
     finally:
         archive.close()
+
+
+def test_stats_give_the_databases_size_and_the_faiss_files(tmp_path, pg_url):
+    archive = _archive(tmp_path / "data", pg_url)
+    try:
+        archive.add_paths([SAMPLES], collection="g1")
+        archive.ask("When did the bridge reopen?", collection="g1")
+        archive.indexes.save_dirty()
+        stats = archive.stats()
+        store: Any = archive.store
+        assert stats.db_bytes == store.size_bytes()[0] > 0  # the server's, not a SQLite file's
+        assert stats.indexed == stats.passages > 0
+    finally:
+        archive.close()
+
+
+def test_reindex_rebuilds_the_faiss_files(tmp_path, pg_url):
+    data = tmp_path / "data"
+    archive = _archive(data, pg_url)
+    try:
+        archive.add_paths([SAMPLES], collection="g1")
+    finally:
+        archive.close()
+    for made in (data / PG_INDEX_DIR).glob("*/*"):  # the process's cache lost
+        made.unlink()
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(data), "--database-url", pg_url, "reindex"], obj=fake_model_archive
+    )
+    assert result.exit_code == 0, result.output
+    assert "Reindexed" in result.output
+    assert sorted((data / PG_INDEX_DIR).glob("*/*.faiss"))  # built from the database's vectors

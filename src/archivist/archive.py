@@ -257,9 +257,7 @@ class Archive:
                 indexes = [self.checked_index(c) for c in collections]
                 indexed = sum(i.ntotal for i in indexes)
                 index_bytes = sum(i.file_bytes() for i in indexes)
-            db_bytes = sum(
-                p.stat().st_size for p in self.store_dir.glob(DB_NAME + "*") if p.is_file()
-            )
+            db_bytes = self._database_bytes()
         return ArchiveStats(
             articles=counts["articles"],
             passages=counts["passages"],
@@ -270,6 +268,14 @@ class Archive:
             db_bytes=db_bytes,
             model=self.embedder.name,
         )
+
+    def _database_bytes(self) -> int:
+        """The whole database's size: SQLite's files, or PostgreSQL's relations (its `faiss`
+        mode keeps index files in the data folder, but the database is the server's)."""
+        store: object = self.store
+        if isinstance(store, PostgresStore):
+            return store.size_bytes()[0]
+        return sum(p.stat().st_size for p in self.store_dir.glob(DB_NAME + "*") if p.is_file())
 
     def _pg_sizes(
         self, store: PostgresStore, passages: int, collection: str | None

@@ -29,16 +29,17 @@ def stats(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 @guarded
 def reindex(obj: Context) -> None:
-    """Rebuild every vector index from the vectors stored in SQLite (on PostgreSQL: make its
-    vector index if it is missing), and store the ranking's analysis of passages stored before
-    it was kept."""
+    """Rebuild every vector index from the stored vectors (on PostgreSQL: make its HNSW index
+    if it is missing, or rebuild its FAISS files in `faiss` mode), and store the ranking's
+    analysis of passages stored before it was kept."""
+    from archivist.index_cache import IndexCache
     from archivist.store.postgres import PostgresStore
 
     archive = obj.archive
     store: object = archive.store
-    if isinstance(store, PostgresStore):  # its vectors are the index: no FAISS file to build
+    if isinstance(store, PostgresStore):  # its HNSW index, if it searches with one
         store.reindex()
-    else:
+    if isinstance(archive.indexes, IndexCache):  # FAISS files: SQLite's, or PostgreSQL's faiss
         for collection in archive.store.collections():
             archive.checked_index(collection).rebuild(archive.store)
     analysed = archive.analyse_stored()
