@@ -17,9 +17,9 @@ from typing import Any
 
 from archivist.config import Settings
 from archivist.doctor.report import FAIL, OK, WARN, Check, checked_store, one_line
-from archivist.errors import ArchivistError, ConfigError
+from archivist.errors import ArchivistError
 from archivist.store import pg_migrations
-from archivist.store.pg_connection import redacted
+from archivist.store.pg_connection import connect_plain, redacted
 from archivist.store.postgres import PostgresStore
 
 # a health check answers within about this: a scrape that hangs tells the operator nothing
@@ -53,21 +53,11 @@ def connection(url: str, timeout_s: float) -> Iterator[Any]:
     """A connection of its own (the store's may hang on a server gone silent): connecting and
     each statement's work bounded by `timeout_s` (a server that stops answering mid-statement
     is not: the caller bounds its own wait); every failure one ArchivistError line."""
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise ConfigError(
-            f"a postgresql:// database needs {exc.name}: pip install 'archivist[postgres]'"
-        ) from None
     shown = redacted(url)
-    try:
-        conn = psycopg.connect(
-            url,
-            autocommit=True,
-            connect_timeout=max(MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s)),
-        )
-    except psycopg.Error as exc:
-        raise ArchivistError(f"cannot connect to {shown}: {one_line(exc)}") from None
+    # a missing driver or a refused connection: connect_plain's one line
+    conn = connect_plain(url, connect_timeout=max(MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s)))
+    import psycopg  # present: connect_plain checked
+
     with conn:
         try:
             conn.execute("SELECT set_config('statement_timeout', %s, false)", [f"{timeout_s}s"])
