@@ -38,7 +38,7 @@ from quality_data import load_squad, open_archive
 from quality_measure import Outcome, configurations, quality
 
 from archivist.archive import Archive
-from archivist.migrate import _new_articles
+from archivist.migrate import new_articles
 from archivist.migrate_tables import article_rows
 from archivist.pg_index import VECTOR_INDEX_ENV
 
@@ -111,12 +111,12 @@ def on_postgres(url: str, embedder, name: str) -> Archive:
 
 def copy_into(src: Archive, dst: Archive, batch: int = 500) -> dict:
     """Every article of COLLECTION with its passages, vectors, stored analysis and content
-    digest, read and made as `archivist migrate` copies them (its `_new_articles`)."""
+    digest, read and made as `archivist migrate` copies them (its `new_articles`)."""
     started = time.perf_counter()
     after = -1
     while rows := article_rows(src.store, COLLECTION, after, batch):
         after = rows[-1].pk
-        items = _new_articles(src.store, COLLECTION, rows, src.embedder.dim)
+        items = new_articles(src.store, COLLECTION, rows, src.embedder.dim)
         dst.store.insert_articles(COLLECTION, items, "copy")
     took = time.perf_counter() - started
     return {"passages": dst.store.count_passages(COLLECTION), "copy_s": round(took, 1)}

@@ -255,7 +255,7 @@ class MigrateReport:
 # ---- articles ------------------------------------------------------------------------------
 
 
-def _new_articles(
+def new_articles(
     source: Store, collection: str, rows: Sequence[ArticleRow], dim: int
 ) -> list[NewArticle]:
     """`rows` as the target's `insert_articles` takes them: stored vectors, stored analyses."""
@@ -324,7 +324,7 @@ def _copy_articles(
         fresh = [r for r in rows if r.content_hash not in held]
         skipped += len(rows) - len(fresh)
         if fresh:
-            items = _new_articles(source, collection, fresh, dim)
+            items = new_articles(source, collection, fresh, dim)
             inserted = target.insert_articles(collection, items, None)
             copied += len(inserted.stored)
             skipped += len(inserted.duplicates)  # stored by someone else meanwhile
