@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from archivist.community import WATCHED_MAX
 from archivist.errors import ArchivistError, shown
 from bot.tasks import cancel_and_wait
 
@@ -109,6 +110,13 @@ class WatchedChannels:
         wanted = legacy_channels(self.legacy_path)
         if not wanted and not self.legacy_path.exists():
             return 0
+        for server, ids in wanted.items():
+            total = len(ids | set(self.table.channels(server)))
+            if total > WATCHED_MAX:
+                raise WatchFileError(
+                    f"{self.legacy_path}: server {server} would watch {total} channels,"
+                    f" over the {WATCHED_MAX} a server may"
+                )
         for server, ids in wanted.items():
             for channel_id in sorted(ids):
                 self.table.set(server, channel_id, True)

@@ -259,6 +259,11 @@ def test_an_old_watched_json_is_imported_once_and_kept_as_imported(tmp_path):
         ({"1234": [5, "six"]}, ": server 1234: “six” is not a channel id"),
         ({"the news": [5]}, ": “the news” is not a server id"),
         ([5, 6], " is not a JSON object of server ids"),
+        # checked whole before anything is written: the first 500 are not half imported
+        (
+            {"1234": list(range(1, 502))},
+            ": server 1234 would watch 501 channels, over the 500 a server may",
+        ),
     ],
 )
 def test_an_old_watched_json_that_cannot_be_read_is_kept_and_named_in_one_line(
