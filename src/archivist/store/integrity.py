@@ -3,7 +3,7 @@ the PostgreSQL store answers (`pg_reads`, `postgres`), so the check itself knows
 
 Every passage has a vector of the model's dimension and a full-text row (with its collection's
 token); no full-text row, passage or article is left without its other half; no article is
-stored twice in a collection.
+stored twice in a collection; the term counts (`term_docs`, `fts_stats`) are the full text's.
 """
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ from __future__ import annotations
 import numpy as np
 import sqlite_utils
 
-from archivist.store.cache import KeptCounts
 from archivist.store.connection import Connections
-from archivist.store.passages import collection_token
+from archivist.store.passages import (
+    COLLECTION_TOKEN_GLOB,
+    collection_token,
+    count_terms,
+    recount_terms,
+)
 
 ORPHAN_ARTICLES = "NOT EXISTS (SELECT 1 FROM passages p WHERE p.article = a.pk)"
 STRAY_PASSAGES = "NOT EXISTS (SELECT 1 FROM articles a WHERE a.pk = p.article)"
@@ -22,18 +26,22 @@ STRAY_FTS = "rowid NOT IN (SELECT id FROM passages)"
 
 def fill_missing_fts(db: sqlite_utils.Database) -> int:
     """Inside a write transaction: index the passages the full text lacks, each with its
-    collection's token (a row without one is never found): the repair's."""
-    db.conn.create_function("collection_token", 1, collection_token, deterministic=True)
-    cursor = db.execute(
-        "INSERT INTO passages_fts (rowid, title, heading, text, coll)"
-        " SELECT p.id, a.title, coalesce(p.heading, ''), p.text, collection_token(p.collection)"
+    collection's token (a row without one is never found), and count their terms: the
+    repair's."""
+    missing = db.execute(
+        "SELECT p.id, a.title, coalesce(p.heading, ''), p.text, p.collection"
         " FROM passages p JOIN articles a ON a.pk = p.article"
         " WHERE p.id NOT IN (SELECT rowid FROM passages_fts)"
+    ).fetchall()
+    db.conn.executemany(
+        "INSERT INTO passages_fts (rowid, title, heading, text, coll) VALUES (?,?,?,?,?)",
+        [(*r[:4], collection_token(r[4])) for r in missing],
     )
-    return int(cursor.rowcount)
+    count_terms(db, [(r[1], r[2], r[3]) for r in missing], 1)
+    return len(missing)
 
 
-class Integrity(Connections, KeptCounts):  # `PassageReads`' kept counts: a repair outdates them
+class Integrity(Connections):
     def orphan_articles(self) -> list[tuple[str, str]]:
         """(collection, article id) of the articles without a passage."""
         rows = self.db.execute(
@@ -67,8 +75,20 @@ class Integrity(Connections, KeptCounts):  # `PassageReads`' kept counts: a repa
         return int(row[0])
 
     def count_fts_drift(self) -> int:
-        """Term counts that disagree with the passages: none, FTS5 keeps its own."""
-        return 0
+        """The counts idf reads (`term_docs`, `fts_stats`) that disagree with the full text
+        (fts5vocab, every posting list walked) and the passages: the terms off, and 1 if the
+        totals are."""
+        row = self.db.execute(
+            "SELECT count(*) FROM"
+            " (SELECT term, doc FROM passages_fts_vocab WHERE term NOT GLOB ?) AS held"
+            " FULL JOIN term_docs d ON d.term = held.term"
+            " WHERE coalesce(held.doc, 0) != coalesce(d.docs, 0)",
+            [COLLECTION_TOKEN_GLOB],
+        ).fetchone()
+        totals = self.db.execute(
+            "SELECT coalesce((SELECT rows FROM fts_stats), -1) != (SELECT count(*) FROM passages)"
+        ).fetchone()
+        return int(row[0]) + int(totals[0])
 
     def vector_ids(self, collection: str, dim: int) -> np.ndarray:
         """The collection's passages with a vector of `dim` dimensions, by id."""
@@ -81,11 +101,12 @@ class Integrity(Connections, KeptCounts):  # `PassageReads`' kept counts: a repa
     def repair_integrity(self) -> None:
         """In one transaction: passages without an article go, then full-text rows without
         a passage; passages without a full-text row get one; articles without passages go (an
-        article is stored whole in one transaction, so none of these is a write in flight).
-        The vector index is the caller's to rebuild."""
+        article is stored whole in one transaction, so none of these is a write in flight);
+        the term counts are made again from the full text. The vector index is the caller's
+        to rebuild."""
         with self.transaction() as db:
             db.execute(f"DELETE FROM passages AS p WHERE {STRAY_PASSAGES}")
             db.execute(f"DELETE FROM passages_fts WHERE {STRAY_FTS}")
             fill_missing_fts(db)
             db.execute(f"DELETE FROM articles AS a WHERE {ORPHAN_ARTICLES}")
-        self.forget_counts()
+            recount_terms(db)

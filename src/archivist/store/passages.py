@@ -1,25 +1,35 @@
 """Passages as the question's path and the index read them: by id (always within a collection),
-through the full text (FTS5), as vectors, and their stored analyses."""
+through the full text (FTS5), as vectors, and their stored analyses; and the term counts every
+write keeps beside the full text (`term_docs`, `fts_stats`), which idf reads.
+
+FTS5 can count a term's passages (fts5vocab), but only by walking its whole posting list over
+every collection: 10.9 ms an ask at 6.4M passages, too slow for a question and too often
+forgotten to be kept in memory on a bot with thousands of servers. So each write counts the
+terms of the rows it adds or removes in its own transaction (`count_terms`), tokenized by FTS5
+itself, and a question reads a primary key per term.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlite_utils
 
-from archivist.store.cache import KeptCounts, TtlCache
 from archivist.store.connection import Connections, chunks
 from archivist.store.rows import PassageRow
 
 # title, heading, text, and 0 for the collection token: it filters, it must not score
 BM25_WEIGHTS = "2.0, 1.0, 1.0, 0.0"
 FTS_TEXT_COLUMNS = "{title heading text}"
+# PostgreSQL's kept counts (`pg_reads`); SQLite reads its tables at every question
 DOC_FREQ_TTL_S = 600.0
 DOC_FREQ_MAX_TERMS = 200_000
 TOTAL_TTL_S = 30.0
+TOKENIZE = "porter unicode61 remove_diacritics 2"  # passages_fts's (m001, m008)
+COLLECTION_TOKEN_GLOB = "c" + "[0-9]" * 15  # `is_collection_token` as SQL sees it
 OPENING_CHARS = 64  # the length m007's `passages_opening` index keys on: the two change together
 
 
@@ -32,6 +42,8 @@ def collection_token(collection: str) -> str:
 
 
 def is_collection_token(term: str) -> bool:
+    """Whether `term` has a collection token's shape: such a word is counted nowhere (a text
+    may hold one, but its count would be the collection's, not the word's)."""
     return len(term) == 16 and term[0] == "c" and term[1:].isascii() and term[1:].isdigit()
 
 
@@ -46,14 +58,63 @@ def _unpack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, vectors
 
 
-class PassageReads(Connections, KeptCounts):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        # fts5vocab counts a term by walking its posting list, as slow for a common word as the
-        # query the count is meant to spare; counts move slowly, so they are kept a while
-        self.doc_freq_cache: TtlCache[str, int] = TtlCache(DOC_FREQ_TTL_S, DOC_FREQ_MAX_TERMS)
-        # counting costs milliseconds at a million rows, and idf hardly moves
-        self.total_cache: TtlCache[str, int] = TtlCache(TOTAL_TTL_S, 1)
+# -- term counts: kept by every write, in its own transaction ---------------------------------
+# (title, heading, text), as passages_fts holds a row
+FtsRow = tuple[str | None, str | None, str | None]
+
+
+def count_terms(db: sqlite_utils.Database, rows: Sequence[FtsRow], sign: int) -> None:
+    """Inside a write transaction: the full-text rows `rows` were just added (`sign` 1) or are
+    about to be removed (-1), and `term_docs` moves with them. FTS5 itself tokenizes them, in a
+    TEMP table with passages_fts's tokenizer and no collection column, so each term is the one
+    FTS5 indexed and a row holding it twice counts once, as fts5vocab counts."""
+    if not rows:
+        return
+    db.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.batch_fts USING fts5"
+        f" (title, heading, text, content = '', tokenize = '{TOKENIZE}')"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.batch_fts_vocab"
+        " USING fts5vocab (temp, batch_fts, row)"
+    )
+    db.conn.executemany("INSERT INTO temp.batch_fts (title, heading, text) VALUES (?, ?, ?)", rows)
+    db.execute(
+        "INSERT INTO term_docs (term, docs) SELECT term, ? * doc FROM temp.batch_fts_vocab"
+        " WHERE term NOT GLOB ? ON CONFLICT (term) DO UPDATE SET docs = docs + excluded.docs",
+        [sign, COLLECTION_TOKEN_GLOB],
+    )
+    if sign < 0:  # a term no passage holds any more is no row, as in fts5vocab
+        db.execute(
+            "DELETE FROM term_docs WHERE term IN (SELECT term FROM temp.batch_fts_vocab)"
+            " AND docs <= 0"
+        )
+    db.execute("INSERT INTO temp.batch_fts (batch_fts) VALUES ('delete-all')")
+
+
+def count_passages_moved(db: sqlite_utils.Database, passages: int) -> None:
+    """Inside a write transaction: `passages` were stored (or removed, negative)."""
+    db.execute("UPDATE fts_stats SET rows = rows + ?", [passages])
+
+
+def recount_terms(db: sqlite_utils.Database) -> None:
+    """Inside a write transaction: `term_docs` and `fts_stats` made again from what is stored,
+    by walking every posting list (fts5vocab): the migration's and the repair's, never a
+    question's."""
+    db.execute("DELETE FROM term_docs")
+    db.execute(
+        "INSERT INTO term_docs (term, docs)"
+        " SELECT term, doc FROM passages_fts_vocab WHERE term NOT GLOB ?",
+        [COLLECTION_TOKEN_GLOB],
+    )
+    db.execute("DELETE FROM fts_stats")
+    db.execute("INSERT INTO fts_stats (rows) SELECT count(*) FROM passages")
+
+
+class PassageReads(Connections):
+    def follow_generation(self, collection: str, generation: int) -> None:
+        """Nothing to follow: the counts are read from their tables at every question, as of
+        the question's own read (PostgreSQL's store keeps them a while, `cache.KeptCounts`)."""
 
     def passages_by_ids(self, ids: Sequence[int], collection: str | None) -> dict[int, PassageRow]:
         """The passages of `ids` that belong to `collection`. Every question passes it: an id
@@ -149,17 +210,16 @@ class PassageReads(Connections, KeptCounts):
         """Passages (of every collection) holding each FTS5 term (a Porter stem); a term none
         holds is left out, and so is a collection token: it is no word of any passage."""
         words = [t for t in dict.fromkeys(terms) if not is_collection_token(t)]
-        known, wanted = self.doc_freq_cache.get_many(words)
-        if wanted:
-            rows = self.db.execute(
-                "SELECT term, doc FROM passages_fts_vocab"
-                f" WHERE term IN ({','.join('?' * len(wanted))})",
-                wanted,
-            ).fetchall()
-            found = {r[0]: int(r[1]) for r in rows}
-            self.doc_freq_cache.put_many({term: found.get(term, 0) for term in wanted})
-            known.update(found)
-        return {term: n for term, n in known.items() if n}
+        found: dict[str, int] = {}
+        for start in range(0, len(words), 500):  # SQLite binds a bounded number of values
+            part = words[start : start + 500]
+            found.update(
+                self.db.execute(
+                    f"SELECT term, docs FROM term_docs WHERE term IN ({','.join('?' * len(part))})",
+                    part,
+                ).fetchall()
+            )
+        return {term: int(found[term]) for term in words if found.get(term, 0) > 0}
 
     def count_passages(self, collection: str) -> int:
         return int(
@@ -169,12 +229,9 @@ class PassageReads(Connections, KeptCounts):
         )
 
     def passage_total(self) -> int:
-        """Passages of every collection (the document count for idf), kept a while."""
-        known, _ = self.total_cache.get_many(["passages"])
-        if "passages" not in known:
-            known["passages"] = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
-            self.total_cache.put_many(known)
-        return known["passages"]
+        """Passages of every collection (the document count for idf)."""
+        row = self.db.execute("SELECT rows FROM fts_stats").fetchone()
+        return int(row[0]) if row else 0
 
     def fts_ids(self, collection: str) -> np.ndarray:
         rows = self.db.execute(

@@ -15,9 +15,16 @@ import sqlite_utils
 
 from archivist.store import migrations
 from archivist.store.articles import ArticleReads
+from archivist.store.connection import chunks
 from archivist.store.integrity import Integrity
 from archivist.store.lookup import ArticleLookup
-from archivist.store.passages import PassageReads, collection_token
+from archivist.store.passages import (
+    FtsRow,
+    PassageReads,
+    collection_token,
+    count_passages_moved,
+    count_terms,
+)
 from archivist.store.rows import Inserted, NewArticle, now_iso
 
 
@@ -51,7 +58,9 @@ def _insert_article(
     ids: Sequence[int],
     added_at: str,
     added_by: str | None,
-) -> None:
+) -> list[FtsRow]:
+    """Inside a write transaction: the article, its passages and their full-text rows, which
+    it hands back for the batch's term counts."""
     a = item.article
     cursor = db.execute(
         "INSERT INTO articles"
@@ -93,13 +102,25 @@ def _insert_article(
             )
         ],
     )
+    fts: list[FtsRow] = [(a.title, p.heading or "", p.text) for p in item.passages]
     db.conn.executemany(
         "INSERT INTO passages_fts (rowid, title, heading, text, coll) VALUES (?,?,?,?,?)",
-        [
-            (pid, a.title, p.heading or "", p.text, token)
-            for pid, p in zip(ids, item.passages, strict=True)
-        ],
+        [(pid, *row, token) for pid, row in zip(ids, fts, strict=True)],
     )
+    return fts
+
+
+def _fts_rows(db: sqlite_utils.Database, ids: Sequence[int]) -> list[FtsRow]:
+    """The full-text rows of `ids` as indexed (a damaged store may lack some): what their
+    removal takes out of the term counts."""
+    rows: list[FtsRow] = []
+    for chunk in chunks(ids):
+        rows += db.execute(
+            "SELECT title, heading, text FROM passages_fts"
+            f" WHERE rowid IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ).fetchall()
+    return rows
 
 
 class Store(ArticleReads, ArticleLookup, PassageReads, Integrity):
@@ -150,6 +171,7 @@ class Store(ArticleReads, ArticleLookup, PassageReads, Integrity):
         stored, and the rest of the batch is."""
         inserted = Inserted([], (0, 0), [], [])
         added_at = now_iso()
+        fts: list[FtsRow] = []
         with self.transaction() as db:
             next_id = _next_passage_id(db)
             for item in items:
@@ -160,11 +182,13 @@ class Store(ArticleReads, ArticleLookup, PassageReads, Integrity):
                     inserted.taken.append(item)
                 else:
                     ids = list(range(next_id, next_id + len(item.passages)))
-                    _insert_article(db, collection, item, ids, added_at, added_by)
+                    fts += _insert_article(db, collection, item, ids, added_at, added_by)
                     inserted.stored.append((item, ids))
                     next_id += len(ids)
             if inserted.stored:
                 db.execute("UPDATE passage_sequence SET next_id = ?", [next_id])
+                count_terms(db, fts, 1)
+                count_passages_moved(db, len(fts))
                 generations = _bump(db, collection)
             else:  # nothing written: other processes need not look again
                 current = self.generation(collection)
@@ -184,6 +208,8 @@ class Store(ArticleReads, ArticleLookup, PassageReads, Integrity):
                 return None
             generations = _bump(db, collection)
             ids = [r[0] for r in db.execute("SELECT id FROM passages WHERE article = ?", [row[0]])]
+            count_terms(db, _fts_rows(db, ids), -1)
+            count_passages_moved(db, -len(ids))
             db.conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
             db.execute("DELETE FROM passages WHERE article = ?", [row[0]])
             db.execute("DELETE FROM articles WHERE pk = ?", [row[0]])
