@@ -1,14 +1,15 @@
-"""The store's one way of keeping a read for a while: values that move slowly and cost a
-query each (term counts, the passage total), shared by every thread of the process.
+"""The PostgreSQL store's way of keeping a read for a while: values that move slowly and cost a
+round trip to the server each (term counts, the passage total), shared by every thread of the
+process. SQLite keeps none: its counts are tables read by primary key in-process (`passages`).
 
 Kept values follow the collections' generations (`TtlCache.follow`): after another process's
 write (or this one's) to a collection, seen when that collection's generation is next read,
 every count under `RECOUNTED_UNDER` is read again, so a question never ranks with the rare
 words' counts from before a write it can already see (a new article's own words are rare: a
-count kept at 0 would hide it from idf). Larger counts are kept to their TTL: recounting one
-walks its whole posting list (~1 ms per 20,000 passages, every common word of every question),
-and a batch moves it by a few percent at most. The TTL bounds the rest too: writes to
-collections this process has not looked at since."""
+count kept at 0 would hide it from idf). Larger counts are kept to their TTL: reading one again
+is a round trip for every common word of every question, and a batch moves it by a few
+percent at most. The TTL bounds the rest too: writes to collections this process has not
+looked at since."""
 
 from __future__ import annotations
 
