@@ -2,7 +2,7 @@
 
 `Store` is the one interface; its reads live beside it (`articles`, `lookup`, `passages`), its
 checks and repair in `integrity`, its writes here, where each batch is one transaction that
-decides duplicates itself.
+decides duplicates itself and moves the term counts with the full text (`passages.count_terms`).
 """
 
 from __future__ import annotations
