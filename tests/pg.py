@@ -5,6 +5,12 @@ test session in a temporary directory (a Unix socket only, no TCP port), stopped
 the end; each test gets a fresh database copied from a template that already has `vector`.
 
 Import the fixtures into a test module: `from pg import pg_server, pg_url  # noqa: F401`.
+
+HNSW: the wheel's pgvector is built for AVX-512, so on a CPU without it the store searches
+without an HNSW index (ARCHIVIST_PG_VECTOR_INDEX=none, below). With a pgvector built for the CPU
+(docs/benchmarks.md: built from source without -march=native, found through PYTHONPATH), run
+the modules with ARCHIVIST_PG_VECTOR_INDEX=hnsw. Tests that need HNSW take `pg_hnsw`: it builds
+a tiny HNSW index on a throwaway server first, and skips when that server dies or refuses.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -91,6 +99,44 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
     yield pg_server.url(name)
     with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+# run in a child process on a throwaway server: an HNSW build that dies of SIGILL takes its
+# server down (a crashed backend restarts every connection), never the session's one
+HNSW_PROBE = """
+import shutil, sys, tempfile
+from pathlib import Path
+import pgserver, psycopg
+home = Path(tempfile.mkdtemp(prefix="archivist-hnsw-probe-"))
+server = pgserver.get_server(home / "data", cleanup_mode="delete")
+try:
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
+        conn.execute("CREATE TABLE t (v vector(16))")
+        conn.execute("INSERT INTO t SELECT array_fill(i::real, ARRAY[16])::vector"
+                     " FROM generate_series(1, 64) i")
+        conn.execute("CREATE INDEX ON t USING hnsw ((v::halfvec(16)) halfvec_ip_ops)")
+        conn.execute("SELECT v <#> v FROM t")  # float32 distances: the same instructions
+finally:
+    server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
+"""
+
+
+@pytest.fixture(scope="session")
+def pg_hnsw(pg_server: PgServer) -> None:
+    """Skips (one line) unless this pgserver's pgvector builds an HNSW index on this CPU."""
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", HNSW_PROBE], capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        pytest.skip("pgvector's HNSW probe took over 120 s")
+    if probe.returncode != 0:
+        # the exception's own line, not the indented lines of its message after it
+        lines = [line for line in probe.stderr.splitlines() if line[:1].strip()]
+        last = (lines or ["no output"])[-1]
+        pytest.skip(f"this pgvector cannot build HNSW on this CPU (docs/benchmarks.md): {last}")
 
 
 def without(value: Any, keys: tuple[str, ...]) -> Any:

@@ -2,8 +2,9 @@
 search whose recall grows with ef, how a calibration scales to other depths, and its life in a
 real PostgreSQL (made at the end of an ingest, kept in the store, read by another process).
 
-This CPU's pgvector cannot build HNSW (tests/pg.py): there the "HNSW" search the calibration
-measures is the exact scan, so the PostgreSQL test checks the plumbing, not pgvector's recall.
+The PostgreSQL tests here store without an HNSW index (the wheel's pgvector cannot build one on
+a CPU without AVX-512, tests/pg.py): the "HNSW" search the calibration measures is the exact
+scan, so they check the plumbing; tests/test_pg_hnsw.py measures pgvector's own HNSW.
 """
 
 from __future__ import annotations

@@ -242,8 +242,10 @@ class PgVectorIndex:
 
     def calibrate(self, k: int = CALIBRATION_K) -> Calibration:
         """Measure and store the collection's ef_search (two passes over its vectors, then
-        the sample queries through HNSW at each of EF_STEPS until one keeps the target)."""
+        the sample queries through HNSW at each of EF_STEPS until one keeps the target).
+        The partition is analysed first: what is measured is the plan searches will get."""
         started = time.perf_counter()
+        self.store.analyze(self.collection)
         n = self.ntotal
 
         def batches() -> index_ivf.Batches:

@@ -219,6 +219,17 @@ class PostgresStore(PgReads):
             with self.transaction() as db:
                 pg_migrations.ensure_vector_index(db, self.dim)
 
+    def analyze(self, collection: str) -> None:
+        """ANALYZE the partition holding `collection`'s passages. Until autovacuum gets to it,
+        a collection grown by one ingest reads to the planner as the few rows it had: its
+        searches sort all its passages rather than walk the HNSW index."""
+        rows = self._rows(
+            "SELECT tableoid::regclass::text FROM passages WHERE collection = %s LIMIT 1",
+            [collection],
+        )
+        if rows:  # a name the database gave, quoted as needed
+            self.db.execute_pg(f"ANALYZE {rows[0][0]}")
+
     # -- meta --------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         rows = self._rows("SELECT value FROM meta WHERE key = %s", [key])
