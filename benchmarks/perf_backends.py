@@ -43,10 +43,18 @@ from perf_common import cached_embedder, news_items, peak_rss_mb, percentiles, s
 from quality_data import load_squad, open_archive
 from quality_measure import Outcome, configurations, quality
 
+from archivist import index_ivf
 from archivist.archive import Archive
 from archivist.migrate import new_articles
 from archivist.migrate_tables import article_rows
-from archivist.pg_index import VECTOR_INDEX_ENV, VECTOR_INDEX_MODES, PgVectorIndex, recall
+from archivist.pg_index import (
+    EF_STEPS,
+    SEARCH_SQL,
+    VECTOR_INDEX_ENV,
+    VECTOR_INDEX_MODES,
+    PgVectorIndex,
+    recall,
+)
 
 PARTS = ("quality", "ask", "ingest", "readers")
 HYBRID = "hybrid (shipped)"
@@ -197,6 +205,49 @@ def collection_vectors(archive: Archive) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
 
 
+def ef_sweep(archive: Archive, vectors: np.ndarray, enough: float = 0.995) -> dict:
+    """For each of EF_STEPS (until both reach `enough`), the HNSW top-50's recall against exact
+    search for the calibration's question-like queries and for the real questions: how well
+    the one the calibration measures stands for the other."""
+    db, dim = archive.store.db, archive.embedder.dim
+    ids, stored = collection_vectors(archive)
+    tracker = index_ivf.ExactNeighbours(index_ivf.spread_sample([(ids, stored)], len(ids)), 50)
+    tracker.update(ids, stored)
+    made_up = [row[row >= 0].tolist() for row in tracker.ids]
+    real = [ids[row].tolist() for row in np.argsort(-(vectors @ stored.T), axis=1)[:, :50]]
+
+    def top(ef: int, queries: np.ndarray) -> list[list[int]]:
+        found = []
+        for q in queries:
+            rows = db.execute_pg(
+                SEARCH_SQL.format(dim=dim), {"q": q, "c": COLLECTION, "n": 50}, binary=True
+            ).fetchall()
+            found.append([int(r[0]) for r in rows])
+        return found
+
+    out = {}
+    for ef in EF_STEPS:
+        db.execute_pg(
+            "SELECT set_config('hnsw.ef_search', %s, false),"
+            " set_config('hnsw.iterative_scan', 'strict_order', false)",
+            [str(ef)],
+        )
+        row = {
+            "calibration": round(recall(top(ef, tracker.queries), made_up), 4),
+            "questions": round(recall(top(ef, vectors), real), 4),
+        }
+        out[ef] = row
+        if min(row.values()) >= enough:
+            break
+    db.ef_search = 0  # the index sets its own ef again at its next search
+    return out
+
+
+def hnsw_sweep(archives: dict[str, Archive], vectors: np.ndarray) -> dict:
+    hnsw = archives.get(backend("hnsw"))
+    return {"hnsw_ef_sweep": ef_sweep(hnsw, vectors)} if hnsw else {}
+
+
 def dense_recall(archives: dict[str, Archive], vectors: np.ndarray) -> dict:
     """Each backend's dense top-50 against exact float32 search of its own store (a copy's
     passage ids are its database's), over the question vectors."""
@@ -326,6 +377,7 @@ def compare_quality(pg: Postgres, sizes: dict, modes: list[str]) -> dict:
         out[name] = {
             **summary(result, counted),
             "dense_recall_at_50": dense_recall(archives, vectors),
+            **hnsw_sweep(archives, vectors),
             "questions": len(qs),
             **copied,
             "answerable": sum(counted),
@@ -378,6 +430,7 @@ def ask_latency(pg: Postgres, size: int, n: int, modes: list[str]) -> dict:
         **{k: v for k, v in clock.summary().items() if "cpu" not in k},
         "hit_at_5": {b: round(h / n, 4) for b, h in hits.items()},
         "dense_recall_at_50": dense_recall(archives, np.stack(vectors)),
+        **hnsw_sweep(archives, np.stack(vectors)),
         "load_average": os.getloadavg(),
     }
     for archive in archives.values():

@@ -48,16 +48,24 @@ def fake_search(exact: list[list[int]], keeps, tried: list[int]):
     return search
 
 
-def test_the_smallest_ef_meeting_the_target_is_chosen_and_no_deeper_one_tried():
+def test_twice_the_smallest_ef_meeting_the_target_is_chosen_and_no_deeper_one_tried():
+    # before: the smallest itself, which kept 0.94 of real questions' top-50 where it kept
+    # 0.975 of the calibration's queries (news, 72,585 passages: docs/benchmarks.md)
     exact, tried = exact_ids(), []
     ef, reached = choose_ef(fake_search(exact, lambda ef: ef / 200, tried), exact, target=0.97)
-    assert (ef, reached) == (200, 1.0)
+    assert (ef, reached) == (400, 1.0)
     assert tried == [e for e in EF_STEPS if e <= 200]
 
 
-def test_an_index_exact_at_the_first_step_gets_the_first_step():
+def test_twice_the_smallest_ef_stays_under_the_last_step():
     exact, tried = exact_ids(), []
-    assert choose_ef(fake_search(exact, lambda ef: 1.0, tried), exact) == (EF_STEPS[0], 1.0)
+    ef, _ = choose_ef(fake_search(exact, lambda ef: ef / 800, tried), exact, target=0.97)
+    assert ef == EF_STEPS[-1]
+
+
+def test_an_index_exact_at_the_first_step_gets_twice_the_first_step():
+    exact, tried = exact_ids(), []
+    assert choose_ef(fake_search(exact, lambda ef: 1.0, tried), exact) == (2 * EF_STEPS[0], 1.0)
     assert tried == [EF_STEPS[0]]
 
 
@@ -114,7 +122,7 @@ def test_a_collection_is_calibrated_after_an_ingest_and_other_processes_read_it(
     index.checkpoint()
     made = index.calibration
     assert made is not None and made.passages == 250
-    assert made.ef == EF_STEPS[0] and made.recall >= 0.97  # an exact scan keeps it all
+    assert made.ef == 2 * EF_STEPS[0] and made.recall >= 0.97  # an exact scan keeps it all
 
     other = PgVectorIndex(PostgresStore(pg_url, DIM, hnsw=False), "g1", DIM)
     assert other.calibration == made
