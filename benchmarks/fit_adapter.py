@@ -257,11 +257,14 @@ def fit_adapter(
             cos = torch.einsum("nd,nld->nl", z, passages[fit.index[pick]])
             cos = cos.masked_fill(~fit.mask[pick], -1e9)
             labels = fit.labels[pick]
-            # in-batch negatives: the other questions' first gold passage
-            golds = fit.index[pick][torch.arange(len(pick)), labels.argmax(1)]
-            others = (z @ passages[golds].T).masked_fill(
-                torch.eye(len(pick), dtype=torch.bool), -1e9
-            )
+            # in-batch negatives: the other questions' first gold passage, unless it answers
+            # this question too (SQuAD asks several questions of one paragraph)
+            index = fit.index[pick]
+            golds = index[torch.arange(len(pick)), labels.argmax(1)]
+            answers_too = (
+                (index[:, None, :] == golds[None, :, None]) & (labels[:, None, :] > 0)
+            ).any(2)
+            others = (z @ passages[golds].T).masked_fill(answers_too, -1e9)
             logits = torch.cat([cos, others], 1) / setting.temperature
             positive = torch.cat([labels, torch.zeros_like(others)], 1) > 0
             loss_each = torch.logsumexp(logits, 1) - torch.logsumexp(
