@@ -104,11 +104,11 @@ def pg_url(pg_server: PgServer) -> Iterator[str]:
 # run in a child process on a throwaway server: an HNSW build that dies of SIGILL takes its
 # server down (a crashed backend restarts every connection), never the session's one
 HNSW_PROBE = """
-import shutil, sys, tempfile
+import os, shutil, signal, sys, tempfile
 from pathlib import Path
 import pgserver, psycopg
 home = Path(tempfile.mkdtemp(prefix="archivist-hnsw-probe-"))
-server = pgserver.get_server(home / "data", cleanup_mode="delete")
+server = pgserver.get_server(home / "data", cleanup_mode=None)
 try:
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION vector")
@@ -118,7 +118,9 @@ try:
         conn.execute("CREATE INDEX ON t USING hnsw ((v::halfvec(16)) halfvec_ip_ops)")
         conn.execute("SELECT v <#> v FROM t")  # float32 distances: the same instructions
 finally:
-    server.cleanup()
+    # an immediate shutdown: a clean stop after a crash can wait a minute for recovery
+    pid = int((home / "data" / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGQUIT)
     shutil.rmtree(home, ignore_errors=True)
 """
 
