@@ -29,17 +29,21 @@ def unit(rows: np.ndarray) -> np.ndarray:
 
 def add_vectors(store: PostgresStore, collection: str, passages: int, seed: int) -> np.ndarray:
     """`passages` random unit vectors stored as articles of PER_ARTICLE passages; the vectors."""
-    rng = np.random.default_rng(seed)
-    vectors = unit(rng.normal(size=(passages, DIM)))
+    vectors = unit(np.random.default_rng(seed).normal(size=(passages, DIM)))
+    store_vectors(store, collection, vectors, seed)
+    return vectors
+
+
+def store_vectors(store: PostgresStore, collection: str, vectors: np.ndarray, seed: int) -> None:
+    """`vectors` stored as articles of PER_ARTICLE passages."""
     items = []
-    for a in range(passages // PER_ARTICLE):
+    for a in range(len(vectors) // PER_ARTICLE):
         article = Article(title=f"{collection} {seed} {a}", paragraphs=(Paragraph(f"t {a}"),))
         chunk = vectors[a * PER_ARTICLE : (a + 1) * PER_ARTICLE]
         texts = [Passage(i, f"passage {collection} {a} {i}") for i in range(PER_ARTICLE)]
         aid = f"{collection}-{seed}-{a}"
         items.append(NewArticle(article, aid, content_hash(article), texts, chunk, "t"))
     store.insert_articles(collection, items, "tester")
-    return vectors
 
 
 def literal(vector: np.ndarray) -> str:
@@ -92,6 +96,28 @@ def test_the_calibrated_ef_keeps_the_recall_target_against_exact_search(pg_url, 
     queries = noisy_queries(vectors, 40, seed=3)
     found = [index.search(q, 50)[0].tolist() for q in queries]
     assert recall(found, exact_top(vectors, queries, 50, first_id)) >= 0.95
+
+
+def test_the_calibrated_ef_keeps_the_target_for_questions_near_no_passage_among_near_copies(
+    pg_url, pg_hnsw
+):
+    # before: the calibration's queries, stored vectors moved as IVF's are, landed among their
+    # vector's near-copies, which the graph finds at a small ef; questions near none of them
+    # needed a deeper list (the benchmark's 100k archive: 0.927 of SQuAD questions' top-50)
+    dim, copies = 64, 8
+    rng = np.random.default_rng(11)
+    originals = unit(rng.normal(size=(500, dim)))
+    moves = unit(rng.normal(size=(len(originals) * copies, dim))) * 0.4  # perf_archives' NOISE
+    vectors = unit(np.repeat(originals, copies, axis=0) + moves)
+    store = PostgresStore(pg_url, dim)
+    store_vectors(store, "g1", vectors, seed=12)
+    index = PgVectorIndex(store, "g1", dim, calibrate_from=2_000)
+    index.calibrate()
+    pairs = rng.choice(len(vectors), size=(60, 2), replace=False)
+    questions = unit(vectors[pairs[:, 0]] + vectors[pairs[:, 1]])  # between two passages
+    first_id = int(index.ids().min())
+    found = [index.search(q, 50)[0].tolist() for q in questions]
+    assert recall(found, exact_top(vectors, questions, 50, first_id)) >= 0.95
 
 
 def test_a_small_collection_beside_a_large_one_in_its_partition_gets_its_whole_top_n(
