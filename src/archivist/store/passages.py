@@ -24,10 +24,6 @@ from archivist.store.rows import PassageRow
 # title, heading, text, and 0 for the collection token: it filters, it must not score
 BM25_WEIGHTS = "2.0, 1.0, 1.0, 0.0"
 FTS_TEXT_COLUMNS = "{title heading text}"
-# PostgreSQL's kept counts (`pg_reads`); SQLite reads its tables at every question
-DOC_FREQ_TTL_S = 600.0
-DOC_FREQ_MAX_TERMS = 200_000
-TOTAL_TTL_S = 30.0
 TOKENIZE = "porter unicode61 remove_diacritics 2"  # passages_fts's (m001, m008)
 COLLECTION_TOKEN_GLOB = "c" + "[0-9]" * 15  # `is_collection_token` as SQL sees it
 OPENING_CHARS = 64  # the length m007's `passages_opening` index keys on: the two change together

@@ -13,12 +13,7 @@ from archivist.models import Passage, StoredArticle
 from archivist.store import pg_text
 from archivist.store.cache import KeptCounts, TtlCache
 from archivist.store.lookup import HINT_WORDS_MAX, _like_escape, _like_part, _word_start
-from archivist.store.passages import (
-    DOC_FREQ_MAX_TERMS,
-    DOC_FREQ_TTL_S,
-    OPENING_CHARS,
-    TOTAL_TTL_S,
-)
+from archivist.store.passages import OPENING_CHARS
 from archivist.store.pg_connection import PgConnections
 from archivist.store.rows import ArticleHint, PassageRow, SourceCount
 
@@ -27,6 +22,10 @@ ARTICLE_COLUMNS = (
     " a.added_by, (SELECT count(*) FROM passages p WHERE p.collection = a.collection"
     " AND p.article = a.pk)"
 )
+# the counts bm25 reads, kept a while (a round trip each); SQLite reads its tables every time
+DOC_FREQ_TTL_S = 600.0
+DOC_FREQ_MAX_TERMS = 200_000
+TOTAL_TTL_S = 30.0
 PASSAGE_COLUMNS = (
     "p.id, a.id, a.title, a.source, a.date, a.url, p.position, p.heading, p.text, p.stems"
 )
