@@ -67,7 +67,7 @@ def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, first_id: int) -
 
 def noisy_queries(vectors: np.ndarray, count: int, seed: int) -> np.ndarray:
     """Question-like queries: stored vectors moved about as far as a question is from its
-    passage (the calibration's own noise)."""
+    passage (IVF's calibration noise)."""
     rng = np.random.default_rng(seed)
     picked = vectors[rng.choice(len(vectors), size=count, replace=False)]
     return unit(picked + unit(rng.normal(size=picked.shape)))
