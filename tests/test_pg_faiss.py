@@ -7,6 +7,7 @@ of the modules in SUBSET, and its own side-by-side tests), with the mode set for
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,51 +119,44 @@ def test_a_wrong_mode_is_one_line_naming_the_setting_and_its_values(tmp_path, mo
 
 
 # -- maintenance: the database is the truth, the FAISS files are this process's cache ---------
-def test_backup_refuses_a_postgresql_archive_with_faiss_files(tmp_path, pg_url):
-    archive = _archive(tmp_path / "data", pg_url)
-    try:
-        archive.add_paths([SAMPLES], collection="g1")
-        archive.ask("When did the bridge reopen?", collection="g1")  # its index file made
-        with pytest.raises(ArchivistError, match="pg_dump") as refused:
-            backup(archive, tmp_path / "bk")
-        assert "\n" not in str(refused.value)
-        assert not (tmp_path / "bk").exists()
-    finally:
-        archive.close()
-
-
-def test_check_reads_the_faiss_files_where_they_are(tmp_path, pg_url):
+@pytest.fixture
+def indexed(tmp_path, pg_url) -> Iterator[Archive]:
+    """An archive of the samples, asked once: its FAISS index file made and saved."""
     archive = _archive(tmp_path / "data", pg_url)
     try:
         archive.add_paths([SAMPLES], collection="g1")
         archive.ask("When did the bridge reopen?", collection="g1")
         archive.indexes.save_dirty()
-        report = check(archive)
-        assert report.ok, report.problems
-        assert report.collections["g1"]["indexed"] == report.collections["g1"]["passages"] > 0
-        # an index file whose collection the database no longer holds is found
-        stale = archive.index_unchecked("gone")
-        dim = archive.embedder.dim
-        stale.add(np.array([10**9], dtype=np.int64), np.ones((1, dim), np.float32) / dim**0.5)
-        stale.save()
-        found = check(archive)
-        assert any(p.startswith("gone:") for p in found.problems), found.problems
+        yield archive
     finally:
         archive.close()
 
 
-def test_stats_give_the_databases_size_and_the_faiss_files(tmp_path, pg_url):
-    archive = _archive(tmp_path / "data", pg_url)
-    try:
-        archive.add_paths([SAMPLES], collection="g1")
-        archive.ask("When did the bridge reopen?", collection="g1")
-        archive.indexes.save_dirty()
-        stats = archive.stats()
-        store: Any = archive.store
-        assert stats.db_bytes == store.size_bytes()[0] > 0  # the server's, not a SQLite file's
-        assert stats.indexed == stats.passages > 0
-    finally:
-        archive.close()
+def test_backup_refuses_a_postgresql_archive_with_faiss_files(tmp_path, indexed):
+    with pytest.raises(ArchivistError, match="pg_dump") as refused:
+        backup(indexed, tmp_path / "bk")
+    assert "\n" not in str(refused.value)
+    assert not (tmp_path / "bk").exists()
+
+
+def test_check_reads_the_faiss_files_where_they_are(indexed):
+    report = check(indexed)
+    assert report.ok, report.problems
+    assert report.collections["g1"]["indexed"] == report.collections["g1"]["passages"] > 0
+    # an index file whose collection the database no longer holds is found
+    stale = indexed.index_unchecked("gone")
+    dim = indexed.embedder.dim
+    stale.add(np.array([10**9], dtype=np.int64), np.ones((1, dim), np.float32) / dim**0.5)
+    stale.save()
+    found = check(indexed)
+    assert any(p.startswith("gone:") for p in found.problems), found.problems
+
+
+def test_stats_give_the_databases_size_and_the_faiss_files(indexed):
+    stats = indexed.stats()
+    store: Any = indexed.store
+    assert stats.db_bytes == store.size_bytes()[0] > 0  # the server's, not a SQLite file's
+    assert stats.indexed == stats.passages > 0
 
 
 def test_reindex_rebuilds_the_faiss_files(tmp_path, pg_url):
