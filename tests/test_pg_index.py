@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from pg import pg_server, pg_url
 
+from archivist.index_ivf import question_like
 from archivist.models import Article, Paragraph, Passage
 from archivist.pg_index import (
     EF_MAX,
@@ -24,7 +25,6 @@ from archivist.pg_index import (
     choose_ef,
     ef_search,
     meta_key,
-    question_like,
     recall,
 )
 from archivist.store import NewArticle
@@ -53,7 +53,7 @@ def fake_search(exact: list[list[int]], keeps, tried: list[int]):
 
 def test_the_smallest_ef_meeting_the_target_is_chosen_and_no_deeper_one_tried():
     # before: twice it, a fixed multiple that was too deep at 2k passages and too shallow at
-    # 100k (docs/benchmarks.md); the queries (`question_like`) now carry the difficulty
+    # 100k (docs/benchmarks.md); the queries (`index_ivf.question_like`) now carry the difficulty
     exact, tried = exact_ids(), []
     ef, reached = choose_ef(fake_search(exact, lambda ef: ef / 200, tried), exact, target=0.97)
     assert (ef, reached) == (200, 1.0)
@@ -72,13 +72,15 @@ def test_calibration_queries_lie_as_far_from_their_vectors_as_the_noise_sets():
     rng = np.random.default_rng(0)
     sample = rng.normal(size=(200, 384)).astype(np.float32)
     sample /= np.linalg.norm(sample, axis=1, keepdims=True)
-    queries = question_like(sample)
+    queries = question_like(sample, QUERY_NOISE)
     assert np.allclose(np.linalg.norm(queries, axis=1), 1.0, atol=1e-5)
     cosines = np.sum(queries * sample, axis=1)
     expected = 1 / np.sqrt(1 + QUERY_NOISE**2)  # the noise is ~orthogonal in 384 dimensions
     assert QUERY_NOISE >= 2.0
     assert abs(float(np.median(cosines)) - expected) < 0.03
-    assert np.array_equal(question_like(sample), queries)  # a calibration made again: same draw
+    assert np.array_equal(
+        question_like(sample, QUERY_NOISE), queries
+    )  # a calibration made again: same draw
 
 
 def test_a_target_never_met_gives_the_last_step_and_the_recall_it_reached():

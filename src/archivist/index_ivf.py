@@ -55,16 +55,24 @@ def probe_floor(nlist: int) -> int:
     return max(1, int(nlist * MIN_PROBE_SHARE))
 
 
-class ExactNeighbours:
-    """Question-like queries made from a sample of stored vectors, and their exact top-k over
-    vectors seen in batches (one pass over the store)."""
+def question_like(sample: np.ndarray, noise: float = QUERY_NOISE) -> np.ndarray:
+    """Unit queries made from `sample`'s vectors, each moved by random noise of norm `noise`
+    (the same draw every time: a calibration made again measures the index, not the draw)."""
+    rng = np.random.default_rng(1)
+    moves = rng.normal(size=sample.shape).astype(np.float32)
+    moves *= noise / np.linalg.norm(moves, axis=1, keepdims=True)
+    queries = sample + moves
+    return (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
 
-    def __init__(self, sample: np.ndarray, k: int = CALIBRATION_K) -> None:
-        rng = np.random.default_rng(1)
-        noise = rng.normal(size=sample.shape).astype(np.float32)
-        noise *= QUERY_NOISE / np.linalg.norm(noise, axis=1, keepdims=True)
-        queries = sample + noise
-        self.queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+
+class ExactNeighbours:
+    """Question-like queries made from a sample of stored vectors (`question_like`), and their
+    exact top-k over vectors seen in batches (one pass over the store)."""
+
+    def __init__(
+        self, sample: np.ndarray, k: int = CALIBRATION_K, noise: float = QUERY_NOISE
+    ) -> None:
+        self.queries = question_like(sample, noise)
         self.k = k
         self.scores = np.full((len(sample), k), -np.inf, dtype=np.float32)
         self.ids = np.full((len(sample), k), -1, dtype=np.int64)

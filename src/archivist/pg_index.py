@@ -7,7 +7,7 @@ collection scans on (`hnsw.iterative_scan`) until it has `n` of the collection's
 `hnsw.ef_search` grows with `n` so the top-n keeps `RECALL_TARGET` of exact search's: until a
 collection has CALIBRATE_FROM passages by `EF_PER_RESULT`, then by a calibration made on its
 own vectors the way IVF's nprobe is chosen (`index_ivf`): question-like queries made from a
-sample of stored vectors (moved farther than IVF's, `question_like`), their exact top-k, and
+sample of stored vectors (moved farther than IVF's, `QUERY_NOISE`), their exact top-k, and
 the smallest ef whose HNSW top-k keeps `CALIBRATION_TARGET` of it (`choose_ef`). It is made at
 the end of an ingest that has grown the collection `RECALIBRATE_GROWTH` times past the last
 one (or when the last was made with other queries), and kept in the store's meta table, so
@@ -93,7 +93,7 @@ SEARCH_SQL = (
 class Calibration:
     """A collection's measured ef_search for a top-`k` over `passages` passages: `ef` is the
     smallest ef that kept `recall` (at least the target) of the exact top-`k` of calibration
-    queries moved by `noise` (`choose_ef`, `question_like`)."""
+    queries moved by `noise` (`choose_ef`, `index_ivf.question_like`)."""
 
     ef: int
     k: int
@@ -133,7 +133,7 @@ def choose_ef(
     """(the smallest ef in `steps` whose results keep `target` of the exact ids; the recall
     it kept).
 
-    Not doubled as IVF's nprobe is (`index_ivf.choose_nprobe`): the queries (`question_like`)
+    Not doubled as IVF's nprobe is (`index_ivf.choose_nprobe`): the queries (QUERY_NOISE)
     are as hard for the graph as real questions, where a fixed multiple of the ef that IVF's
     easier queries needed was too much at 2k passages and too little at 100k (twice it kept
     0.927 of SQuAD questions' top-50 there, docs/benchmarks.md).
@@ -153,24 +153,14 @@ def choose_ef(
     return int(steps[-1]), reached
 
 
-def question_like(sample: np.ndarray, noise: float = QUERY_NOISE) -> np.ndarray:
-    """Unit queries made from `sample`'s vectors, each moved by random noise of norm `noise`
-    (the same draw every time: a calibration made again measures the index, not the draw)."""
-    rng = np.random.default_rng(1)
-    moves = rng.normal(size=sample.shape).astype(np.float32)
-    moves *= noise / np.linalg.norm(moves, axis=1, keepdims=True)
-    queries = sample + moves
-    return (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
-
-
 def calibration_neighbours(
     batches: Callable[[], index_ivf.Batches], n: int, k: int = CALIBRATION_K
 ) -> index_ivf.ExactNeighbours:
-    """The calibration's queries (`question_like`, from a sample spread over the `n` vectors
-    `batches()` walks through) and their exact top-`k`: two passes over the vectors."""
-    sample = index_ivf.spread_sample(batches(), n)
-    tracker = index_ivf.ExactNeighbours(sample, k)
-    tracker.queries = question_like(sample)  # IVF's own are too close to their vector
+    """The calibration's queries (`index_ivf.question_like` at QUERY_NOISE, from a sample
+    spread over the `n` vectors `batches()` walks through) and their exact top-`k`: two passes
+    over the vectors."""
+    # farther than IVF's own queries, which land among their vector's near-copies
+    tracker = index_ivf.ExactNeighbours(index_ivf.spread_sample(batches(), n), k, QUERY_NOISE)
     for ids, vectors in batches():
         tracker.update(ids, vectors)
     return tracker
