@@ -117,7 +117,7 @@ def stored_vectors(path: Path, ids: Sequence[int]) -> dict[int, np.ndarray]:
         chunk = wanted[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for pid, blob in db.execute(
-            f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk
+            f"SELECT id, vector FROM passage_vectors WHERE id IN ({marks})", chunk
         ):
             out[pid] = np.frombuffer(blob, np.float32)
     db.close()

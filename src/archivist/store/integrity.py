@@ -52,7 +52,9 @@ class Integrity(Connections):
     def count_bad_vectors(self, dim: int) -> int:
         """Passages without a vector of `dim` dimensions (float32: 4 bytes each)."""
         row = self.db.execute(
-            "SELECT count(*) FROM passages WHERE vector IS NULL OR length(vector) != ?", [dim * 4]
+            "SELECT count(*) FROM passages p LEFT JOIN passage_vectors v ON v.id = p.id"
+            " WHERE v.vector IS NULL OR length(v.vector) != ?",
+            [dim * 4],
         ).fetchone()
         return int(row[0])
 
@@ -93,7 +95,8 @@ class Integrity(Connections):
     def vector_ids(self, collection: str, dim: int) -> np.ndarray:
         """The collection's passages with a vector of `dim` dimensions, by id."""
         rows = self.db.execute(
-            "SELECT id FROM passages WHERE collection = ? AND length(vector) = ? ORDER BY id",
+            "SELECT p.id FROM passages p JOIN passage_vectors v ON v.id = p.id"
+            " WHERE p.collection = ? AND length(v.vector) = ? ORDER BY p.id",
             [collection, dim * 4],
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)

@@ -146,6 +146,49 @@ def m009_term_docs(db: sqlite_utils.Database) -> None:
     recount_terms(db)
 
 
+def m010_passage_vectors(db: sqlite_utils.Database) -> None:
+    """Vectors move out of `passages` into `passage_vectors` (same id, deleted with their
+    passage). A vector is 1,536 of a row's ~2,200 bytes, so a 4 KB page held one passage: the
+    text and analysis every question reads were spread over the vectors, which the ranking
+    reads only for candidates its index gave no score for. At 6.4M passages the passages were
+    ~14 GB of a 31 GB database, more than the page cache keeps beside the index files, and
+    reading a question's candidates from disk was most of a warm ask (10-14 ms).
+
+    Built again, not altered: `DROP COLUMN` would leave each row alone on its page. The old
+    pages go to the free list (reused by later writes; `backup` writes a compact copy)."""
+    db.execute(
+        """CREATE TABLE passages_new (
+            id INTEGER PRIMARY KEY,
+            article INTEGER NOT NULL REFERENCES articles (pk) ON DELETE CASCADE,
+            collection TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            heading TEXT,
+            text TEXT NOT NULL,
+            stems TEXT
+        )"""
+    )
+    # references the new table: renaming it moves the reference, and dropping the old one
+    # deletes nothing here
+    db.execute(
+        "CREATE TABLE passage_vectors ("
+        " id INTEGER PRIMARY KEY REFERENCES passages_new (id) ON DELETE CASCADE,"
+        " vector BLOB NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO passages_new (id, article, collection, position, heading, text, stems)"
+        " SELECT id, article, collection, position, heading, text, stems"
+        " FROM passages ORDER BY id"
+    )
+    db.execute(
+        "INSERT INTO passage_vectors (id, vector) SELECT id, vector FROM passages ORDER BY id"
+    )
+    db.execute("DROP TABLE passages")
+    db.execute("ALTER TABLE passages_new RENAME TO passages")
+    db.execute("CREATE INDEX passages_article ON passages (article, position)")
+    db.execute("CREATE INDEX passages_collection ON passages (collection, id)")
+    db.execute("CREATE INDEX passages_opening ON passages (collection, substr(text, 1, 64))")
+
+
 def m_feeds_001_tables(db: sqlite_utils.Database) -> None:
     """The feeds followed per collection, and the items each has met (`store.feeds`)."""
     db.execute(
@@ -234,6 +277,7 @@ MIGRATIONS: list[Migration] = [
     m007_passage_openings,
     m008_fts_collection_token,
     m009_term_docs,
+    m010_passage_vectors,
     # named apart: stores made before feeds were registered here already record these names
     m_feeds_001_tables,
     m_feeds_002_failures,

@@ -54,6 +54,10 @@ def _unpack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, vectors
 
 
+# a passage's vector is in its own table (m010): `passages p` for the collection
+SELECT_VECTORS = "SELECT p.id, v.vector FROM passages p JOIN passage_vectors v ON v.id = p.id"
+
+
 # -- term counts: kept by every write, in its own transaction ---------------------------------
 # (title, heading, text), as passages_fts holds a row
 FtsRow = tuple[str | None, str | None, str | None]
@@ -250,7 +254,7 @@ class PassageReads(Connections):
         """The stored vectors of `ids` that belong to `collection` (see `passages_by_ids`)."""
         out: dict[int, np.ndarray] = {}
         for chunk in chunks(ids):
-            rows = self._select_ids("SELECT p.id, p.vector FROM passages p", chunk, collection)
+            rows = self._select_ids(SELECT_VECTORS, chunk, collection)
             if not rows:
                 continue
             pids, vectors = _unpack(rows, dim)
@@ -268,15 +272,14 @@ class PassageReads(Connections):
         """(ids, vectors) of `collection` in batches, for building or repairing an index."""
         if ids is not None:
             for chunk in chunks(ids):
-                rows = self._select_ids("SELECT p.id, p.vector FROM passages p", chunk, collection)
+                rows = self._select_ids(SELECT_VECTORS, chunk, collection)
                 if rows:
                     yield _unpack(rows, dim)
             return
         last = -1
         while True:
             rows = self.db.execute(
-                "SELECT id, vector FROM passages"
-                " WHERE collection = ? AND id > ? ORDER BY id LIMIT ?",
+                f"{SELECT_VECTORS} WHERE p.collection = ? AND p.id > ? ORDER BY p.id LIMIT ?",
                 [collection, last, batch],
             ).fetchall()
             if not rows:

@@ -84,22 +84,18 @@ def _insert_article(
     token = collection_token(collection)
     stems: Sequence[str | None] = item.stems or [None] * len(item.passages)
     db.conn.executemany(
-        "INSERT INTO passages (id, article, collection, position, heading, text, vector, stems)"
-        " VALUES (?,?,?,?,?,?,?,?)",
+        "INSERT INTO passages (id, article, collection, position, heading, text, stems)"
+        " VALUES (?,?,?,?,?,?,?)",
         [
-            (
-                pid,
-                article_pk,
-                collection,
-                passage.position,
-                passage.heading,
-                passage.text,
-                np.asarray(vector, dtype=np.float32).tobytes(),
-                stem_text,
-            )
-            for pid, passage, vector, stem_text in zip(
-                ids, item.passages, item.vectors, stems, strict=True
-            )
+            (pid, article_pk, collection, passage.position, passage.heading, passage.text, stem)
+            for pid, passage, stem in zip(ids, item.passages, stems, strict=True)
+        ],
+    )
+    db.conn.executemany(
+        "INSERT INTO passage_vectors (id, vector) VALUES (?,?)",
+        [
+            (pid, np.asarray(vector, dtype=np.float32).tobytes())
+            for pid, vector in zip(ids, item.vectors, strict=True)
         ],
     )
     fts: list[FtsRow] = [(a.title, p.heading or "", p.text) for p in item.passages]
