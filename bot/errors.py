@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from archivist.errors import ArchivistError, ArticleNotFound, FeedNotFound, user_text
+from archivist.errors import ArchivistError, ArticleNotFound, DiskFull, FeedNotFound, user_text
 
 if TYPE_CHECKING:
     from bot.app import ArchivistBot
@@ -95,7 +95,16 @@ def retry_in(seconds: float) -> str:
     return f"in {math.ceil(seconds)} s"
 
 
+DISK_FULL = (
+    "The bot's disk is full, so nothing of this was saved. Its host needs to free some space;"
+    " try again later."
+)
+
+
 def archivist_message(error: ArchivistError) -> str:
+    if isinstance(error, DiskFull):  # the path is the host's business, not the member's
+        log.error("%s", error)
+        return DISK_FULL
     hint = next((h for kind, h in HINTS.items() if isinstance(error, kind)), "")
     return f"{user_text(error)} {hint}".strip()
 

@@ -21,7 +21,13 @@ from archivist.models import Failed, IngestReport
 from bot import render
 from bot.app import UploadInterrupted
 from bot.cogs.browse import article_choices
-from bot.errors import UserError, log_unexpected, require_admin, warn_if_role_name
+from bot.errors import (
+    UserError,
+    archivist_message,
+    log_unexpected,
+    require_admin,
+    warn_if_role_name,
+)
 from bot.tasks import cancel_and_wait
 from bot.views import NO_PINGS, delete_prompt, send_kwargs
 
@@ -197,7 +203,7 @@ class Admin(commands.Cog):
             if isinstance(error, ReadError):  # the report names the input already
                 reason = error.reason
             elif isinstance(error, ArchivistError):
-                reason = str(error)
+                reason = archivist_message(error)
             else:  # a bug: the line carries the id its traceback is logged with
                 reason = log_unexpected(f"the upload of {name}", error, guild_id)
             return IngestReport.failure(name, reason)

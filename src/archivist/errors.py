@@ -97,6 +97,10 @@ class ConfigError(ArchivistError):
     """A setting has a value Archivist cannot use."""
 
 
+class DiskFull(ArchivistError):
+    """A write (an ingest, a migration at open) ran out of disk; none of it was stored."""
+
+
 class IndexMismatch(ArchivistError):
     """The FAISS index on disk does not match the store (it is rebuilt from SQLite)."""
 

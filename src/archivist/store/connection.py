@@ -13,10 +13,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from archivist.errors import ArchivistError
+from archivist.errors import ArchivistError, DiskFull
 
 BUSY_TIMEOUT_MS = 30_000
 BEGIN_ATTEMPTS = 50
+WAL_KEPT_BYTES = 64 * 2**20
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -49,6 +50,9 @@ def connect(path: Path) -> sqlite_utils.Database:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     _use_wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
+    # a big transaction (a migration rewriting a table) grows the WAL to its size: given back
+    # down to this when a checkpoint empties the WAL, not kept for ever
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
     conn.execute("PRAGMA foreign_keys = ON")
     return sqlite_utils.Database(conn)
 
@@ -94,8 +98,16 @@ class Connections:
                     time.sleep(0.1)
             try:
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as exc:
+                # SQLite may have rolled back already (a full disk, an I/O error): a second
+                # ROLLBACK would fail and hide why
+                if db.conn.in_transaction:
+                    db.execute("ROLLBACK")
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise DiskFull(
+                        f"{self.path}: the disk is full; nothing of this write was stored"
+                        " (free some space and try again)"
+                    ) from exc
                 raise
             else:
                 db.execute("COMMIT")
