@@ -32,6 +32,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,25 @@ class VectorIndex:
     def exact_scores(self) -> bool:
         """Whether search scores are exact cosines (not for 8-bit codes)."""
         return self.kind == FLAT or ",Flat," in self.kind
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of those `ids` an exact index holds, from memory: the same float32
+        as the store's, which a cold page cache would read from disk. None from an IVF index
+        (8-bit codes, or lists without a direct map): the caller reads the store."""
+        if not ids or self.kind != FLAT:
+            return {}
+        keys = np.asarray(ids, dtype=np.int64)
+        with self._lock:
+            try:
+                return dict(zip(keys.tolist(), self._index.reconstruct_batch(keys), strict=True))
+            except RuntimeError:  # one not in the index (the store's reads are the truth)
+                return {k: v for k in keys.tolist() if (v := self._one(k)) is not None}
+
+    def _one(self, key: int) -> np.ndarray | None:
+        try:
+            return self._index.reconstruct(key)
+        except RuntimeError:
+            return None
 
     def ids(self) -> np.ndarray:
         faiss = _faiss()

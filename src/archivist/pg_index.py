@@ -204,6 +204,10 @@ class PgVectorIndex:
     def ids(self) -> np.ndarray:
         return self.store.passage_ids(self.collection)
 
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """None from memory: the ranking reads them from the database."""
+        return {}
+
     @property
     def calibration(self) -> Calibration | None:
         """The collection's stored calibration (re-read at most every CALIBRATION_REFRESH_S:
