@@ -152,3 +152,31 @@ def test_an_upload_on_a_full_disk_tells_the_member_without_the_hosts_path(tmp_pa
             assert h.archive.count(collection=h.guild.id) == 0
 
     asyncio.run(scenario())
+
+
+def test_a_commit_that_finds_the_disk_full_is_rolled_back_and_the_next_write_works(
+    tmp_path, monkeypatch
+):
+    """The last pages of a transaction are written at COMMIT, which can find the disk full
+    too. Before, the error left the connection inside its transaction: every later write of
+    the process failed with "cannot start a transaction within a transaction"."""
+    store = Store(tmp_path / "archive.db")
+    store.set_meta("kept", "1")
+    db = store.db
+    plain = db.execute
+
+    def full_at_commit(sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            monkeypatch.setattr(db, "execute", plain)  # once
+            full = sqlite3.OperationalError("database or disk is full")
+            full.sqlite_errorcode = sqlite3.SQLITE_FULL
+            raise full
+        return plain(sql, *args)
+
+    monkeypatch.setattr(db, "execute", full_at_commit)
+    with pytest.raises(DiskFull):
+        store.set_meta("lost", "1")
+    assert store.get_meta("lost") is None and store.get_meta("kept") == "1"
+    store.set_meta("later", "1")  # the connection is usable
+    assert store.get_meta("later") == "1"
+    store.close()

@@ -98,6 +98,7 @@ class Connections:
                     time.sleep(0.1)
             try:
                 yield db
+                db.execute("COMMIT")  # may fail too (a full disk): then it is rolled back
             except BaseException as exc:
                 # SQLite may have rolled back already (a full disk, an I/O error): a second
                 # ROLLBACK would fail and hide why
@@ -109,8 +110,6 @@ class Connections:
                         " (free some space and try again)"
                     ) from exc
                 raise
-            else:
-                db.execute("COMMIT")
 
     def close(self) -> None:
         """Close this thread's connection."""
