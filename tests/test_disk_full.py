@@ -16,6 +16,7 @@ import sqlite_utils
 from click.testing import CliRunner
 from conftest import SAMPLES, fake_model_archive
 from discord_emu.harness import article, articles_json, message_text, running_bot
+from pg import pg_server, pg_url
 from test_passage_vectors import as_before_m010
 
 from archivist.archive import Archive
@@ -23,6 +24,8 @@ from archivist.cli import cli
 from archivist.embedding import HashingEmbedder
 from archivist.errors import DiskFull
 from archivist.store import Store, connection
+
+FIXTURES = (pg_server, pg_url)  # pytest finds them by their names in this module
 
 
 def pages(db_path: Path) -> int:
@@ -180,3 +183,35 @@ def test_a_commit_that_finds_the_disk_full_is_rolled_back_and_the_next_write_wor
     store.set_meta("later", "1")  # the connection is usable
     assert store.get_meta("later") == "1"
     store.close()
+
+
+def test_a_full_disk_on_postgresql_is_one_line_and_stores_nothing(tmp_path, pg_url):
+    """The server says so with SQLSTATE 53100 (disk_full), here raised by a trigger. Before,
+    psycopg's error came out whole: a traceback in the terminal."""
+    import psycopg
+
+    archive = Archive(tmp_path, embedder=HashingEmbedder(), database_url=pg_url)
+    archive.add_paths([SAMPLES / "01_harwick_bridge_reopens.txt"], collection="default")
+    before = archive.recent(collection="default", limit=100), archive.stats().passages
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION no_room() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " RAISE EXCEPTION 'could not extend file: No space left on device'"
+            " USING ERRCODE = 'disk_full'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER no_room BEFORE INSERT ON articles"
+            " FOR EACH ROW EXECUTE FUNCTION no_room()"
+        )
+    with pytest.raises(DiskFull) as raised:
+        archive.add_paths([SAMPLES], collection="default")
+    message = str(raised.value)
+    assert "\n" not in message and "disk is full" in message
+    dbname = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+    assert f"the database {dbname} " in message
+    assert (archive.recent(collection="default", limit=100), archive.stats().passages) == before
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER no_room ON articles")
+    archive.add_paths([SAMPLES], collection="default")  # the same connection goes on
+    assert archive.stats().passages > before[1]
+    archive.close()

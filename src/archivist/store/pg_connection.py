@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from archivist.errors import ArchivistError, ConfigError
+from archivist.errors import ArchivistError, ConfigError, DiskFull
 
 # every writer of one database holds it for its transaction: a batch's duplicates are decided
 # under it, as SQLite's one writer decides them (any key would do; this one spells "archv")
@@ -145,12 +145,24 @@ class PgDb:
         except psycopg.IntegrityError as exc:
             # callers written for SQLite catch its error (a feed followed twice, say)
             raise sqlite3.IntegrityError(str(exc).splitlines()[0]) from exc
+        except psycopg.errors.DiskFull as exc:
+            raise disk_full(self.conn) from exc
         except psycopg.OperationalError as exc:
             if not self.conn.broken:
                 raise
             # the server restarted or dropped us: this call fails, the next one reconnects
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no reason given"
             raise ArchivistError(f"the database connection was lost ({first}); try again") from None
+
+
+def disk_full(conn: Any) -> DiskFull:
+    """The server's disk is full (SQLSTATE 53100): named by the database, as SQLite's by its
+    file; the transaction is rolled back by the server."""
+    info = conn.info
+    return DiskFull(
+        f"the database {info.dbname} on {info.host}: the server's disk is full; nothing of this"
+        " write was stored (free some space there and try again)"
+    )
 
 
 def redacted(url: str) -> str:
@@ -240,11 +252,16 @@ class PgConnections:
     @contextmanager
     def transaction(self) -> Iterator[PgDb]:
         """One write transaction: all of it lands, or none of it does."""
+        import psycopg
+
         with self.write_lock:
             db = self.db
-            with db.conn.transaction():
-                db.execute_pg("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
-                yield db
+            try:
+                with db.conn.transaction():
+                    db.execute_pg("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
+                    yield db
+            except psycopg.errors.DiskFull as exc:  # at COMMIT (statements raise it themselves)
+                raise disk_full(db.conn) from exc
 
     def close(self) -> None:
         """Close this thread's connection."""
