@@ -14,7 +14,7 @@ from feed_helpers import BREAKS_THE_PARSER, failures, raw_rss, server, titles
 from feed_server import TOPICS, Item, long_summary
 
 from archivist import feeds
-from archivist.errors import FeedError, FeedNotFound, FetchError
+from archivist.errors import DiskFull, FeedError, FeedNotFound, FetchError
 from archivist.feeds import polling
 
 FIXTURES = (server,)  # pytest finds it by its name in this module
@@ -373,3 +373,36 @@ def test_item_linking_to_a_bundle_yields_at_most_one_article(fake_archive, serve
     (failed,) = report.failed
     assert failed.path == server.base + "/short.jsonl"
     assert "links to a bundle of 3 articles" in failed.error
+
+
+def test_a_full_disk_counts_against_no_feed_and_no_item(fake_archive, server, monkeypatch):
+    """Before, each item failed on its own ("could not be stored", with the host's path) and
+    counted an attempt, so a full disk lasting a few polls gave the items up for good."""
+    server.serve_pages("ferry", "library")
+    url = server.set_rss(
+        "/rss.xml",
+        "Harbour Gazette",
+        [Item("ferry", "/news/ferry"), Item("library", "/news/library")],
+    )
+    feed, _ = feeds.add_feed(fake_archive, url, collection="g1", allow_private=True, poll_now=False)
+    add = fake_archive.add_articles
+
+    def no_room(items, **kwargs):
+        raise DiskFull("/srv/archive.db: the disk is full; nothing of this write was stored")
+
+    monkeypatch.setattr(fake_archive, "add_articles", no_room)
+    for _ in range(4):
+        report = feeds.poll(fake_archive, feed, allow_private=True)
+        assert failures(report) == [{"path": url, "error": polling.DISK_FULL}]
+        assert "/srv" not in json.dumps(failures(report))
+    (listed,) = feeds.list_feeds(fake_archive, collection="g1")
+    assert listed.failures == 0 and listed.last_error is None and listed.disabled_at is None
+    assert fake_archive.count(collection="g1") == 0
+
+    monkeypatch.setattr(fake_archive, "add_articles", add)
+    report = feeds.poll(fake_archive, feed, allow_private=True)
+    assert sorted(a.title for a in report.added) == [
+        "Ferry timetable changes",
+        "Library opens on Sundays",
+    ]
+    assert not report.failed

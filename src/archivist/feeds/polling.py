@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from archivist.config import Limits
-from archivist.errors import ArchivistError, ReadError
+from archivist.errors import ArchivistError, DiskFull, ReadError
 from archivist.feeds.items import read_item, unexpected_error
 from archivist.feeds.parser import FeedItem, ParsedFeed, one_line, parse_feed
 from archivist.models import Added, Article, Duplicate, Failed, IngestReport
@@ -24,6 +24,7 @@ from archivist.store import Store
 from archivist.store.feeds import Feed, FeedTable, Outcome
 
 log = logging.getLogger(__name__)
+DISK_FULL = "the archive's disk is full: nothing was stored; its items are tried at the next poll"
 
 MAX_ITEM_ATTEMPTS = 3  # a failing item is tried at this many polls, then left alone
 POLL_DEADLINE_S = 300.0  # a poll stops starting new items after this; the rest wait a poll
@@ -101,6 +102,11 @@ def poll(
     with feed_lock(table, feed.id):
         try:
             report, outcomes = poll_items(archive, feed, allow_private, parsed, cancel, deadline_s)
+        except DiskFull as exc:
+            # the host's problem, not the feed's nor its items': nothing is counted against
+            # them (nor could be written), and the next poll meets the items as new
+            log.error("feed %d (%s): %s", feed.id, feed.url, exc)
+            return IngestReport.failure(feed.url, DISK_FULL)
         except Exception as exc:  # noqa: BLE001 - whatever it was, it stays with this feed
             reason = failure_reason(feed, exc)
             table.record_failure(
@@ -234,6 +240,8 @@ def _store(archive: FeedArchive, feed: Feed, to_store: list[tuple[str, Article]]
         return archive.add_articles(
             to_store, collection=feed.collection, added_by=f"feed:{feed.id}"
         )
+    except DiskFull:  # no item's fault: the whole poll stops (`poll`)
+        raise
     except Exception as exc:  # noqa: BLE001 - reported per item below
         if len(to_store) == 1:
             origin = to_store[0][0]
