@@ -125,7 +125,7 @@ def test_a_big_write_gives_its_wal_back(tmp_path):
     store.close()
 
 
-def test_an_upload_on_a_full_disk_tells_the_member_without_the_hosts_path(tmp_path, monkeypatch):
+def test_an_upload_on_a_full_disk_tells_the_member_without_the_hosts_path(tmp_path, full_disk):
     async def seeded() -> None:
         async with running_bot(tmp_path) as h:
             await h.seed([article("harbour")])
@@ -135,14 +135,7 @@ def test_an_upload_on_a_full_disk_tells_the_member_without_the_hosts_path(tmp_pa
     conn = sqlite3.connect(db_path)
     conn.execute("VACUUM")  # no free pages: new articles need new ones
     conn.close()
-    plain = connection.connect
-
-    def no_room(path: Path) -> sqlite_utils.Database:
-        db = plain(path)
-        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
-        return db
-
-    monkeypatch.setattr(connection, "connect", no_room)
+    full_disk["pages"] = 0  # the bot's connections, all made from here on
 
     async def scenario() -> None:
         async with running_bot(tmp_path) as h:

@@ -98,7 +98,14 @@ class ConfigError(ArchivistError):
 
 
 class DiskFull(ArchivistError):
-    """A write (an ingest, a migration at open) ran out of disk; none of it was stored."""
+    """A write (an ingest, a migration at open) ran out of disk; none of it was stored.
+    `where` names the store: SQLite's file, or PostgreSQL's database."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"{where}: the disk is full; nothing of this write was stored"
+            " (free some space and try again)"
+        )
 
 
 class IndexMismatch(ArchivistError):

@@ -468,8 +468,8 @@ class Ranker:
     def _vectors(self, ids: list[int], retrieval: Retrieval) -> dict[int, np.ndarray]:
         """The stored vectors of `ids` in the collection: from an exact index in memory, the
         rest from the store (whose pages may not be: at 6.4M passages a warm ask's reads were
-        1.3 ms on average, p95 7.9). The store alone says which passages exist: ids reach here
-        read from it, by `passages_by_ids` (candidates) or its dense search (`_cosines`)."""
+        1.3 ms on average, p95 7.9). The store alone says which passages exist: every id here
+        was read from it by `passages_by_ids` (the candidates' rows, the page's rows)."""
         found = retrieval.index.vectors(ids) if retrieval.index is not None else {}
         rest = [pid for pid in ids if pid not in found]
         if rest:

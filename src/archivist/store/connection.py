@@ -105,10 +105,7 @@ class Connections:
                 if db.conn.in_transaction:
                     db.execute("ROLLBACK")
                 if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-                    raise DiskFull(
-                        f"{self.path}: the disk is full; nothing of this write was stored"
-                        " (free some space and try again)"
-                    ) from exc
+                    raise DiskFull(str(self.path)) from exc
                 raise
 
     def close(self) -> None:

@@ -158,11 +158,7 @@ class PgDb:
 def disk_full(conn: Any) -> DiskFull:
     """The server's disk is full (SQLSTATE 53100): named by the database, as SQLite's by its
     file; the transaction is rolled back by the server."""
-    info = conn.info
-    return DiskFull(
-        f"the database {info.dbname} on {info.host}: the server's disk is full; nothing of this"
-        " write was stored (free some space there and try again)"
-    )
+    return DiskFull(f"the database {conn.info.dbname} on {conn.info.host}")
 
 
 def redacted(url: str) -> str:
